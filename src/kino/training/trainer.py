@@ -1,0 +1,297 @@
+"""Training on toyworld in three stages: the VAE, a cache of its latents, the transformer.
+
+``train(TrainConfig, out_dir)`` runs whatever stage is unfinished, so re-running the same
+command resumes exactly: each step's data and noise are functions of (seed, step, rank),
+and the state file holds weights, EMA, optimiser and step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from kino.config import ModelConfig, preset
+from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
+from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal
+from kino.io import atomic_path
+from kino.models.folder import build_models, save_model_folder
+from kino.models.text_encoder import TextEncoder
+from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "default"  # a name in kino.config.PRESETS
+    seed: int = 0
+    # Stage 1: VAE on short clips, random crops.
+    vae_steps: int = 3000
+    vae_batch: int = 4
+    vae_seconds: float = 1.0
+    vae_crop: int = 128
+    vae_lr: float = 1e-3
+    vae_kl: float = 1e-6
+    # Stage 2: latent cache.
+    cache_clips: int = 4096
+    shard_size: int = 64
+    # Stage 3: transformer.
+    dit_steps: int = 20000
+    batch: int = 16
+    accum: int = 1
+    lr: float = 3e-4
+    warmup: int = 200
+    weight_decay: float = 0.01
+    ema: float = 0.999
+    text_dropout: float = 0.1
+    checkpoint_every: int = 200
+    bf16: bool = True
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(
+        model="tiny", vae_steps=4, vae_batch=2, vae_seconds=1.0, vae_crop=32, cache_clips=8, shard_size=4,
+        dit_steps=4, batch=2, warmup=2, checkpoint_every=2,
+    ),
+    "default": TrainConfig(),
+}
+
+
+def train_preset(name: str) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise ValueError(f"unknown training preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
+    return TRAIN_PRESETS[name]
+
+
+class EMA:
+    """Exponential moving average of parameters, with the usual warm-up of the decay."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(d).add_(v.float(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, model: nn.Module) -> nn.Module:
+        model.load_state_dict(self.shadow)
+        return model
+
+
+def lr_at(step: int, base: float, warmup: int) -> float:
+    return base * min(1.0, (step + 1) / max(1, warmup))
+
+
+def save_state(path: Path, **state) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def run_loop(
+    name: str,
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, int, int], tuple[torch.Tensor, int]],
+    steps: int,
+    lr: float,
+    tc: TrainConfig,
+    state_path: Path,
+    info: DistInfo,
+    on_checkpoint: Callable[[EMA, int], None] | None = None,
+    accum: int = 1,
+) -> EMA:
+    """AdamW + EMA + bf16 autocast + gradient accumulation, checkpointing to ``state_path``.
+
+    ``loss_fn(model, step, micro)`` returns (loss, samples) for one micro-batch of this rank.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=tc.weight_decay)
+    ema = EMA(model, tc.ema)
+    start = 0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        ema.shadow = state["ema"]
+        start = state["step"]
+        if info.is_main:
+            log.info("%s: resuming at step %d from %s", name, start, state_path)
+    ddp = DistributedDataParallel(model) if info.world_size > 1 else model
+    autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
+    bar = tqdm(total=steps, initial=start, desc=name, file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
+    t0, seen = time.perf_counter(), 0
+    for step in range(start, steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, lr, tc.warmup)
+        opt.zero_grad(set_to_none=True)
+        total = torch.zeros(())
+        for micro in range(accum):
+            sync = micro == accum - 1 or info.world_size == 1
+            with (contextlib.nullcontext() if sync else ddp.no_sync()), autocast:
+                loss, n = loss_fn(ddp, step, micro)
+            (loss / accum).backward()
+            total += loss.detach().float() / accum
+            seen += n * info.world_size
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema.update(model, step)
+        total = all_reduce_mean(total, info)
+        bar.update(1)
+        bar.set_postfix(loss=f"{total.item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+        done = step + 1
+        if info.is_main and (done % tc.checkpoint_every == 0 or done == steps):
+            save_state(state_path, model=model.state_dict(), optimizer=opt.state_dict(), ema=ema.shadow, step=done)
+            if on_checkpoint:
+                on_checkpoint(ema, done)
+        if done % tc.checkpoint_every == 0:
+            barrier(info)
+    bar.close()
+    return ema
+
+
+def vae_loss_fn(tc: TrainConfig, spec: ClipSpec):
+    def loss_fn(vae, step: int, micro: int, rank: int = 0):
+        rng = np.random.default_rng(step_seed(tc.seed, 1, step, micro, rank))
+        clips = []
+        for _ in range(tc.vae_batch):
+            frames, _, _ = toyworld_clip(int(rng.integers(2**62)), spec)
+            y = int(rng.integers(0, spec.height - tc.vae_crop + 1))
+            x = int(rng.integers(0, spec.width - tc.vae_crop + 1))
+            clips.append(frames_to_tensor(frames[:, y : y + tc.vae_crop, x : x + tc.vae_crop]))
+        video = torch.stack(clips)
+        gen = torch.Generator().manual_seed(step_seed(tc.seed, 2, step, micro, rank))
+        recon, mean, logvar = vae(video, generator=gen)
+        recon = recon.float()
+        kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
+        loss = (recon - video).abs().mean() + ((recon - video) ** 2).mean() + tc.vae_kl * kl
+        return loss, len(clips)
+
+    return loss_fn
+
+
+@torch.no_grad()
+def latent_statistics(vae, tc: TrainConfig, spec: ClipSpec, clips: int = 32) -> tuple[list[float], list[float]]:
+    zs = []
+    for i in range(clips):
+        frames, _, _ = toyworld_clip(step_seed(tc.seed, 3, i), spec)
+        zs.append(vae.encode_dist(frames_to_tensor(frames)[None])[0])
+    z = torch.cat(zs).transpose(0, 1).flatten(1).float()  # (C, everything)
+    return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()
+
+
+def known_mask(rng: np.random.Generator, frames: int) -> torch.Tensor:
+    """Random frame-conditioning mask over latent frames, (frames,): none, first, last, prefix, first+last."""
+    m = torch.zeros(frames)
+    u = rng.random()
+    if frames < 2 or u < 0.55:
+        return m
+    if u < 0.75:
+        m[0] = 1
+    elif u < 0.83:
+        m[-1] = 1
+    elif u < 0.93:
+        m[: int(rng.integers(1, frames))] = 1
+    else:
+        m[0] = m[-1] = 1
+    return m
+
+
+def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int = 0):
+    def loss_fn(dit, step: int, micro: int):
+        rng = np.random.default_rng(step_seed(tc.seed, 4, step, micro, rank))
+        idx = rng.integers(len(cache), size=tc.batch)
+        prompts = [
+            "" if rng.random() < tc.text_dropout else cache.captions[i][int(rng.integers(len(cache.captions[i])))]
+            for i in idx
+        ]
+        x0 = cache.latents[torch.from_numpy(idx)].float()  # (B, C, T, h, w)
+        gen = torch.Generator().manual_seed(step_seed(tc.seed, 5, step, micro, rank))
+        noise = torch.randn(x0.shape, generator=gen)
+        t = sample_time_logit_normal(len(idx), generator=gen)
+        mask = torch.stack([known_mask(rng, x0.shape[2]) for _ in idx]).view(len(idx), 1, -1, 1, 1)
+        mask = mask.expand(-1, 1, -1, *x0.shape[3:])
+        x_t = interpolate(x0, noise, t)
+        x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
+        text, text_mask = text_encoder(prompts)
+        v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask)
+        return flow_loss(v, x0, noise, weight=1 - mask), len(idx)
+
+    return loss_fn
+
+
+def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -> Path:
+    """Run every unfinished stage; returns the model folder ``out/model``."""
+    info = init_distributed(env)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
+    cfg = preset(tc.model)
+    spec = ClipSpec(cfg.sample.width, cfg.sample.height, cfg.sample.fps, cfg.sample.seconds)
+    vae, dit = build_models(cfg)
+    if info.is_main:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
+
+    # 1. VAE.
+    vae_spec = dataclasses.replace(spec, seconds=tc.vae_seconds)
+    vae_fn = vae_loss_fn(tc, vae_spec)
+    ema = run_loop(
+        "vae", vae, lambda m, s, k: vae_fn(m, s, k, info.rank), tc.vae_steps, tc.vae_lr, tc, out / "vae_state.pt", info
+    )
+    ema.copy_to(vae).eval().requires_grad_(False)
+
+    # 2. Latent statistics and cache.
+    stats_path = out / "latent_stats.json"
+    if not stats_path.exists():
+        if info.is_main:
+            mean, std = latent_statistics(vae, tc, spec)
+            with atomic_path(stats_path) as tmp:
+                tmp.write_text(json.dumps({"mean": mean, "std": std}))
+        barrier(info)
+    stats = json.loads(stats_path.read_text())
+    cfg = dataclasses.replace(
+        cfg, vae=dataclasses.replace(cfg.vae, latent_mean=tuple(stats["mean"]), latent_std=tuple(stats["std"]))
+    )
+    vae_n = build_models(cfg)[0]
+    vae_n.load_state_dict(vae.state_dict())
+    vae = vae_n.eval().requires_grad_(False)
+    cache = LatentCache(out / "cache")
+    bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
+    with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+        cache.build(vae.encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update)
+    bar.close()
+    barrier(info)
+    cache.load()
+
+    # 3. Transformer.
+    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens)
+    model_dir = out / "model"
+
+    def export(ema_dit: EMA, step: int) -> None:
+        shipped = build_models(cfg)[1]
+        ema_dit.copy_to(shipped)
+        save_model_folder(model_dir, cfg, vae, shipped, meta={"step": step, "seed": tc.seed})
+
+    run_loop(
+        "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank), tc.dit_steps, tc.lr, tc,
+        out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum,
+    )
+    barrier(info)
+    shutdown(info)
+    return model_dir
