@@ -1,0 +1,144 @@
+"""The ``kino`` command. Exit codes: 0 done, 2 bad input or usage, 3 refused by the safety layer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
+
+DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "toyworld"
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line on stderr, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise UsageError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 256x256 or 320x192")
+    return int(m.group(1)), int(m.group(2))
+
+
+def check_output(path: Path, suffix: str = ".mp4") -> Path:
+    if path.suffix.lower() != suffix:
+        raise UsageError(f"output {path} must end in {suffix}")
+    if path.is_dir():
+        raise UsageError(f"output {path} is a folder; give a file name ending in {suffix}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
+    return path
+
+
+def cmd_generate(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from kino.data.video_io import write_video
+    from kino.models.folder import ModelFolderError
+    from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline
+
+    out = check_output(Path(args.output))
+    width, height = parse_size(args.size) if args.size else (None, None)
+    try:
+        pipe = TextToVideoPipeline.from_pretrained(args.model)
+    except ModelFolderError as e:
+        raise UsageError(str(e)) from e
+    req = Request(args.prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
+                  steps=args.steps, guidance=args.guidance, sampler=args.sampler)
+    try:
+        req = pipe.resolve(req)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    torch.manual_seed(args.seed)
+    with tqdm(total=req.steps, desc="generating", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        result = pipe(req, progress=lambda i, n: bar.update(i - bar.n))
+    write_video(out, result.frames, result.fps)
+    t = result.timings
+    print(
+        f"wrote {out} ({result.frames.shape[2]}x{result.frames.shape[1]}, {len(result.frames)} frames at "
+        f"{result.fps} fps); text {t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, "
+        f"decode {t['vae_decode']:.2f}s",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    import dataclasses
+
+    from kino.training.trainer import train, train_preset
+
+    try:
+        tc = train_preset(args.preset)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    overrides = {k: getattr(args, k) for k in ("seed", "vae_steps", "dit_steps", "batch", "accum", "cache_clips")}
+    tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
+    model_dir = train(tc, args.out)
+    print(f"model folder: {model_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="kino", description="Open text-to-video.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    g = sub.add_parser("generate", help="make a video from a prompt")
+    g.add_argument("prompt")
+    g.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seconds", type=float, default=None, help="duration (default 4)")
+    g.add_argument("--fps", type=int, default=None, help="frames per second (default 8)")
+    g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 32 (default 256x256)")
+    g.add_argument("--steps", type=int, default=None, help="sampling steps (default 20)")
+    g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 4)")
+    g.add_argument("--sampler", default=None, help="euler or heun")
+    g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
+    g.set_defaults(func=cmd_generate)
+
+    t = sub.add_parser("train", help="train a model on toyworld")
+    t.add_argument("--preset", required=True, help="training preset: tiny or default")
+    t.add_argument("--out", required=True, help="run folder (re-run the same command to resume)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--vae-steps", type=int)
+    t.add_argument("--dit-steps", type=int)
+    t.add_argument("--batch", type=int)
+    t.add_argument("--accum", type=int)
+    t.add_argument("--cache-clips", type=int)
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Text to video: prompt -> text states -> rectified-flow sampling of latents -> VAE decode -> frames."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kino.config import ModelConfig
+from kino.data.datasets import tensor_to_frames
+from kino.flow.guidance import guided_velocity
+from kino.flow.rectified_flow import resolution_shift
+from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
+from kino.models.dit import DiT
+from kino.models.folder import load_model_folder
+from kino.models.text_encoder import TextEncoder
+from kino.models.vae import VideoVAE
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 2000
+MAX_SIDE = 1024
+MAX_SECONDS = 60.0
+
+
+class RequestError(ValueError):
+    """A generation request asks for something the pipeline cannot do; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    seed: int = 0
+    seconds: float | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    sampler: str | None = None
+
+
+@dataclass
+class Result:
+    frames: np.ndarray  # (T, H, W, 3) uint8
+    fps: int
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
+    """The 1 + 4k frame count closest to (and at least) ``seconds * fps``."""
+    return temporal_factor * max(1, math.ceil(seconds * fps / temporal_factor)) + 1
+
+
+class TextToVideoPipeline:
+    def __init__(self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder):
+        self.cfg, self.vae, self.dit, self.text_encoder = cfg, vae, dit, text_encoder
+        self.dtype = next(dit.parameters()).dtype
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | Path, dtype: torch.dtype = torch.bfloat16, text_encoder_path: str | Path | None = None
+    ) -> "TextToVideoPipeline":
+        cfg, vae, dit = load_model_folder(folder, dtype=dtype)
+        text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens)
+        return cls(cfg, vae, dit, text_encoder)
+
+    @property
+    def size_multiple(self) -> int:
+        return self.cfg.vae.spatial_factor * max(self.cfg.dit.patch[1:])
+
+    def resolve(self, req: Request) -> Request:
+        """Fill defaults and check every field; raises RequestError naming what is allowed."""
+        d = self.cfg.sample
+        r = Request(
+            prompt=req.prompt,
+            seed=req.seed,
+            seconds=d.seconds if req.seconds is None else req.seconds,
+            fps=d.fps if req.fps is None else req.fps,
+            width=d.width if req.width is None else req.width,
+            height=d.height if req.height is None else req.height,
+            steps=d.steps if req.steps is None else req.steps,
+            guidance=d.guidance if req.guidance is None else req.guidance,
+            sampler=d.sampler if req.sampler is None else req.sampler,
+        )
+        prompt = r.prompt.strip()
+        if not prompt:
+            raise RequestError("the prompt is empty; describe the video in a few words")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise RequestError(f"the prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are allowed")
+        tokens, limit = self.text_encoder.count_tokens(prompt), self.text_encoder.max_tokens
+        if tokens > limit:
+            raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {limit}")
+        m = self.size_multiple
+        for name, v in (("width", r.width), ("height", r.height)):
+            if not (m <= v <= MAX_SIDE and v % m == 0):
+                raise RequestError(f"{name} {v} is not allowed; use a multiple of {m} from {m} to {MAX_SIDE}")
+        if not (math.isfinite(r.seconds) and 0 < r.seconds <= MAX_SECONDS):
+            raise RequestError(f"duration {r.seconds} s is not allowed; use more than 0 and at most {MAX_SECONDS:g} s")
+        if not (1 <= r.fps <= 60):
+            raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
+        if not (1 <= r.steps <= 500):
+            raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
+        if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):
+            raise RequestError(f"guidance {r.guidance} is not allowed; use 0 to 30")
+        if r.sampler not in SAMPLERS:
+            raise RequestError(f"sampler {r.sampler!r} is not allowed; use one of {', '.join(SAMPLERS)}")
+        if not (0 <= r.seed < 2**63):
+            raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
+        return Request(**{**r.__dict__, "prompt": prompt})
+
+    def latent_shape(self, r: Request) -> tuple[int, int, int, int, int]:
+        v = self.cfg.vae
+        frames = num_frames_for(r.seconds, r.fps, v.temporal_factor)
+        t = 1 + (frames - 1) // v.temporal_factor
+        return (1, v.latent_channels, t, r.height // v.spatial_factor, r.width // v.spatial_factor)
+
+    @torch.inference_mode()
+    def __call__(self, req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
+        r = self.resolve(req)
+        timings: dict[str, float] = {}
+
+        # 1. Text states for the prompt and for the empty prompt (classifier-free guidance).
+        t0 = time.perf_counter()
+        text, mask = self.text_encoder([r.prompt, ""])
+        text = text.to(self.dtype)
+        timings["text_encoding"] = time.perf_counter() - t0
+
+        # 2. Sample latents from noise, integrating the guided velocity from t = 1 to 0.
+        t0 = time.perf_counter()
+        shape = self.latent_shape(r)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
+        tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
+        shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
+        times = flow_times(r.steps, shift)
+        use_cfg = r.guidance != 1.0
+
+        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+            xb = x.to(self.dtype)
+            if not use_cfg:
+                return self.dit(xb, torch.full((1,), t), text[:1], mask[:1]).float()
+            v = self.dit(xb.expand(2, *xb.shape[1:]), torch.full((2,), t), text, mask).float()
+            return guided_velocity(v[1:], v[:1], r.guidance)
+
+        calls = r.steps * (2 if r.sampler == "heun" else 1) - (1 if r.sampler == "heun" else 0)
+        step = lambda i, _x: progress(i + 1, r.steps) if progress else None
+        latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
+        timings["transformer"] = time.perf_counter() - t0
+        timings["transformer_calls"] = float(calls)
+
+        # 3. Decode latents to frames.
+        t0 = time.perf_counter()
+        video = self.vae.decode(latents.to(self.dtype))[0]
+        frames = tensor_to_frames(video)
+        timings["vae_decode"] = time.perf_counter() - t0
+        return Result(frames=frames, fps=r.fps, timings=timings)

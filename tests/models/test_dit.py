@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from kino.config import PRESETS, preset
+from kino.models.dit import DiT, rope_frequencies
+
+
+def tiny_dit():
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    return DiT(cfg.dit, cfg.vae.latent_channels).eval()
+
+
+def inputs(dit, t=3, h=4, w=6, batch=2):
+    x = torch.randn(batch, dit.latent_channels, t, h, w)
+    text = torch.randn(batch, 5, dit.cfg.text_dim)
+    mask = torch.ones(batch, 5, dtype=torch.bool)
+    return x, torch.rand(batch), text, mask
+
+
+def test_zero_initialised_output_and_identity_blocks():
+    dit = tiny_dit()
+    x, t, text, mask = inputs(dit)
+    assert torch.equal(dit(x, t, text, mask), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("grid", [(1, 4, 4), (3, 4, 6), (5, 8, 2)])
+def test_any_duration_and_size(grid):
+    dit = tiny_dit()
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x, t, text, mask = inputs(dit, *grid)
+    out = dit(x, t, text, mask)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_patch_round_trip():
+    dit = tiny_dit()
+    x = torch.randn(2, dit.latent_channels, 3, 4, 6)
+    tokens, grid = dit.patchify(x)
+    assert tokens.shape == (2, 3 * 2 * 3, dit.latent_channels * 4)
+    assert torch.equal(dit.unpatchify(tokens, grid), x)
+
+
+def test_text_padding_is_ignored():
+    dit = tiny_dit()
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x, t, text, mask = inputs(dit, batch=1)
+    mask[:, 3:] = False
+    text2 = text.clone()
+    text2[:, 3:] = 100.0
+    assert torch.allclose(dit(x, t, text, mask), dit(x, t, text2, mask), atol=1e-5)
+
+
+def test_rope_positions_distinguish_axes():
+    f = rope_frequencies((2, 3, 4), 16, "cpu")
+    assert f.shape == (24, 8)
+    assert len({tuple(row.angle().round(decimals=4).tolist()) for row in f}) == 24
+
+
+def test_presets_span_tiny_to_multi_gpu():
+    sizes = {}
+    for name, cfg in PRESETS.items():
+        with torch.device("meta"):
+            sizes[name] = sum(p.numel() for p in DiT(cfg.dit, cfg.vae.latent_channels).parameters())
+    assert sizes["tiny"] < 1e6 < sizes["default"] < 1e8 < sizes["xl"]
+    assert sizes["xl"] > 1e9
