@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
@@ -20,7 +21,7 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}" if " " in self.prog else message)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -38,7 +39,13 @@ def check_output(path: Path, suffix: str = ".mp4") -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    try:  # a real write probe: permission bits alone are wrong for root and read-only mounts
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror.lower()}") from e
+    if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"cannot write {path}: permission denied")
     return path
 
@@ -133,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"kino: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("kino: error: interrupted", file=sys.stderr)
         return 130
 
 

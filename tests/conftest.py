@@ -1,0 +1,26 @@
+"""Shared fixtures: a synthetic tiny model folder, so no test needs a download or the shipped weights."""
+
+import pytest
+import torch
+
+from kino.config import preset
+from kino.models.folder import build_models, save_model_folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    vae, dit = build_models(cfg)
+    for p in dit.parameters():  # random, non-zero weights so outputs depend on every input
+        torch.nn.init.normal_(p, std=0.05)
+    folder = tmp_path_factory.mktemp("tiny_model")
+    save_model_folder(folder, cfg, vae, dit)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_model_dir):
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    return TextToVideoPipeline.from_pretrained(tiny_model_dir)

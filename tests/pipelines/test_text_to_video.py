@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from kino.pipelines.text_to_video import Request, RequestError, num_frames_for
+
+
+def test_frame_count_is_one_plus_multiple_of_four():
+    assert num_frames_for(4.0, 8, 4) == 33
+    assert num_frames_for(1.0, 8, 4) == 9
+    assert num_frames_for(0.1, 8, 4) == 5
+
+
+def test_defaults_shape_and_dtype(tiny_pipeline):
+    result = tiny_pipeline(Request("a red ball rolls to the right", seed=1))
+    d = tiny_pipeline.cfg.sample
+    assert result.frames.shape == (num_frames_for(d.seconds, d.fps, 4), d.height, d.width, 3)
+    assert result.frames.dtype == np.uint8
+    assert set(result.timings) >= {"text_encoding", "transformer", "vae_decode"}
+
+
+def test_same_seed_same_video_other_seed_other_video(tiny_pipeline):
+    a = tiny_pipeline(Request("a blue square", seed=7)).frames
+    b = tiny_pipeline(Request("a blue square", seed=7)).frames
+    c = tiny_pipeline(Request("a blue square", seed=8)).frames
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_prompt_changes_the_video(tiny_pipeline):
+    a = tiny_pipeline(Request("a blue square", seed=7)).frames
+    b = tiny_pipeline(Request("three green triangles on the left", seed=7)).frames
+    assert not np.array_equal(a, b)
+
+
+def test_non_square_size_and_duration(tiny_pipeline):
+    result = tiny_pipeline(Request("a cyan ball", width=96, height=48, seconds=1.0, fps=8, steps=2, sampler="heun"))
+    assert result.frames.shape == (9, 48, 96, 3)
+
+
+def test_progress_reports_every_step(tiny_pipeline):
+    seen = []
+    tiny_pipeline(Request("a cyan ball", steps=3), progress=lambda i, n: seen.append((i, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"prompt": "   "}, "prompt is empty"),
+        ({"prompt": "ball " * 100}, "tokens long"),
+        ({"width": 50}, "width 50 is not allowed"),
+        ({"height": 4096}, "height 4096 is not allowed"),
+        ({"seconds": 0}, "duration 0 s is not allowed"),
+        ({"seconds": float("nan")}, "is not allowed"),
+        ({"seconds": 600}, "duration 600 s is not allowed"),
+        ({"fps": 0}, "fps 0 is not allowed"),
+        ({"steps": 0}, "steps 0 is not allowed"),
+        ({"guidance": -1}, "guidance -1 is not allowed"),
+        ({"sampler": "ddim"}, "sampler 'ddim' is not allowed"),
+        ({"seed": -1}, "seed -1 is not allowed"),
+    ],
+)
+def test_bad_requests_say_what_is_allowed(tiny_pipeline, change, message):
+    req = Request(**{"prompt": "a red ball", **change})
+    with pytest.raises(RequestError, match=message):
+        tiny_pipeline.resolve(req)

@@ -1,0 +1,134 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kino.cli import main
+from kino.data.video_io import read_video
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def generate(capsys, model, out, *extra):
+    return run(capsys, "generate", "a red ball rolls to the right", "-o", str(out), "--model", str(model), *extra)
+
+
+def test_generate_writes_a_playable_h264_mp4(capsys, tmp_path, tiny_model_dir):
+    out = tmp_path / "clip.mp4"
+    code, err = generate(capsys, tiny_model_dir, out, "--seed", "3", "--size", "96x64", "--seconds", "1", "--fps", "8")
+    assert code == 0, err
+    frames, fps = read_video(out)
+    assert frames.shape == (9, 64, 96, 3) and fps == 8
+    import av
+
+    with av.open(str(out)) as c:
+        ctx = c.streams.video[0].codec_context
+        assert (ctx.name, ctx.pix_fmt) == ("h264", "yuv420p")
+    assert "generating" in err  # the progress bar
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_same_seed_same_file_content(capsys, tmp_path, tiny_model_dir):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert generate(capsys, tiny_model_dir, a, "--seed", "5")[0] == 0
+    assert generate(capsys, tiny_model_dir, b, "--seed", "5")[0] == 0
+    assert (read_video(a)[0] == read_video(b)[0]).all()
+
+
+def corrupt_weights(folder: Path) -> None:
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+
+
+def bad_config(folder: Path) -> None:
+    (folder / "config.json").write_text(json.dumps({"dit": {"width": "wide", "nonsense": 1}}))
+
+
+def no_weights(folder: Path) -> None:
+    (folder / "model.safetensors").unlink()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "", "-o", "{out}"], "prompt is empty"),
+        (["generate", "ball " * 100, "-o", "{out}"], "tokens long"),
+        (["generate", "a ball", "-o", "{out}", "--size", "big"], "is not WIDTHxHEIGHT"),
+        (["generate", "a ball", "-o", "{out}", "--size", "100x64"], "width 100 is not allowed"),
+        (["generate", "a ball", "-o", "{out}", "--seconds", "-2"], "duration -2.0 s is not allowed"),
+        (["generate", "a ball", "-o", "{out}", "--seconds", "1e6"], "is not allowed"),
+        (["generate", "a ball", "-o", "{out}", "--fps", "0"], "fps 0 is not allowed"),
+        (["generate", "a ball", "-o", "{out}", "--steps", "x"], "invalid int value"),
+        (["generate", "a ball", "-o", "{tmp}/missing/dir/x.mp4"], "does not exist"),
+        (["generate", "a ball", "-o", "{tmp}/clip.avi"], "must end in .mp4"),
+        (["generate", "a ball", "-o", "{out}", "--model", "{tmp}/nowhere"], "does not exist"),
+        (["generate", "a ball"], "required: -o/--output"),
+        (["frobnicate"], "invalid choice"),
+        (["train", "--preset", "huge", "--out", "{tmp}/run"], "unknown training preset 'huge'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_file(capsys, tmp_path, tiny_model_dir, args, message):
+    out = tmp_path / "out.mp4"
+    argv = [a.format(out=out, tmp=tmp_path) for a in args]
+    if "generate" in argv and "--model" not in argv:
+        argv += ["--model", str(tiny_model_dir)]
+    code, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage, message", [(corrupt_weights, "is corrupt"), (bad_config, "not a valid kino config"),
+                                             (no_weights, "has no model.safetensors")])
+def test_damaged_model_folder_exits_2(capsys, tmp_path, tiny_model_dir, damage, message):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in tiny_model_dir.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    damage(folder)
+    code, err = generate(capsys, folder, tmp_path / "out.mp4")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_unwritable_folder_exits_2(capsys, tmp_path, tiny_model_dir):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    # sysfs refuses new files even for root; a mode-0500 folder refuses them for everyone else.
+    target = Path("/sys/kino-test.mp4") if os.geteuid() == 0 else locked / "x.mp4"
+    code, err = generate(capsys, tiny_model_dir, target)
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+def test_failed_write_leaves_no_partial_file_and_keeps_old(tmp_path, monkeypatch):
+    import numpy as np
+
+    from kino.data import video_io
+
+    target = tmp_path / "keep.mp4"
+    target.write_bytes(b"old content")
+
+    class Boom(RuntimeError):
+        pass
+
+    def explode(*a, **k):
+        raise Boom()
+
+    monkeypatch.setattr(video_io.av.VideoFrame, "from_ndarray", explode)
+    with pytest.raises(Boom):
+        video_io.write_video(target, np.zeros((5, 16, 16, 3), np.uint8), 8)
+    assert target.read_bytes() == b"old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.mp4"]
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kino.cli", "generate", "a ball", "-o", str(tmp_path / "x.avi")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"kino: error: output {tmp_path / 'x.avi'} must end in .mp4"]
