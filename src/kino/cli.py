@@ -100,6 +100,30 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    import json
+
+    from kino.evaluation.bench import bench_generate, bench_render, machine
+    from kino.io import atomic_path
+    from kino.models.folder import ModelFolderError, load_config
+
+    if args.out:
+        check_output(Path(args.out), suffix=".json")
+    try:
+        load_config(args.model)
+    except ModelFolderError as e:
+        raise UsageError(str(e)) from e
+    results = {"machine": machine()}
+    results["render"] = bench_render(clips=2 if args.quick else 8)
+    results["generate"] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if args.quick else 3)
+    text = json.dumps(results, indent=2)
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text + "\n")
+    print(text)
+    return EXIT_OK
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -127,6 +151,12 @@ def build_parser() -> Parser:
     t.add_argument("--accum", type=int)
     t.add_argument("--cache-clips", type=int)
     t.set_defaults(func=cmd_train)
+
+    b = sub.add_parser("bench", help="measure speed; prints JSON")
+    b.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    b.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
+    b.add_argument("--out", default=None, help="also write the JSON here")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

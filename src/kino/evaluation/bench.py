@@ -1,0 +1,61 @@
+"""Benchmarks: JSON figures measured in one run, never asserted in unit tests."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from kino.data.video_io import write_video
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def bench_render(width: int = 256, height: int = 256, clips: int = 8) -> dict:
+    from kino.data.toyworld import render_fps
+
+    return {"width": width, "height": height, "frames_per_s": render_fps(width=width, height=height, n_clips=clips)}
+
+
+def bench_generate(model_dir: str | Path, prompt: str, repeats: int = 2, **request) -> dict:
+    """Wall time of a default clip after the model is loaded, split by stage (best of ``repeats``)."""
+    from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+
+    t0 = time.perf_counter()
+    pipe = TextToVideoPipeline.from_pretrained(model_dir)
+    load_s = time.perf_counter() - t0
+    pipe(Request(prompt, steps=2, **request))  # warm-up: first calls pick kernels
+    runs = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        result = pipe(Request(prompt, seed=i, **request))
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            write_video(Path(d) / "clip.mp4", result.frames, result.fps)
+        t2 = time.perf_counter()
+        runs.append({**result.timings, "mp4_encode": t2 - t1, "total": t2 - t0})
+    best = min(runs, key=lambda r: r["total"])
+    frames = result.frames
+    return {
+        "model": str(model_dir),
+        "load_s": load_s,
+        "size": f"{frames.shape[2]}x{frames.shape[1]}",
+        "frames": int(frames.shape[0]),
+        "fps": result.fps,
+        "video_seconds": (frames.shape[0] - 1) / result.fps,
+        "best": best,
+        "runs": runs,
+        "real_time_factor": (frames.shape[0] - 1) / result.fps / best["total"],
+    }

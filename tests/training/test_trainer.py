@@ -1,0 +1,95 @@
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kino.models.folder import load_model_folder
+from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+from kino.training.trainer import EMA, known_mask, train, train_preset
+
+
+def test_known_masks_cover_each_conditioning_mode():
+    rng = np.random.default_rng(0)
+    kinds = set()
+    for _ in range(400):
+        m = known_mask(rng, 5)
+        assert m.shape == (5,) and set(m.tolist()) <= {0.0, 1.0}
+        on = tuple(int(i) for i in m.nonzero().flatten())
+        if not on:
+            kinds.add("none")
+        elif on == (0, 4):
+            kinds.add("first+last")
+        elif on == (4,):
+            kinds.add("last")
+        elif on == (0,):
+            kinds.add("first")
+        else:
+            assert on == tuple(range(len(on)))  # a prefix
+            kinds.add("prefix")
+    assert kinds == {"none", "first", "last", "prefix", "first+last"}
+
+
+def test_ema_warms_up_then_tracks():
+    model = torch.nn.Linear(2, 1)
+    ema = EMA(model, decay=0.9)
+    old = ema.shadow["weight"].clone()
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=0)  # decay min(0.9, 1 / 10) = 0.1: mostly the new value
+    assert torch.allclose(ema.shadow["weight"], 0.1 * old + 0.9)
+    ema.update(model, step=1000)  # decay 0.9 from now on
+    assert torch.allclose(ema.shadow["weight"], 0.9 * (0.1 * old + 0.9) + 0.1)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    tc = dataclasses.replace(train_preset("tiny"), dit_steps=4, checkpoint_every=2)
+    model_dir = train(tc, out, env={})
+    return tc, out, model_dir
+
+
+def test_training_writes_a_model_folder_the_pipeline_loads(tiny_run):
+    _, out, model_dir = tiny_run
+    assert (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
+    cfg, _, _ = load_model_folder(model_dir)
+    assert len(cfg.vae.latent_std) == cfg.vae.latent_channels  # latent statistics travel with the model
+    frames = TextToVideoPipeline.from_pretrained(model_dir)(Request("a red ball", steps=2)).frames
+    assert frames.ndim == 4 and frames.dtype == np.uint8
+
+
+def test_resume_is_exact(tiny_run, tmp_path):
+    tc, full, _ = tiny_run
+    half = tmp_path / "half"
+    train(dataclasses.replace(tc, dit_steps=2), half, env={})
+    train(tc, half, env={})  # same command with more steps: resumes at step 2
+    a = torch.load(full / "dit_state.pt", weights_only=True)
+    b = torch.load(half / "dit_state.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    for k in a["ema"]:
+        assert torch.equal(a["ema"][k], b["ema"][k]), k
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_gloo(tmp_path):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "kino.cli", "train",
+         "--preset", "tiny", "--out", str(out), "--dit-steps", "2"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = torch.load(out / "dit_state.pt", weights_only=True)
+    assert state["step"] == 2
+    # Both ranks built cache shards (sharded by rank) and rank 0 exported the model.
+    assert len(list((out / "cache").glob("shard_*.pt"))) == 2
+    assert (out / "model" / "model.safetensors").is_file()
