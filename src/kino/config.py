@@ -28,9 +28,9 @@ class VAEConfig:
 class DiTConfig:
     """Diffusion transformer over spacetime patches of VAE latents."""
 
-    width: int = 384
+    width: int = 256
     depth: int = 8
-    heads: int = 6
+    heads: int = 4
     mlp_ratio: float = 4.0
     patch: tuple[int, int, int] = (1, 4, 4)  # (time, height, width) in latent cells
     text_dim: int = 384

@@ -39,25 +39,25 @@ class TrainConfig:
     model: str = "default"  # a name in kino.config.PRESETS
     seed: int = 0
     # Stage 1: VAE on short clips, random crops.
-    vae_steps: int = 3000
-    vae_batch: int = 4
+    vae_steps: int = 2000
+    vae_batch: int = 6
     vae_seconds: float = 1.0
     vae_crop: int = 128
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
     # Stage 2: latent cache.
-    cache_clips: int = 4096
+    cache_clips: int = 2048
     shard_size: int = 64
     # Stage 3: transformer.
-    dit_steps: int = 20000
+    dit_steps: int = 4000
     batch: int = 16
     accum: int = 1
-    lr: float = 3e-4
-    warmup: int = 200
+    lr: float = 4e-4
+    warmup: int = 100
     weight_decay: float = 0.01
     ema: float = 0.999
     text_dropout: float = 0.1
-    checkpoint_every: int = 200
+    checkpoint_every: int = 100
     bf16: bool = True
 
 
