@@ -34,7 +34,7 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     patch: tuple[int, int, int] = (1, 4, 4)  # (time, height, width) in latent cells
     text_dim: int = 384
-    max_text_tokens: int = 48
+    max_text_tokens: int = 64
 
 
 @dataclass(frozen=True)

@@ -73,15 +73,15 @@ class LatentCache:
                 if progress:
                     progress(min(shard_size, num_clips - shard * shard_size))
                 continue
-            latents, caps = [], []
+            latents, scenes = [], []
             for i in range(shard * shard_size, min(num_clips, (shard + 1) * shard_size)):
-                frames, captions, _ = toyworld_clip(step_seed(seed, i), spec)
+                frames, _, scene = toyworld_clip(step_seed(seed, i), spec)
                 latents.append(encode(frames_to_tensor(frames)[None])[0].to(torch.bfloat16))
-                caps.append(captions)
+                scenes.append(json.dumps(scene))
                 if progress:
                     progress(1)
             with atomic_path(self.shard_path(shard)) as tmp:
-                torch.save({"latents": torch.stack(latents), "captions": caps}, tmp)
+                torch.save({"latents": torch.stack(latents), "scenes": scenes}, tmp)
 
     def load(self) -> "LatentCache":
         paths = sorted(self.folder.glob("shard_*.pt"))
@@ -89,7 +89,10 @@ class LatentCache:
             raise FileNotFoundError(f"no latent shards in {self.folder}")
         shards = [torch.load(p, weights_only=True) for p in paths]
         self.latents = torch.cat([s["latents"] for s in shards])
-        self.captions = [c for s in shards for c in s["captions"]]
+        # Captions are written from the stored scenes at load time, so caption wording can
+        # improve without re-encoding a single clip.
+        scenes = [toyworld.Scene.from_dict(json.loads(d)) for s in shards for d in s["scenes"]]
+        self.captions = [toyworld.captions(sc, np.random.default_rng(i)) for i, sc in enumerate(scenes)]
         log.info("latent cache: %d clips, latents %s", len(self.captions), tuple(self.latents.shape))
         return self
 
