@@ -124,6 +124,46 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from kino.evaluation import adherence
+    from kino.io import atomic_path
+    from kino.models.folder import ModelFolderError
+    from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    dims = args.dims.split(",") if args.dims else None
+    try:
+        cases = adherence.suite(args.limit, dims)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    try:
+        pipe = TextToVideoPipeline.from_pretrained(args.model)
+    except ModelFolderError as e:
+        raise UsageError(str(e)) from e
+    out.mkdir(parents=True, exist_ok=True)
+
+    def generate(prompt: str, seed: int):
+        result = pipe(Request(prompt, seed=seed, steps=args.steps, guidance=args.guidance))
+        return result.frames, result.fps
+
+    seeds = list(range(args.seeds))
+    with tqdm(total=len(cases) * len(seeds), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
+        outcomes = adherence.run(cases, generate, seeds, progress=bar.update)
+    summary = adherence.summarize(outcomes)
+    report = {"model": str(args.model), "summary": summary, "results": [adherence.outcome_record(o) for o in outcomes]}
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    for name, row in summary.items():
+        print(f"{name:18s} {row['pass_rate']:6.1%}  (n={row['n']})")
+    return EXIT_OK
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -151,6 +191,16 @@ def build_parser() -> Parser:
     t.add_argument("--accum", type=int)
     t.add_argument("--cache-clips", type=int)
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="measure prompt adherence from pixels")
+    e.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    e.add_argument("--out", required=True, help="report folder (results.json)")
+    e.add_argument("--limit", type=int, default=30, help="prompts per dimension")
+    e.add_argument("--dims", default=None, help="comma-separated dimensions (default: all)")
+    e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
+    e.add_argument("--steps", type=int, default=None)
+    e.add_argument("--guidance", type=float, default=None)
+    e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="measure speed; prints JSON")
     b.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
