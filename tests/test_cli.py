@@ -132,3 +132,30 @@ def test_console_script_exit_code(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"kino: error: output {tmp_path / 'x.avi'} must end in .mp4"]
+
+
+def test_bench_quick_writes_well_formed_json(capsys, tmp_path, tiny_model_dir):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--model", str(tiny_model_dir), "--out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["render"]["frames_per_s"] > 0
+    assert data["vae"]["psnr_mean_db"] > 0
+    best = data["generate"]["best"]
+    assert set(best) >= {"text_encoding", "transformer", "vae_decode", "mp4_encode", "total"}
+    assert json.loads(capsys.readouterr().out) == data
+
+
+def test_eval_writes_results_json(capsys, tmp_path, tiny_model_dir):
+    code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "1",
+                 "--dims", "color,left_right", "--steps", "1"])
+    assert code == 0
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert set(data["summary"]) == {"color", "left_right"}
+    assert all(0 <= row["pass_rate"] <= 1 for row in data["summary"].values())
+    assert len(data["results"]) == 2 and all("checks" in r for r in data["results"])
+
+
+def test_eval_rejects_unknown_dimension(capsys, tmp_path, tiny_model_dir):
+    code, err = run(capsys, "eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--dims", "smell")
+    assert code == 2 and "unknown dimension 'smell'" in err

@@ -103,7 +103,7 @@ def cmd_train(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
-    from kino.evaluation.bench import bench_generate, bench_render, machine
+    from kino.evaluation.bench import bench_generate, bench_render, bench_vae_psnr, machine
     from kino.io import atomic_path
     from kino.models.folder import ModelFolderError, load_config
 
@@ -115,6 +115,7 @@ def cmd_bench(args) -> int:
         raise UsageError(str(e)) from e
     results = {"machine": machine()}
     results["render"] = bench_render(clips=2 if args.quick else 8)
+    results["vae"] = bench_vae_psnr(args.model, clips=2 if args.quick else 16)
     results["generate"] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if args.quick else 3)
     text = json.dumps(results, indent=2)
     if args.out:

@@ -84,7 +84,7 @@ PRESETS: dict[str, ModelConfig] = {
     # Unit tests: seconds to build and run.
     "tiny": ModelConfig(
         vae=VAEConfig(latent_channels=4, channels=(8, 16, 16)),
-        dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2), max_text_tokens=16),
+        dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2)),
         sample=SampleConfig(width=64, height=64, fps=4, seconds=2.0, steps=4, base_tokens=36),
     ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.

@@ -29,6 +29,25 @@ def bench_render(width: int = 256, height: int = 256, clips: int = 8) -> dict:
     return {"width": width, "height": height, "frames_per_s": render_fps(width=width, height=height, n_clips=clips)}
 
 
+def bench_vae_psnr(model_dir: str | Path, clips: int = 16, seed: int = 9_000_001) -> dict:
+    """Reconstruction PSNR of the model's VAE on held-out toyworld clips at the model's default size."""
+    import numpy as np
+
+    from kino.data.datasets import ClipSpec, frames_to_tensor, step_seed, tensor_to_frames, toyworld_clip
+    from kino.models.folder import load_model_folder
+
+    cfg, vae, _ = load_model_folder(model_dir)
+    spec = ClipSpec(cfg.sample.width, cfg.sample.height, cfg.sample.fps, cfg.sample.seconds)
+    psnr = []
+    for i in range(clips):
+        frames, _, _ = toyworld_clip(step_seed(seed, i), spec)
+        with torch.no_grad():
+            recon = tensor_to_frames(vae.decode(vae.encode(frames_to_tensor(frames)[None]))[0])
+        mse = float(((recon.astype(np.float64) - frames) ** 2).mean())
+        psnr.append(10 * np.log10(255**2 / max(mse, 1e-10)))
+    return {"clips": clips, "psnr_mean_db": float(np.mean(psnr)), "psnr_min_db": float(np.min(psnr))}
+
+
 def bench_generate(model_dir: str | Path, prompt: str, repeats: int = 2, **request) -> dict:
     """Wall time of a default clip after the model is loaded, split by stage (best of ``repeats``)."""
     from kino.pipelines.text_to_video import Request, TextToVideoPipeline
