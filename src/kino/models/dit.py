@@ -54,6 +54,18 @@ def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(xc * freqs).flatten(-2).to(x.dtype)
 
 
+class RMSNorm(nn.Module):
+    """RMSNorm whose weight follows the input dtype, so bf16 activations take the fused kernel."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight.to(x.dtype), self.eps)
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
         super().__init__()
@@ -64,8 +76,8 @@ class Attention(nn.Module):
             self.kv = nn.Linear(context_dim, 2 * dim)
         else:
             self.qkv = nn.Linear(dim, 3 * dim)
-        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.q_norm = RMSNorm(dim // heads)
+        self.k_norm = RMSNorm(dim // heads)
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x, context=None, context_mask=None, freqs=None):
