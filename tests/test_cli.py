@@ -159,3 +159,11 @@ def test_eval_writes_results_json(capsys, tmp_path, tiny_model_dir):
 def test_eval_rejects_unknown_dimension(capsys, tmp_path, tiny_model_dir):
     code, err = run(capsys, "eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--dims", "smell")
     assert code == 2 and "unknown dimension 'smell'" in err
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path):
+    from kino.io import atomic_path, current_umask
+
+    with atomic_path(tmp_path / "x.txt") as tmp:
+        tmp.write_text("hi")
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~current_umask()

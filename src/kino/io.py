@@ -8,6 +8,12 @@ import tempfile
 from pathlib import Path
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path, suffix: str | None = None):
     """Yield a temporary path in the target's folder; on success it replaces ``target``.
@@ -19,6 +25,7 @@ def atomic_path(target: str | Path, suffix: str | None = None):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

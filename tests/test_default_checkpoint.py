@@ -1,0 +1,23 @@
+"""The checkpoint that ships in the repository loads and generates."""
+
+import numpy as np
+
+from kino.cli import DEFAULT_MODEL
+from kino.models.folder import load_config
+from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+
+
+def test_shipped_checkpoint_is_small_and_complete():
+    files = {p.name: p.stat().st_size for p in DEFAULT_MODEL.iterdir()}
+    assert set(files) == {"config.json", "model.safetensors"}
+    assert sum(files.values()) < 100 * 2**20
+    cfg = load_config(DEFAULT_MODEL)
+    assert (cfg.sample.width, cfg.sample.height) >= (256, 256) and cfg.sample.fps >= 8
+    assert len(cfg.vae.latent_mean) == cfg.vae.latent_channels
+
+
+def test_shipped_checkpoint_generates_deterministically():
+    pipe = TextToVideoPipeline.from_pretrained(DEFAULT_MODEL)
+    req = Request("a red ball on the left", seed=2, seconds=0.5, steps=2)
+    a, b = pipe(req).frames, pipe(req).frames
+    assert a.shape == (5, 256, 256, 3) and np.array_equal(a, b)
