@@ -46,5 +46,6 @@ class TextEncoder(nn.Module):
         batch = self.tokenizer(
             prompts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
-        states = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        return states, batch["attention_mask"].bool()
+        device = next(self.model.parameters()).device
+        ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+        return self.model(input_ids=ids, attention_mask=mask).last_hidden_state, mask.bool()

@@ -62,14 +62,19 @@ class TextToVideoPipeline:
     def __init__(self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder):
         self.cfg, self.vae, self.dit, self.text_encoder = cfg, vae, dit, text_encoder
         self.dtype = next(dit.parameters()).dtype
+        self.device = next(dit.parameters()).device
 
     @classmethod
     def from_pretrained(
-        cls, folder: str | Path, dtype: torch.dtype = torch.bfloat16, text_encoder_path: str | Path | None = None
+        cls,
+        folder: str | Path,
+        dtype: torch.dtype = torch.bfloat16,
+        device: str | torch.device = "cpu",
+        text_encoder_path: str | Path | None = None,
     ) -> "TextToVideoPipeline":
         cfg, vae, dit = load_model_folder(folder, dtype=dtype)
         text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens)
-        return cls(cfg, vae, dit, text_encoder)
+        return cls(cfg, vae.to(device), dit.to(device), text_encoder.to(device))
 
     @property
     def size_multiple(self) -> int:
@@ -135,7 +140,9 @@ class TextToVideoPipeline:
         # 2. Sample latents from noise, integrating the guided velocity from t = 1 to 0.
         t0 = time.perf_counter()
         shape = self.latent_shape(r)
+        # Noise comes from a CPU generator, so a seed means the same video on any device.
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
+        noise = noise.to(self.device)
         tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
         shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
         times = flow_times(r.steps, shift)
@@ -144,8 +151,8 @@ class TextToVideoPipeline:
         def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
             xb = x.to(self.dtype)
             if not use_cfg:
-                return self.dit(xb, torch.full((1,), t), text[:1], mask[:1]).float()
-            v = self.dit(xb.expand(2, *xb.shape[1:]), torch.full((2,), t), text, mask).float()
+                return self.dit(xb, torch.full((1,), t, device=self.device), text[:1], mask[:1]).float()
+            v = self.dit(xb.expand(2, *xb.shape[1:]), torch.full((2,), t, device=self.device), text, mask).float()
             return guided_velocity(v[1:], v[:1], r.guidance)
 
         calls = r.steps * (2 if r.sampler == "heun" else 1) - (1 if r.sampler == "heun" else 0)
@@ -157,6 +164,6 @@ class TextToVideoPipeline:
         # 3. Decode latents to frames.
         t0 = time.perf_counter()
         video = self.vae.decode(latents.to(self.dtype))[0]
-        frames = tensor_to_frames(video)
+        frames = tensor_to_frames(video.cpu())
         timings["vae_decode"] = time.perf_counter() - t0
         return Result(frames=frames, fps=r.fps, timings=timings)

@@ -126,14 +126,15 @@ def run_loop(
     ema = EMA(model, tc.ema)
     start = 0
     if state_path.exists():
-        state = torch.load(state_path, weights_only=True)
+        state = torch.load(state_path, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        ema.shadow = state["ema"]
+        ema.shadow = {k: v.to(info.device) for k, v in state["ema"].items()}
         start = state["step"]
         if info.is_main:
             log.info("%s: resuming at step %d from %s", name, start, state_path)
-    ddp = DistributedDataParallel(model) if info.world_size > 1 else model
+    device_ids = [info.device.index] if info.device.type == "cuda" else None
+    ddp = DistributedDataParallel(model, device_ids=device_ids) if info.world_size > 1 else model
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
     bar = tqdm(total=steps, initial=start, desc=name, file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     t0, seen = time.perf_counter(), 0
@@ -141,7 +142,7 @@ def run_loop(
         for group in opt.param_groups:
             group["lr"] = lr_at(step, lr, tc.warmup)
         opt.zero_grad(set_to_none=True)
-        total = torch.zeros(())
+        total = torch.zeros((), device=info.device)
         for micro in range(accum):
             sync = micro == accum - 1 or info.world_size == 1
             with (contextlib.nullcontext() if sync else ddp.no_sync()), autocast:
@@ -166,7 +167,7 @@ def run_loop(
     return ema
 
 
-def vae_loss_fn(tc: TrainConfig, spec: ClipSpec):
+def vae_loss_fn(tc: TrainConfig, spec: ClipSpec, device: torch.device):
     def loss_fn(vae, step: int, micro: int, rank: int = 0):
         rng = np.random.default_rng(step_seed(tc.seed, 1, step, micro, rank))
         clips = []
@@ -175,7 +176,7 @@ def vae_loss_fn(tc: TrainConfig, spec: ClipSpec):
             y = int(rng.integers(0, spec.height - tc.vae_crop + 1))
             x = int(rng.integers(0, spec.width - tc.vae_crop + 1))
             clips.append(frames_to_tensor(frames[:, y : y + tc.vae_crop, x : x + tc.vae_crop]))
-        video = torch.stack(clips)
+        video = torch.stack(clips).to(device)
         gen = torch.Generator().manual_seed(step_seed(tc.seed, 2, step, micro, rank))
         recon, mean, logvar = vae(video, generator=gen)
         recon = recon.float()
@@ -187,11 +188,11 @@ def vae_loss_fn(tc: TrainConfig, spec: ClipSpec):
 
 
 @torch.no_grad()
-def latent_statistics(vae, tc: TrainConfig, spec: ClipSpec, clips: int = 32) -> tuple[list[float], list[float]]:
+def latent_statistics(vae, tc: TrainConfig, spec: ClipSpec, device, clips: int = 32) -> tuple[list[float], list[float]]:
     zs = []
     for i in range(clips):
         frames, _, _ = toyworld_clip(step_seed(tc.seed, 3, i), spec)
-        zs.append(vae.encode_dist(frames_to_tensor(frames)[None])[0])
+        zs.append(vae.encode_dist(frames_to_tensor(frames)[None].to(device))[0].cpu())
     z = torch.cat(zs).transpose(0, 1).flatten(1).float()  # (C, everything)
     return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()
 
@@ -213,7 +214,7 @@ def known_mask(rng: np.random.Generator, frames: int) -> torch.Tensor:
     return m
 
 
-def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int = 0):
+def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device):
     def loss_fn(dit, step: int, micro: int):
         rng = np.random.default_rng(step_seed(tc.seed, 4, step, micro, rank))
         idx = rng.integers(len(cache), size=tc.batch)
@@ -227,9 +228,10 @@ def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, 
         t = sample_time_logit_normal(len(idx), generator=gen)
         mask = torch.stack([known_mask(rng, x0.shape[2]) for _ in idx]).view(len(idx), 1, -1, 1, 1)
         mask = mask.expand(-1, 1, -1, *x0.shape[3:])
+        x0, noise, t, mask = (v.to(device) for v in (x0, noise, t, mask))
         x_t = interpolate(x0, noise, t)
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
-        text, text_mask = text_encoder(prompts)
+        text, text_mask = (v.to(device) for v in text_encoder(prompts))
         v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask)
         return flow_loss(v, x0, noise, weight=1 - mask), len(idx)
 
@@ -244,13 +246,13 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
     cfg = preset(tc.model)
     spec = ClipSpec(cfg.sample.width, cfg.sample.height, cfg.sample.fps, cfg.sample.seconds)
-    vae, dit = build_models(cfg)
+    vae, dit = (m.to(info.device) for m in build_models(cfg))
     if info.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
 
     # 1. VAE.
     vae_spec = dataclasses.replace(spec, seconds=tc.vae_seconds)
-    vae_fn = vae_loss_fn(tc, vae_spec)
+    vae_fn = vae_loss_fn(tc, vae_spec, info.device)
     ema = run_loop(
         "vae", vae, lambda m, s, k: vae_fn(m, s, k, info.rank), tc.vae_steps, tc.vae_lr, tc, out / "vae_state.pt", info
     )
@@ -260,7 +262,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     stats_path = out / "latent_stats.json"
     if not stats_path.exists():
         if info.is_main:
-            mean, std = latent_statistics(vae, tc, spec)
+            mean, std = latent_statistics(vae, tc, spec, info.device)
             with atomic_path(stats_path) as tmp:
                 tmp.write_text(json.dumps({"mean": mean, "std": std}))
         barrier(info)
@@ -268,19 +270,20 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     cfg = dataclasses.replace(
         cfg, vae=dataclasses.replace(cfg.vae, latent_mean=tuple(stats["mean"]), latent_std=tuple(stats["std"]))
     )
-    vae_n = build_models(cfg)[0]
+    vae_n = build_models(cfg)[0].to(info.device)
     vae_n.load_state_dict(vae.state_dict())
     vae = vae_n.eval().requires_grad_(False)
+    encode = lambda video: vae.encode(video.to(info.device)).cpu()
     cache = LatentCache(out / "cache")
     bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-        cache.build(vae.encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update)
+        cache.build(encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update)
     bar.close()
     barrier(info)
     cache.load()
 
     # 3. Transformer.
-    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens)
+    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens).to(info.device)
     model_dir = out / "model"
 
     def export(ema_dit: EMA, step: int) -> None:
@@ -289,7 +292,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         save_model_folder(model_dir, cfg, vae, shipped, meta={"step": step, "seed": tc.seed})
 
     run_loop(
-        "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank), tc.dit_steps, tc.lr, tc,
+        "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank, info.device), tc.dit_steps, tc.lr, tc,
         out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum,
     )
     barrier(info)
