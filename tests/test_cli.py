@@ -34,6 +34,16 @@ def test_generate_writes_a_playable_h264_mp4(capsys, tmp_path, tiny_model_dir):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
+def test_generate_from_an_image(capsys, tmp_path, tiny_model_dir):
+    from PIL import Image
+
+    Image.new("RGB", (80, 40), (200, 30, 30)).save(tmp_path / "first.png")
+    out = tmp_path / "clip.mp4"
+    code, err = generate(capsys, tiny_model_dir, out, "--image", str(tmp_path / "first.png"), "--steps", "2")
+    assert code == 0, err
+    assert read_video(out)[0].shape[1:] == (64, 64, 3)
+
+
 def test_same_seed_same_file_content(capsys, tmp_path, tiny_model_dir):
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     assert generate(capsys, tiny_model_dir, a, "--seed", "5")[0] == 0
@@ -68,6 +78,8 @@ def no_weights(folder: Path) -> None:
         (["generate", "a ball", "-o", "{tmp}/clip.avi"], "must end in .mp4"),
         (["generate", "a ball", "-o", "{out}", "--model", "{tmp}/nowhere"], "does not exist"),
         (["generate", "a ball"], "required: -o/--output"),
+        (["generate", "a ball", "-o", "{out}", "--image", "{tmp}/none.png"], "no such file"),
+        (["generate", "a ball", "-o", "{out}", "--last-image", "{tmp}"], "not a readable image"),
         (["frobnicate"], "invalid choice"),
         (["train", "--preset", "huge", "--out", "{tmp}/run"], "unknown training preset 'huge'"),
     ],

@@ -50,6 +50,22 @@ def check_output(path: Path, suffix: str = ".mp4") -> Path:
     return path
 
 
+def load_image(path: str | None, flag: str):
+    """An image file as (H, W, 3) uint8 RGB, or a UsageError naming the flag."""
+    if path is None:
+        return None
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise UsageError(f"{flag} {path} is not a readable image (PNG, JPEG, WebP, ...): {e}") from None
+
+
 def cmd_generate(args) -> int:
     import torch
     from tqdm import tqdm
@@ -60,12 +76,13 @@ def cmd_generate(args) -> int:
 
     out = check_output(Path(args.output))
     width, height = parse_size(args.size) if args.size else (None, None)
+    image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     try:
         pipe = TextToVideoPipeline.from_pretrained(args.model)
     except ModelFolderError as e:
         raise UsageError(str(e)) from e
     req = Request(args.prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
-                  steps=args.steps, guidance=args.guidance, sampler=args.sampler)
+                  steps=args.steps, guidance=args.guidance, sampler=args.sampler, image=image, last_image=last_image)
     try:
         req = pipe.resolve(req)
     except RequestError as e:
@@ -179,6 +196,8 @@ def build_parser() -> Parser:
     g.add_argument("--steps", type=int, default=None, help="sampling steps (default 20)")
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 4)")
     g.add_argument("--sampler", default=None, help="euler or heun")
+    g.add_argument("--image", default=None, help="first frame to animate (PNG, JPEG, ...); scaled and centre-cropped")
+    g.add_argument("--last-image", default=None, help="last frame to reach")
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
     g.set_defaults(func=cmd_generate)
 

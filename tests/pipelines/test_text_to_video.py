@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 import pytest
 
 from kino.pipelines.text_to_video import Request, RequestError, num_frames_for
@@ -64,3 +65,35 @@ def test_bad_requests_say_what_is_allowed(tiny_pipeline, change, message):
     req = Request(**{"prompt": "a red ball", **change})
     with pytest.raises(RequestError, match=message):
         tiny_pipeline.resolve(req)
+
+
+def test_given_first_and_last_images_are_kept_in_latent_space(tiny_pipeline):
+    rng = np.random.default_rng(0)
+    first = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)  # another size: scaled and cropped
+    last = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    req = tiny_pipeline.resolve(Request("a red ball", image=first, last_image=last, steps=2))
+    out = tiny_pipeline(req)
+    with torch.inference_mode():
+        want_first = tiny_pipeline.image_latent(first, req, "first").float()
+        want_last = tiny_pipeline.image_latent(last, req, "last").float()
+    assert torch.allclose(out.latents[:, :, 0], want_first)
+    assert torch.allclose(out.latents[:, :, -1], want_last)
+    plain = tiny_pipeline(Request("a red ball", steps=2))
+    assert not torch.allclose(plain.latents[:, :, 1:-1], out.latents[:, :, 1:-1])  # the middle follows the ends
+
+
+def test_fit_image_covers_and_crops():
+    from kino.pipelines.text_to_video import fit_image
+
+    img = np.zeros((100, 50, 3), np.uint8)
+    img[:, :25] = 255
+    out = fit_image(img, 64, 32)
+    assert out.shape == (32, 64, 3)
+    assert out[:, :30].mean() > 200 and out[:, 34:].mean() < 50
+
+
+@pytest.mark.parametrize("image", [np.zeros((4, 4, 3), np.uint8), np.zeros((32, 32), np.uint8),
+                                   np.zeros((32, 32, 3), np.float32)])
+def test_bad_images_are_refused(tiny_pipeline, image):
+    with pytest.raises(RequestError, match="RGB picture"):
+        tiny_pipeline.resolve(Request("a red ball", image=image))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from kino.config import ModelConfig
-from kino.data.datasets import tensor_to_frames
+from kino.data.datasets import frames_to_tensor, tensor_to_frames
 from kino.flow.guidance import guided_velocity
 from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
@@ -44,6 +44,8 @@ class Request:
     steps: int | None = None
     guidance: float | None = None
     sampler: str | None = None
+    image: np.ndarray | None = None  # (H, W, 3) uint8: the first frame to keep (image to video)
+    last_image: np.ndarray | None = None  # (H, W, 3) uint8: the last frame to reach
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Result:
     frames: np.ndarray  # (T, H, W, 3) uint8
     fps: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    latents: torch.Tensor | None = None  # (1, C, T', h, w) normalised latents that were decoded
 
 
 def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
@@ -93,6 +96,8 @@ class TextToVideoPipeline:
             steps=d.steps if req.steps is None else req.steps,
             guidance=d.guidance if req.guidance is None else req.guidance,
             sampler=d.sampler if req.sampler is None else req.sampler,
+            image=req.image,
+            last_image=req.last_image,
         )
         prompt = r.prompt.strip()
         if not prompt:
@@ -116,6 +121,10 @@ class TextToVideoPipeline:
             raise RequestError(f"guidance {r.guidance} is not allowed; use 0 to 30")
         if r.sampler not in SAMPLERS:
             raise RequestError(f"sampler {r.sampler!r} is not allowed; use one of {', '.join(SAMPLERS)}")
+        for name, img in (("image", r.image), ("last image", r.last_image)):
+            ok = isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
+            if img is not None and not (ok and min(img.shape[:2]) >= 8):
+                raise RequestError(f"the {name} must be an RGB picture of at least 8x8 pixels")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
         return Request(**{**r.__dict__, "prompt": prompt})
@@ -126,6 +135,29 @@ class TextToVideoPipeline:
         t = 1 + (frames - 1) // v.temporal_factor
         return (1, v.latent_channels, t, r.height // v.spatial_factor, r.width // v.spatial_factor)
 
+    def image_latent(self, image: np.ndarray, r: Request, position: str) -> torch.Tensor:
+        """Latent frame (1, C, h, w) for a still image shown first or last in the clip.
+
+        The first latent frame encodes frame 0 alone; a later latent frame covers four frames,
+        so a last image is encoded as four copies of itself after a first frame.
+        """
+        x = frames_to_tensor(fit_image(image, r.width, r.height)[None]).to(self.device, self.dtype)[None]
+        if position == "first":
+            return self.vae.encode(x)[:, :, 0]
+        return self.vae.encode(x.expand(-1, -1, 1 + self.cfg.vae.temporal_factor, -1, -1))[:, :, 1]
+
+    def known_latents(self, r: Request, shape) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
+        """Known latents (1, C, T', h, w) and their mask (1, 1, T', h, w) from the given images."""
+        if r.image is None and r.last_image is None:
+            return None, None
+        known = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        mask = torch.zeros((1, 1, *shape[2:]), device=self.device, dtype=self.dtype)
+        if r.image is not None:
+            known[:, :, 0], mask[:, :, 0] = self.image_latent(r.image, r, "first"), 1
+        if r.last_image is not None:
+            known[:, :, -1], mask[:, :, -1] = self.image_latent(r.last_image, r, "last"), 1
+        return known, mask
+
     @torch.inference_mode()
     def __call__(self, req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
         r = self.resolve(req)
@@ -135,35 +167,60 @@ class TextToVideoPipeline:
         t0 = time.perf_counter()
         text, mask = self.text_encoder([r.prompt, ""])
         text = text.to(self.dtype)
+        shape = self.latent_shape(r)
+        known, known_mask = self.known_latents(r, shape)
         timings["text_encoding"] = time.perf_counter() - t0
 
         # 2. Sample latents from noise, integrating the guided velocity from t = 1 to 0.
         t0 = time.perf_counter()
-        shape = self.latent_shape(r)
         # Noise comes from a CPU generator, so a seed means the same video on any device.
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
         noise = noise.to(self.device)
         tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
         shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
-        times = flow_times(r.steps, shift)
-        use_cfg = r.guidance != 1.0
-
-        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-            xb = x.to(self.dtype)
-            if not use_cfg:
-                return self.dit(xb, torch.full((1,), t, device=self.device), text[:1], mask[:1]).float()
-            v = self.dit(xb.expand(2, *xb.shape[1:]), torch.full((2,), t, device=self.device), text, mask).float()
-            return guided_velocity(v[1:], v[:1], r.guidance)
-
-        calls = r.steps * (2 if r.sampler == "heun" else 1) - (1 if r.sampler == "heun" else 0)
+        velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask)
         step = lambda i, _x: progress(i + 1, r.steps) if progress else None
-        latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
+        latents = get_sampler(r.sampler)(velocity, noise, flow_times(r.steps, shift), callback=step)
+        if known is not None:
+            latents = known_mask * known + (1 - known_mask) * latents
         timings["transformer"] = time.perf_counter() - t0
-        timings["transformer_calls"] = float(calls)
 
         # 3. Decode latents to frames.
         t0 = time.perf_counter()
         video = self.vae.decode(latents.to(self.dtype))[0]
         frames = tensor_to_frames(video.cpu())
         timings["vae_decode"] = time.perf_counter() - t0
-        return Result(frames=frames, fps=r.fps, timings=timings)
+        return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu())
+
+    def velocity_fn(self, text, mask, guidance: float, known=None, known_mask=None):
+        """The guided velocity as a function of (x, t); known frames are held clean, as in training."""
+        cond = {}
+        batch = 1 if guidance == 1.0 else 2
+        if known is not None:
+            cond = {"known": known.expand(batch, *known.shape[1:]), "known_mask": known_mask.expand(batch, -1, -1, -1, -1)}
+
+        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+            xb = x.to(self.dtype)
+            if known is not None:
+                xb = known_mask * known + (1 - known_mask) * xb
+            t_batch = torch.full((batch,), t, device=self.device)
+            v = self.dit(xb.expand(batch, *xb.shape[1:]), t_batch, text[:batch], mask[:batch], **cond).float()
+            return v if batch == 1 else guided_velocity(v[1:], v[:1], guidance)
+
+        return velocity
+
+
+def fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale an (H, W, 3) uint8 image to cover width x height, then crop the centre."""
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise RequestError(f"an image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    scale = max(width / w, height / h)
+    size = (max(width, round(w * scale)), max(height, round(h * scale)))
+    img = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    return np.asarray(img.crop((left, top, left + width, top + height)))

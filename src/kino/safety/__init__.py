@@ -1,0 +1,1 @@
+"""Safety: prompt moderation before generation (``moderation``)."""

@@ -1,0 +1,359 @@
+"""Curated term lists (``data/``) compiled into a phrase index with tolerant token matching.
+
+Every data file holds one entry per line; ``#`` starts a comment line. An entry is a word or a
+phrase, optionally with brace alternatives (``kill {himself|herself}``). A leading ``~`` marks
+an ambiguous entry that weighs 0.5: it needs a second signal before a prompt is refused. In
+``public_figures.txt`` and ``ip_characters.txt`` a line is ``Canonical name | alias | ~alias``
+and every match reports the canonical name.
+
+A prompt token matches a term token when it is equal to it, or after
+1. inflection: "kills", "killed", "killing" -> "kill";
+2. repeated letters: "killlll", "kiiill" -> "kill";
+3. a masked letter: "s*x" -> "sex" (only if exactly one term fits);
+4. a misspelling: optimal-string-alignment distance 1 for words of at least 5 letters with the
+   same first letter, and only for words that are not ordinary English words
+   (``common_words.txt``), so "nodes" never becomes "nudes".
+Phrases are matched greedily, longest first, so "suicide bomber" wins over "suicide" and the
+allow-list ("kill the engine", "shooting star") consumes its words before any term sees them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from kino.safety.normalize import clean, squeeze, tokens
+
+DATA_DIR = Path(__file__).parent / "data"
+
+# In priority order: when several categories fire, the first one is reported.
+CATEGORIES = (
+    "sexual_minors",
+    "terrorism_extremism",
+    "hate",
+    "self_harm",
+    "violence_extreme",
+    "sexual",
+    "celebrity_likeness",
+    "ip_character",
+)
+ALLOW = "allow"
+STRONG, WEAK = 1.0, 0.5
+EXACT, VARIANT, FUZZY = 0, 1, 10  # token match costs; a phrase may hold at most one FUZZY token
+_END = ""  # trie key holding the entries of a phrase that ends at this node
+_MIN_FUZZY = 5  # a misspelt word in a phrase
+_MIN_FUZZY_WORD = 7  # a misspelt word on its own, unless the mistake is two swapped letters
+NAME_LABELS = frozenset({"celebrity_likeness", "ip_character"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One meaning of a phrase: a category, a context set ("minor", "human", ...) or "allow"."""
+
+    label: str
+    canonical: str
+    weight: float
+    phrase: str = ""  # the alias as written, when it differs from the canonical name
+
+
+@dataclass(frozen=True)
+class Match:
+    """An entry found at tokens[start:end]; start is -1 for hits inside a spaced-out run."""
+
+    entry: Entry
+    start: int
+    end: int
+    fuzzy: bool = False
+
+
+def expand(pattern: str) -> list[str]:
+    """Brace alternatives: "kill {him|her}self" -> ["kill himself", "kill herself"]."""
+    parts = re.split(r"\{([^{}]*)\}", pattern)
+    choices = [[p] if i % 2 == 0 else p.split("|") for i, p in enumerate(parts)]
+    return [re.sub(r"\s+", " ", "".join(c)).strip() for c in itertools.product(*choices)]
+
+
+def read_lines(path: Path) -> list[str]:
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def parse_terms(path: Path, label: str) -> list[tuple[str, Entry]]:
+    """A term list: one phrase per line; ``~`` marks a weak (ambiguous) term."""
+    out = []
+    for line in read_lines(path):
+        weight = WEAK if line.startswith("~") else STRONG
+        for phrase in expand(line.lstrip("~").strip()):
+            out.append((phrase, Entry(label, phrase, weight)))
+    return out
+
+
+def parse_names(path: Path, label: str) -> list[tuple[str, Entry]]:
+    """A name list: ``Canonical | alias | ~weak alias`` per line; matches report the canonical."""
+    out = []
+    for line in read_lines(path):
+        fields = [f.strip() for f in line.split("|") if f.strip()]
+        canonical = fields[0].lstrip("~").strip()
+        for field in fields:
+            weight = WEAK if field.startswith("~") else STRONG
+            for phrase in expand(field.lstrip("~").strip()):
+                out.append((phrase, Entry(label, canonical, weight, phrase)))
+    return out
+
+
+def osa_at_most_one(a: str, b: str) -> bool:
+    """Optimal string alignment distance <= 1 (one substitution, insertion, deletion or swap)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1:] == b[i + 1:]:
+            return True
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
+    return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
+
+
+def inflections(word: str) -> set[str]:
+    """Regular English inflections of a term token ("plow" -> "plows", "plowed", "plowing");
+    an already inflected token ("plows") is inflected from its stems."""
+    if word.endswith(("s", "ed", "ing")):
+        return set().union(*(_inflect(stem) for stem in lemmas(word))) if len(word) > 4 else set()
+    return _inflect(word)
+
+
+def _inflect(word: str) -> set[str]:
+    out = {word + "s", word + "es", word + "ed", word + "ing"}
+    if word.endswith("e"):
+        out |= {word + "d", word[:-1] + "ing"}
+    if len(word) >= 3 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        out |= {word + word[-1] + "ed", word + word[-1] + "ing"}  # "stab" -> "stabbed"
+    return out
+
+
+def _is_swap(a: str, b: str) -> bool:
+    """Do a and b differ by two adjacent letters swapped ("rapign" / "raping")?"""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def lemmas(word: str) -> set[str]:
+    """Crude English inflection stripping; callers keep only forms that are term tokens."""
+    out = set()
+    if len(word) < 4:
+        return out
+    if word.endswith("ies"):
+        out.add(word[:-3] + "y")
+    if word.endswith("es"):
+        out |= {word[:-2], word[:-1]}
+    elif word.endswith("s") and not word.endswith("ss"):
+        out.add(word[:-1])
+    for suffix in ("ed", "ing"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            out |= {stem, stem + "e"}
+            if len(stem) > 3 and stem[-1] == stem[-2]:
+                out.add(stem[:-1])  # "stabbed" -> "stab"
+    if word.endswith("ly"):
+        out.add(word[:-2])
+    return out
+
+
+class Lexicon:
+    """Phrase index over normalised tokens, with inflection, repeat, mask and misspelling tolerance."""
+
+    def __init__(self, phrases: list[tuple[str, Entry]], common_words: frozenset[str]):
+        self.common = common_words
+        self.trie: dict = {}
+        self.vocab: set[str] = set()
+        self.by_label: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+        compact: dict[str, list[Entry]] = defaultdict(list)
+        term_tokens: set[str] = set()  # words of terms, which inflect; names do not
+        for phrase, entry in phrases:
+            toks = tokens(clean(phrase))
+            if not toks:
+                continue
+            if entry.label not in NAME_LABELS:
+                term_tokens |= set(toks)
+            self._add(toks, entry)
+            self.by_label[entry.label].add(toks)
+            joined = "".join(toks)
+            if len(toks) > 1 and len(joined) >= 6 and joined not in common_words and entry.label != ALLOW:
+                compact[joined].append(entry)  # "#TaylorSwift", "s e l f h a r m"
+        for joined, entries in compact.items():
+            for entry in entries:
+                self._add((joined,), entry)
+        self.singles = {k for k in self.trie if _END in self.trie[k]}
+        name_tokens = self.vocab - term_tokens
+        self._squeezed: dict[str, set[str]] = defaultdict(set)
+        self._deletions: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for word in self.vocab:
+            self._squeezed[squeeze(word)].add(word)
+            if len(word) < 3 or not word.isalpha():
+                continue
+            forms = {word} | (set() if word in name_tokens else inflections(word))
+            for form in {f for f in forms if len(f) >= _MIN_FUZZY}:
+                for key in {form} | {form[:i] + form[i + 1:] for i in range(len(form))}:
+                    self._deletions[key].add((form, word))
+        self._alt_cache: dict[str, tuple[tuple[str, int, int], ...]] = {}
+
+    @classmethod
+    def load(cls, data_dir: Path = DATA_DIR) -> "Lexicon":
+        phrases: list[tuple[str, Entry]] = []
+        for path in sorted((data_dir / "lexicon").glob("*.txt")):
+            phrases += parse_terms(path, path.stem)
+        for path in sorted((data_dir / "context").glob("*.txt")):
+            phrases += parse_terms(path, path.stem)
+        phrases += parse_terms(data_dir / "allow.txt", ALLOW)
+        phrases += parse_names(data_dir / "public_figures.txt", "celebrity_likeness")
+        phrases += parse_names(data_dir / "ip_characters.txt", "ip_character")
+        common = frozenset(read_lines(data_dir / "common_words.txt") + read_lines(data_dir / "common_words_fr_es_de.txt"))
+        return cls(phrases, common)
+
+    def _add(self, toks: tuple[str, ...], entry: Entry) -> None:
+        node = self.trie
+        for tok in toks:
+            node = node.setdefault(tok, {})
+            self.vocab.add(tok)
+        bucket = node.setdefault(_END, [])
+        if entry not in bucket:
+            bucket.append(entry)
+
+    # -- token alternatives -------------------------------------------------------------------
+
+    def alternatives(self, token: str) -> tuple[tuple[str, int, int], ...]:
+        """(term token, cost, misspelt length) for each term token this prompt token may stand for;
+        cost is EXACT, VARIANT (inflected, repeated letters, masked) or FUZZY (misspelt)."""
+        cached = self._alt_cache.get(token)
+        if cached is None:
+            cached = self._alt_cache[token] = self._alternatives(token)
+        return cached
+
+    def _alternatives(self, token: str) -> tuple[tuple[str, int, int], ...]:
+        if "*" in token:
+            return tuple((w, VARIANT, 0) for w in sorted(self._unmask(token)))
+        forms = {token} | lemmas(token)
+        ordinary = not token.isalpha() or any(f in self.common for f in forms)
+        variants: set[str] = set()
+        repeated = not ordinary and len(squeeze(token)) >= 3 and re.search(r"(.)\1", token)
+        if repeated:
+            forms |= {squeeze(token, 2), squeeze(token, 1)}
+        for form in list(forms):
+            forms |= lemmas(form)
+        if repeated:
+            for form in forms:
+                variants |= self._squeezed.get(squeeze(form), set())
+        variants |= forms & self.vocab
+        variants.discard(token)
+        fuzzy: dict[str, int] = {}
+        if not ordinary and token not in self.vocab and not variants:
+            for spelling in {token, squeeze(token, 2), squeeze(token, 1)}:
+                for word, length in self._near(spelling).items():
+                    fuzzy[word] = max(fuzzy.get(word, 0), length)
+        out = [(token, EXACT, 0)] if token in self.vocab else []
+        out += [(w, VARIANT, 0) for w in sorted(variants)]
+        out += [(w, FUZZY, n) for w, n in sorted(fuzzy.items()) if w not in variants]
+        return tuple(out)
+
+    def _near(self, typed: str) -> dict[str, int]:
+        """Term tokens with a spelling (the term or an inflection of it, >= 5 letters) one edit
+        away from ``typed`` and the same first letter, mapped to that spelling's length (a swap
+        of two letters counts as long enough to stand alone)."""
+        keys = {typed} | {typed[:i] + typed[i + 1:] for i in range(len(typed))}
+        found = set().union(*(self._deletions.get(k, set()) for k in keys))
+        out: dict[str, int] = {}
+        for form, word in found:
+            if form[0] == typed[0] and osa_at_most_one(typed, form):
+                score = len(form) if len(form) >= _MIN_FUZZY_WORD or not _is_swap(typed, form) else _MIN_FUZZY_WORD
+                out[word] = max(out.get(word, 0), score)
+        return out
+
+    def _unmask(self, token: str) -> set[str]:
+        """"s*x" -> {"sex"} when the mask fits exactly one term token and most letters are given."""
+        core = token.strip("*") if token.endswith("*") and not token.startswith("*") else token
+        letters = sum(c != "*" for c in core)
+        if letters < 2 or core.count("*") > 2:
+            return set()
+        pattern = re.compile(core.replace("*", "[a-z]") + "$")
+        fits = {(w, form) for w in self.vocab for form in (w, w + "s", w + "es", w + "ed", w + "d", w + "ing")
+                if len(form) == len(core) and pattern.match(form)}
+        return {w for w, _ in fits} if len({form for _, form in fits}) == 1 else set()
+
+    # -- phrase matching ----------------------------------------------------------------------
+
+    def match(self, toks: tuple[str, ...]) -> list[Match]:
+        """Greedy longest-first matches over a token view; allow-list phrases are dropped."""
+        alts = [self.alternatives(t) for t in toks]
+        out: list[Match] = []
+        i = 0
+        while i < len(toks):
+            end, cost, entries = self._longest(alts, i)
+            if end == i:
+                i += 1
+                continue
+            out += [Match(e, i, end, cost >= FUZZY) for e in entries if e.label != ALLOW]
+            i = end
+        return out
+
+    def _longest(self, alts: list, i: int) -> tuple[int, int, list[Entry]]:
+        """The longest phrase starting at token i, with the entries of all its readings.
+
+        Readings of equal length are merged (an exact "kills" and the inflected "kill" both
+        count), except that misspelt readings only count when nothing spelt right reaches as far,
+        and an allow-list phrase wins when it is the cheapest reading.
+        """
+        ends: list[tuple[int, int, list[Entry]]] = []
+        stack = [(self.trie, i, 0, 0)]
+        while stack:
+            node, j, cost, misspelt = stack.pop()
+            if j > i and _END in node:
+                entries = node[_END] if not misspelt else self._misspelling_ok(node[_END], misspelt, j - i)
+                if entries:
+                    ends.append((j, cost, entries))
+            if j == len(alts):
+                continue
+            for form, step, length in alts[j]:
+                child = node.get(form)
+                if child is not None and (cost + step) // FUZZY <= 1:
+                    stack.append((child, j + 1, cost + step, length if step == FUZZY else misspelt))
+        if not ends:
+            return i, 0, []
+        end = max(e[0] for e in ends)
+        readings = sorted(((cost, entries) for j, cost, entries in ends if j == end), key=lambda r: r[0])
+        cheapest = readings[0][0]
+        if any(e.label == ALLOW for e in readings[0][1]):
+            return end, cheapest, [e for e in readings[0][1] if e.label == ALLOW]
+        merged: list[Entry] = []
+        for cost, entries in readings:
+            if cost // FUZZY == cheapest // FUZZY:
+                merged += [e for e in entries if e not in merged and e.label != ALLOW]
+        return end, cheapest, merged
+
+    @staticmethod
+    def _misspelling_ok(entries: list[Entry], length: int, n_tokens: int) -> list[Entry]:
+        """A misspelt word alone must be long (names and foreign words sit one edit from short
+        terms: "Behdad"/"behead", "Mulder"/"murder"); inside a phrase the other words vouch."""
+        return entries if n_tokens > 1 or length >= _MIN_FUZZY_WORD else []
+
+    def search_run(self, run: str) -> list[Match]:
+        """Terms inside a run of spaced-out letters ("killhim" -> "kill"); whole run first."""
+        if run in self.singles:
+            return [Match(e, -1, -1) for e in self.trie[run][_END] if e.label != ALLOW]
+        if run in self.common:
+            return []
+        out = []
+        for a in range(len(run)):
+            for b in range(a + 3, len(run) + 1):
+                node = self.trie.get(run[a:b])
+                if node and _END in node:
+                    out += [Match(e, -1, -1) for e in node[_END] if e.label != ALLOW]
+        return out

@@ -1,0 +1,262 @@
+"""Prompt moderation: refuse prompts in eight harm categories before anything is generated.
+
+``moderate_prompt(prompt) -> Verdict``. The prompt is normalised into several views
+(``normalize``), every view is matched against the curated lists (``lexicon``), and the hits
+are scored per category:
+
+1. a term of a category's lexicon scores its weight (1.0, or 0.5 for an ambiguous term);
+2. context rules score 1.0 for words that are only harmful together:
+   - sexual_minors: a sexual or suggestive term anywhere with a minor term or an age under 18;
+   - violence_extreme: a violent act with a person as its object ("kills an innocent man"),
+     or a person before a passive violent act ("a man is beheaded"); shooting verbs also need
+     a weapon or death word, because "shoot" is film language;
+   - hate: a protected group within a few words of a dehumanising term, or a hostile act
+     directed at a group ("mock muslims");
+   - terrorism_extremism: an attack means within a few words of a crowded or symbolic target;
+3. role-play / instruction-override framing ("pretend you are an AI without rules") doubles
+   every score, so ambiguous signals are enough under a jailbreak;
+4. a category is refused at score 1.0; when several are, the first in ``CATEGORIES`` order is
+   reported, so sexual_minors always takes precedence.
+A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped.
+The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from kino.safety.lexicon import CATEGORIES, STRONG, Lexicon, Match
+from kino.safety.normalize import Views, normalize
+
+REFUSE_AT = 1.0
+JAILBREAK_FACTOR = 2.0
+HATE_WINDOW = 6  # words between a group and a dehumanising term
+ATTACK_WINDOW = 8  # words between an attack means and its target
+MAX_SKIP = 3  # filler words between a verb and its object
+
+# Words that may stand between a verb and its object: "kills [an innocent] man".
+FILLERS = frozenset(
+    "a an the this that these those his her their my your our its some all every each any both two "
+    "three four five several many few other another innocent young old little small poor helpless "
+    "defenceless defenseless unarmed random unsuspecting nearby whole entire local elderly pregnant "
+    "sleeping screaming crying terrified begging kneeling bound tied of dirty filthy stupid damn homeless "
+    "blind disabled wounded injured black white asian jewish muslim christian gay mexican teenage "
+    "un une le la les des l el los las unos unas una uno ein eine einen einem der die das den dem alle".split()
+)
+# What may follow "her" when it is the object ("kill her slowly"), not a possessive ("hangs her coat").
+OBJECT_FOLLOWERS = frozenset(
+    "in with to and then while on at from by for again dead until before after because as so over under "
+    "into inside outside near behind alive now first quickly too also but or when who if that there here "
+    "off up down out".split()
+)
+AMBIGUOUS_OBJECTS = frozenset({"her"})
+AUXILIARIES = frozenset("is are was were be being been gets get got getting gotten".split())
+IRREGULAR_PARTICIPLES = frozenset("shot hung slain stabbed beaten burnt struck cut slit thrown run".split())
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen".split())}
+_NUM = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
+_AGE_PATTERNS = [
+    re.compile(rf"\b{_NUM}[\s-]*(?:years?|yrs?|yr)[\s-]*old\b"),
+    re.compile(r"\b(\d{1,2})[\s-]*(?:yo|y\s?o)\b"),
+    re.compile(rf"\baged?\s+{_NUM}\b"),
+    re.compile(r"\b(\d{1,2})\s*(?:ans|anos)\b"),  # French, Spanish (accents stripped)
+    re.compile(r"\b(\d{1,2})[\s-]*(?:jahrige\w*|jahre\s+alt)\b"),  # German
+]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The moderation decision; ``scores`` holds every category's score in [0, 1]."""
+
+    allowed: bool
+    category: str | None
+    matched: str | None
+    scores: dict[str, float]
+
+
+class SafetyRefusal(Exception):
+    """Raised by callers that refuse a prompt; carries the verdict."""
+
+    def __init__(self, verdict: Verdict):
+        self.verdict = verdict
+        super().__init__(f"refused: {verdict.category} (matched: {verdict.matched})")
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    matched: str
+    weight: float
+    key: str = ""  # distinct keys are summed; the same alias twice counts once
+
+
+def minor_age(text: str) -> str | None:
+    """An age under 18 written in the prompt ("12-year-old", "13yo", "12 ans"), if any."""
+    for pattern in _AGE_PATTERNS:
+        for m in pattern.finditer(text):
+            value = m.group(1)
+            age = int(value) if value.isdigit() else _NUMBER_WORDS[value]
+            if age < 18:
+                return m.group(0)
+    return None
+
+
+class Moderator:
+    """Scores prompts against a ``Lexicon``; stateless apart from the lexicon's caches."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self.places_after = lexicon.by_label["place"]
+        self.places_before = {p[-1] for p in lexicon.by_label["place_before"]}
+
+    def __call__(self, prompt: str) -> Verdict:
+        views = normalize(prompt)
+        hits: list[Hit] = []
+        signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
+        for toks in views.token_views:
+            matches = self.lexicon.match(toks)
+            hits += self._term_hits(toks, matches)
+            hits += self._context_hits(toks, matches)
+            for m in matches:
+                if m.entry.weight >= STRONG:
+                    signals.setdefault(m.entry.label, m.entry.canonical)
+        for run in views.collapsed:
+            for m in self.lexicon.search_run(run):
+                if m.entry.label in CATEGORIES:
+                    hits.append(Hit(m.entry.label, m.entry.canonical, m.entry.weight, m.entry.phrase or m.entry.canonical))
+                if m.entry.weight >= STRONG:
+                    signals.setdefault(m.entry.label, m.entry.canonical)
+        hits += self._minor_hits(views, signals)
+        return self._verdict(hits, jailbreak="jailbreak" in signals)
+
+    # -- hits -----------------------------------------------------------------------------------
+
+    def _term_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
+        out = []
+        for m in matches:
+            e = m.entry
+            if e.label not in CATEGORIES:
+                continue
+            if e.label == "celebrity_likeness" and self._is_place(toks, m):
+                continue
+            out.append(Hit(e.label, e.canonical, e.weight, e.phrase or e.canonical))
+        return out
+
+    def _is_place(self, toks: tuple[str, ...], m: Match) -> bool:
+        after = any(toks[m.end:m.end + len(p)] == p for p in self.places_after)
+        return after or (m.start > 0 and toks[m.start - 1] in self.places_before)
+
+    def _context_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
+        starts: dict[int, dict[str, Match]] = defaultdict(dict)
+        for m in matches:
+            starts[m.start].setdefault(m.entry.label, m)
+        by_label: dict[str, list[Match]] = defaultdict(list)
+        for m in matches:
+            by_label[m.entry.label].append(m)
+        out = []
+        weapon = bool(by_label["weapon"])
+        for act in by_label["violent_act"] + (by_label["firing"] if weapon else []):
+            target = self._object_after(toks, starts, act.end, "human")
+            if target is not None:
+                out.append(Hit("violence_extreme", f"{act.entry.canonical} + {target.entry.canonical}", STRONG, "combo"))
+        for act in by_label["violent_act"]:
+            target = self._subject_before_passive(toks, starts, act)
+            if target is not None:
+                out.append(Hit("violence_extreme", f"{target.entry.canonical} + {act.entry.canonical}", STRONG, "combo"))
+        for act in by_label["hostile_act"]:
+            group = self._object_after(toks, starts, act.end, "group")
+            if group is not None:
+                out.append(Hit("hate", f"{act.entry.canonical} + {group.entry.canonical}", STRONG, "combo"))
+        pair = _near(by_label["group"], by_label["dehumanizing"], HATE_WINDOW)
+        if pair:
+            out.append(Hit("hate", " + ".join(m.entry.canonical for m in pair), STRONG, "combo"))
+        pair = _near(by_label["attack_means"], by_label["attack_target"], ATTACK_WINDOW)
+        if pair:
+            out.append(Hit("terrorism_extremism", " + ".join(m.entry.canonical for m in pair), STRONG, "combo"))
+        return out
+
+    def _object_after(self, toks, starts, j: int, label: str) -> Match | None:
+        """The ``label`` match that is the object of a verb ending at j, skipping filler words."""
+        for _ in range(MAX_SKIP + 1):
+            if j >= len(toks):
+                return None
+            m = starts.get(j, {}).get(label)
+            if m is not None and not (toks[j] in AMBIGUOUS_OBJECTS and self._possessive(toks, m)):
+                return m
+            if toks[j] not in FILLERS and not toks[j].endswith("ly"):
+                return None
+            j += 1
+        return None
+
+    def _possessive(self, toks, m: Match) -> bool:
+        """Is "her" at m a possessive ("hangs her coat") rather than the object ("kill her now")?"""
+        nxt = m.end
+        return not (nxt >= len(toks) or toks[nxt] in OBJECT_FOLLOWERS or toks[nxt].endswith("ly"))
+
+    def _subject_before_passive(self, toks, starts, act: Match) -> Match | None:
+        """"a man is beheaded": a person, an auxiliary, then a participle."""
+        word = toks[act.start]
+        if not (word.endswith(("ed", "en")) or word in IRREGULAR_PARTICIPLES):
+            return None
+        k = act.start - 1
+        while k >= 0 and toks[k].endswith("ly"):
+            k -= 1
+        if k < 0 or toks[k] not in AUXILIARIES:
+            return None
+        for i in range(max(0, k - 4), k):
+            m = starts.get(i, {}).get("human")
+            if m is not None and m.end <= k:
+                return m
+        return None
+
+    def _minor_hits(self, views: Views, signals: dict[str, str]) -> list[Hit]:
+        sexual = signals.get("sexual") or signals.get("suggestive")
+        minor = signals.get("minor") or minor_age(views.text)
+        if sexual and minor:
+            return [Hit("sexual_minors", f"{sexual} + {minor}", STRONG, "combo")]
+        return []
+
+    # -- verdict --------------------------------------------------------------------------------
+
+    def _verdict(self, hits: list[Hit], jailbreak: bool) -> Verdict:
+        factor = JAILBREAK_FACTOR if jailbreak else 1.0
+        by_category: dict[str, dict[str, Hit]] = defaultdict(dict)
+        for hit in hits:
+            best = by_category[hit.category].get(hit.key)
+            if best is None or hit.weight > best.weight:
+                by_category[hit.category][hit.key] = hit
+        scores = {c: min(1.0, factor * sum(h.weight for h in by_category[c].values())) for c in CATEGORIES}
+        for category in CATEGORIES:
+            if scores[category] >= REFUSE_AT:
+                return Verdict(False, category, _describe(list(by_category[category].values())), scores)
+        return Verdict(True, None, None, scores)
+
+
+def _near(a: list[Match], b: list[Match], window: int) -> tuple[Match, Match] | None:
+    for x in a:
+        for y in b:
+            if x is not y and (abs(x.start - y.end) <= window or abs(y.start - x.end) <= window):
+                return x, y
+    return None
+
+
+def _describe(hits: list[Hit]) -> str:
+    strong = [h for h in hits if h.weight >= STRONG]
+    if strong:
+        return strong[0].matched
+    return " + ".join(dict.fromkeys(h.matched for h in hits))
+
+
+@functools.cache
+def default_moderator() -> Moderator:
+    """The moderator over the shipped lists, built once per process (the lists are read-only)."""
+    return Moderator(Lexicon.load())
+
+
+def moderate_prompt(prompt: str) -> Verdict:
+    return default_moderator()(prompt)
