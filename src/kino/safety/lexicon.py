@@ -10,9 +10,12 @@ A prompt token matches a term token when it is equal to it, or after
 1. inflection: "kills", "killed", "killing" -> "kill";
 2. repeated letters: "killlll", "kiiill" -> "kill";
 3. a masked letter: "s*x" -> "sex" (only if exactly one term fits);
-4. a misspelling: optimal-string-alignment distance 1 for words of at least 5 letters with the
-   same first letter, and only for words that are not ordinary English words
-   (``common_words.txt``), so "nodes" never becomes "nudes".
+4. a misspelling: optimal-string-alignment distance 1 (hand-written, no dependency) from the
+   term or a regular inflection of it, keeping the first letter. Ordinary words
+   (``common_words*.txt``) are never corrected, so "nodes" stays "nodes". A misspelt word of
+   5-6 letters only counts inside a phrase whose other words match ("Tayler Swift"), or when
+   two letters are swapped ("rapign"); alone it must have 7 letters ("beheeding"), because
+   names and foreign words sit one edit from short terms ("Behdad"/"behead", "Mulder"/"murder").
 Phrases are matched greedily, longest first, so "suicide bomber" wins over "suicide" and the
 allow-list ("kill the engine", "shooting star") consumes its words before any term sees them.
 """
@@ -47,6 +50,7 @@ _END = ""  # trie key holding the entries of a phrase that ends at this node
 _MIN_FUZZY = 5  # a misspelt word in a phrase
 _MIN_FUZZY_WORD = 7  # a misspelt word on its own, unless the mistake is two swapped letters
 NAME_LABELS = frozenset({"celebrity_likeness", "ip_character"})
+_ALT_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,8 @@ class Lexicon:
         phrases += parse_terms(data_dir / "allow.txt", ALLOW)
         phrases += parse_names(data_dir / "public_figures.txt", "celebrity_likeness")
         phrases += parse_names(data_dir / "ip_characters.txt", "ip_character")
-        common = frozenset(read_lines(data_dir / "common_words.txt") + read_lines(data_dir / "common_words_fr_es_de.txt"))
-        return cls(phrases, common)
+        common = read_lines(data_dir / "common_words.txt") + read_lines(data_dir / "common_words_fr_es_de.txt")
+        return cls(phrases, frozenset(common))
 
     def _add(self, toks: tuple[str, ...], entry: Entry) -> None:
         node = self.trie
@@ -235,6 +239,8 @@ class Lexicon:
         cost is EXACT, VARIANT (inflected, repeated letters, masked) or FUZZY (misspelt)."""
         cached = self._alt_cache.get(token)
         if cached is None:
+            if len(self._alt_cache) >= _ALT_CACHE_SIZE:
+                self._alt_cache.clear()  # a long-running service sees unbounded vocabularies
             cached = self._alt_cache[token] = self._alternatives(token)
         return cached
 

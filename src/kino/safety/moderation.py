@@ -128,7 +128,7 @@ class Moderator:
         for run in views.collapsed:
             for m in self.lexicon.search_run(run):
                 if m.entry.label in CATEGORIES:
-                    hits.append(Hit(m.entry.label, m.entry.canonical, m.entry.weight, m.entry.phrase or m.entry.canonical))
+                    hits.append(_term_hit(m))
                 if m.entry.weight >= STRONG:
                     signals.setdefault(m.entry.label, m.entry.canonical)
         hits += self._minor_hits(views, signals)
@@ -137,15 +137,12 @@ class Moderator:
     # -- hits -----------------------------------------------------------------------------------
 
     def _term_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
-        out = []
-        for m in matches:
-            e = m.entry
-            if e.label not in CATEGORIES:
-                continue
-            if e.label == "celebrity_likeness" and self._is_place(toks, m):
-                continue
-            out.append(Hit(e.label, e.canonical, e.weight, e.phrase or e.canonical))
-        return out
+        return [
+            _term_hit(m)
+            for m in matches
+            if m.entry.label in CATEGORIES
+            and not (m.entry.label == "celebrity_likeness" and self._is_place(toks, m))
+        ]
 
     def _is_place(self, toks: tuple[str, ...], m: Match) -> bool:
         after = any(toks[m.end:m.end + len(p)] == p for p in self.places_after)
@@ -163,21 +160,21 @@ class Moderator:
         for act in by_label["violent_act"] + (by_label["firing"] if weapon else []):
             target = self._object_after(toks, starts, act.end, "human")
             if target is not None:
-                out.append(Hit("violence_extreme", f"{act.entry.canonical} + {target.entry.canonical}", STRONG, "combo"))
+                out.append(_combo_hit("violence_extreme", act, target))
         for act in by_label["violent_act"]:
             target = self._subject_before_passive(toks, starts, act)
             if target is not None:
-                out.append(Hit("violence_extreme", f"{target.entry.canonical} + {act.entry.canonical}", STRONG, "combo"))
+                out.append(_combo_hit("violence_extreme", target, act))
         for act in by_label["hostile_act"]:
             group = self._object_after(toks, starts, act.end, "group")
             if group is not None:
-                out.append(Hit("hate", f"{act.entry.canonical} + {group.entry.canonical}", STRONG, "combo"))
+                out.append(_combo_hit("hate", act, group))
         pair = _near(by_label["group"], by_label["dehumanizing"], HATE_WINDOW)
         if pair:
-            out.append(Hit("hate", " + ".join(m.entry.canonical for m in pair), STRONG, "combo"))
+            out.append(_combo_hit("hate", *pair))
         pair = _near(by_label["attack_means"], by_label["attack_target"], ATTACK_WINDOW)
         if pair:
-            out.append(Hit("terrorism_extremism", " + ".join(m.entry.canonical for m in pair), STRONG, "combo"))
+            out.append(_combo_hit("terrorism_extremism", *pair))
         return out
 
     def _object_after(self, toks, starts, j: int, label: str) -> Match | None:
@@ -235,6 +232,15 @@ class Moderator:
             if scores[category] >= REFUSE_AT:
                 return Verdict(False, category, _describe(list(by_category[category].values())), scores)
         return Verdict(True, None, None, scores)
+
+
+def _term_hit(m: Match) -> Hit:
+    e = m.entry
+    return Hit(e.label, e.canonical, e.weight, e.phrase or e.canonical)
+
+
+def _combo_hit(category: str, a: Match, b: Match) -> Hit:
+    return Hit(category, f"{a.entry.canonical} + {b.entry.canonical}", STRONG, "combo")
 
 
 def _near(a: list[Match], b: list[Match], window: int) -> tuple[Match, Match] | None:
