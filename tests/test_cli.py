@@ -44,6 +44,30 @@ def test_generate_from_an_image(capsys, tmp_path, tiny_model_dir):
     assert read_video(out)[0].shape[1:] == (64, 64, 3)
 
 
+def test_extend_command(capsys, tmp_path, tiny_model_dir):
+    import numpy as np
+
+    from kino.data.video_io import write_video
+
+    src = tmp_path / "in.mp4"
+    write_video(src, np.full((9, 64, 64, 3), 120, np.uint8), 8)
+    out = tmp_path / "out.mp4"
+    code, err = run(capsys, "extend", str(src), "the ball moves on", "-o", str(out), "--seconds", "1",
+                    "--steps", "2", "--model", str(tiny_model_dir))
+    assert code == 0, err
+    assert len(read_video(out)[0]) == 17
+
+
+@pytest.mark.parametrize("make, message", [(None, "no such file"), (b"garbage", "cannot be decoded")])
+def test_extend_bad_input_exits_2(capsys, tmp_path, tiny_model_dir, make, message):
+    src = tmp_path / "in.mp4"
+    if make:
+        src.write_bytes(make)
+    code, err = run(capsys, "extend", str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(tiny_model_dir))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_same_seed_same_file_content(capsys, tmp_path, tiny_model_dir):
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
     assert generate(capsys, tiny_model_dir, a, "--seed", "5")[0] == 0
@@ -179,3 +203,27 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path):
     with atomic_path(tmp_path / "x.txt") as tmp:
         tmp.write_text("hi")
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+@pytest.mark.parametrize("prompt, category", [("Taylor Swift dancing on a stage", "celebrity_likeness"),
+                                              ("Mickey Mouse waves hello", "ip_character")])
+def test_refused_prompt_exits_3_naming_the_category_and_writes_nothing(capsys, tmp_path, tiny_model_dir, prompt,
+                                                                       category):
+    out = tmp_path / "x.mp4"
+    code, err = run(capsys, "generate", prompt, "-o", str(out), "--model", str(tiny_model_dir))
+    assert code == 3
+    assert err.strip().splitlines() == [err.strip()] and f"refused: {category}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_toyworld_captions_are_never_refused():
+    import numpy as np
+
+    from kino.data import toyworld
+    from kino.safety.moderation import moderate_prompt
+
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        scene = toyworld.sample_scene(rng)
+        for caption in toyworld.captions(scene, rng):
+            assert moderate_prompt(caption).allowed, caption

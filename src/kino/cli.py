@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kino.safety.moderation import SafetyRefusal
+
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
 DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "toyworld"
@@ -98,6 +100,46 @@ def cmd_generate(args) -> int:
         f"decode {t['vae_decode']:.2f}s",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def load_video(path: str):
+    import av
+
+    from kino.data.video_io import read_video
+
+    if not Path(path).is_file():
+        raise UsageError(f"input video {path}: no such file")
+    try:
+        return read_video(path)
+    except (av.FFmpegError, ValueError) as e:
+        raise UsageError(f"input video {path} cannot be decoded: {e}") from None
+
+
+def cmd_extend(args) -> int:
+    from tqdm import tqdm
+
+    from kino.data.video_io import write_video
+    from kino.models.folder import ModelFolderError
+    from kino.pipelines.extend import extend
+    from kino.pipelines.text_to_video import RequestError, TextToVideoPipeline
+
+    out = check_output(Path(args.output))
+    frames, fps = load_video(args.input)
+    fps = round(fps) or 8
+    try:
+        pipe = TextToVideoPipeline.from_pretrained(args.model)
+    except ModelFolderError as e:
+        raise UsageError(str(e)) from e
+    steps = args.steps or pipe.cfg.sample.steps
+    try:
+        with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+            video = extend(pipe, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
+                           progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    write_video(out, video, fps)
+    print(f"wrote {out} ({len(video)} frames at {fps} fps, {len(video) - len(frames)} new)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -201,6 +243,18 @@ def build_parser() -> Parser:
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
     g.set_defaults(func=cmd_generate)
 
+    x = sub.add_parser("extend", help="add seconds of video after (or before) a clip")
+    x.add_argument("input", help="video to extend (.mp4, .webm, ...)")
+    x.add_argument("prompt", nargs="?", default="", help="what happens next (optional)")
+    x.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    x.add_argument("--seconds", type=float, default=2.0, help="seconds of new video (default 2)")
+    x.add_argument("--backward", action="store_true", help="add the new video before the clip")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--steps", type=int, default=None)
+    x.add_argument("--guidance", type=float, default=None)
+    x.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    x.set_defaults(func=cmd_extend)
+
     t = sub.add_parser("train", help="train a model on toyworld")
     t.add_argument("--preset", required=True, help="training preset: tiny or default")
     t.add_argument("--out", required=True, help="run folder (re-run the same command to resume)")
@@ -242,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"kino: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except SafetyRefusal as e:
+        print(f"kino: {e}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         print("kino: error: interrupted", file=sys.stderr)
         return 130

@@ -21,6 +21,7 @@ from kino.models.dit import DiT
 from kino.models.folder import load_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.models.vae import VideoVAE
+from kino.safety.moderation import SafetyRefusal, default_moderator
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Request:
     sampler: str | None = None
     image: np.ndarray | None = None  # (H, W, 3) uint8: the first frame to keep (image to video)
     last_image: np.ndarray | None = None  # (H, W, 3) uint8: the last frame to reach
+    prefix: np.ndarray | None = None  # (1 + 4m, H, W, 3) uint8: frames the clip starts with (extend)
 
 
 @dataclass
@@ -62,8 +64,10 @@ def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
 
 
 class TextToVideoPipeline:
-    def __init__(self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder):
+    def __init__(self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder, moderator=None):
         self.cfg, self.vae, self.dit, self.text_encoder = cfg, vae, dit, text_encoder
+        # Moderation is part of the pipeline, so no caller can forget it.
+        self.moderator = moderator if moderator is not None else default_moderator()
         self.dtype = next(dit.parameters()).dtype
         self.device = next(dit.parameters()).device
 
@@ -98,15 +102,20 @@ class TextToVideoPipeline:
             sampler=d.sampler if req.sampler is None else req.sampler,
             image=req.image,
             last_image=req.last_image,
+            prefix=req.prefix,
         )
         prompt = r.prompt.strip()
-        if not prompt:
+        conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
+        if not prompt and not conditioned:  # given frames can lead a clip without words
             raise RequestError("the prompt is empty; describe the video in a few words")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise RequestError(f"the prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are allowed")
         tokens, limit = self.text_encoder.count_tokens(prompt), self.text_encoder.max_tokens
         if tokens > limit:
             raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {limit}")
+        verdict = self.moderator(prompt)
+        if not verdict.allowed:
+            raise SafetyRefusal(verdict)
         m = self.size_multiple
         for name, v in (("width", r.width), ("height", r.height)):
             if not (m <= v <= MAX_SIDE and v % m == 0):
@@ -125,6 +134,13 @@ class TextToVideoPipeline:
             ok = isinstance(img, np.ndarray) and img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
             if img is not None and not (ok and min(img.shape[:2]) >= 8):
                 raise RequestError(f"the {name} must be an RGB picture of at least 8x8 pixels")
+        if r.prefix is not None:
+            p, tf = r.prefix, self.cfg.vae.temporal_factor
+            ok = isinstance(p, np.ndarray) and p.ndim == 4 and p.shape[3] == 3 and p.dtype == np.uint8
+            if not ok or (len(p) - 1) % tf:
+                raise RequestError(f"prefix frames must be (1 + {tf}k, H, W, 3) uint8 RGB")
+            if len(p) >= num_frames_for(r.seconds, r.fps, tf):
+                raise RequestError(f"the clip ({r.seconds:g} s) must be longer than its {len(p)} prefix frames")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
         return Request(**{**r.__dict__, "prompt": prompt})
@@ -148,7 +164,7 @@ class TextToVideoPipeline:
 
     def known_latents(self, r: Request, shape) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
         """Known latents (1, C, T', h, w) and their mask (1, 1, T', h, w) from the given images."""
-        if r.image is None and r.last_image is None:
+        if r.image is None and r.last_image is None and r.prefix is None:
             return None, None
         known = torch.zeros(shape, device=self.device, dtype=self.dtype)
         mask = torch.zeros((1, 1, *shape[2:]), device=self.device, dtype=self.dtype)
@@ -156,6 +172,10 @@ class TextToVideoPipeline:
             known[:, :, 0], mask[:, :, 0] = self.image_latent(r.image, r, "first"), 1
         if r.last_image is not None:
             known[:, :, -1], mask[:, :, -1] = self.image_latent(r.last_image, r, "last"), 1
+        if r.prefix is not None:
+            video = np.stack([fit_image(f, r.width, r.height) for f in r.prefix])
+            z = self.vae.encode(frames_to_tensor(video).to(self.device, self.dtype)[None])
+            known[:, :, : z.shape[2]], mask[:, :, : z.shape[2]] = z, 1
         return known, mask
 
     @torch.inference_mode()
