@@ -152,7 +152,15 @@ def cmd_train(args) -> int:
         tc = train_preset(args.preset)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    overrides = {k: getattr(args, k) for k in ("seed", "vae_steps", "dit_steps", "batch", "accum", "cache_clips")}
+    if args.init_from:
+        from kino.models.folder import ModelFolderError, load_config
+
+        try:
+            load_config(args.init_from)
+        except ModelFolderError as e:
+            raise UsageError(str(e)) from e
+    keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "cache_clips", "init_from")
+    overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
     print(f"model folder: {model_dir}", file=sys.stderr)
@@ -264,6 +272,7 @@ def build_parser() -> Parser:
     t.add_argument("--batch", type=int)
     t.add_argument("--accum", type=int)
     t.add_argument("--cache-clips", type=int)
+    t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")

@@ -93,3 +93,13 @@ def test_ddp_two_processes_gloo(tmp_path):
     # Both ranks built cache shards (sharded by rank) and rank 0 exported the model.
     assert len(list((out / "cache").glob("shard_*.pt"))) == 2
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_training_continues_from_a_model_folder(tiny_run, tmp_path):
+    tc, _, model_dir = tiny_run
+    out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir)), tmp_path / "more", env={})
+    assert not (tmp_path / "more" / "vae_state.pt").exists()  # the VAE came from the folder
+    _, vae_a, _ = load_model_folder(model_dir)
+    _, vae_b, dit_b = load_model_folder(out)
+    for (k, a), b in zip(vae_a.state_dict().items(), vae_b.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -27,7 +27,7 @@ from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal
 from kino.io import atomic_path
-from kino.models.folder import build_models, save_model_folder
+from kino.models.folder import build_models, load_model_folder, save_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 
@@ -59,6 +59,7 @@ class TrainConfig:
     text_dropout: float = 0.1
     checkpoint_every: int = 100
     bf16: bool = True
+    init_from: str = ""  # a model folder to continue from (skips the VAE stage)
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
@@ -238,27 +239,18 @@ def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, 
     return loss_fn
 
 
-def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -> Path:
-    """Run every unfinished stage; returns the model folder ``out/model``."""
-    info = init_distributed(env)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
-    cfg = preset(tc.model)
-    spec = ClipSpec(cfg.sample.width, cfg.sample.height, cfg.sample.fps, cfg.sample.seconds)
-    vae, dit = (m.to(info.device) for m in build_models(cfg))
-    if info.is_main:
-        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
+def clip_fields(cfg: ModelConfig) -> dict:
+    return {"width": cfg.sample.width, "height": cfg.sample.height, "fps": cfg.sample.fps, "seconds": cfg.sample.seconds}
 
-    # 1. VAE.
+
+def vae_stage(tc: TrainConfig, cfg: ModelConfig, vae, spec: ClipSpec, out: Path, info: DistInfo):
+    """Train the VAE, then measure its latent statistics; returns (config with them, normalising VAE)."""
     vae_spec = dataclasses.replace(spec, seconds=tc.vae_seconds)
     vae_fn = vae_loss_fn(tc, vae_spec, info.device)
     ema = run_loop(
         "vae", vae, lambda m, s, k: vae_fn(m, s, k, info.rank), tc.vae_steps, tc.vae_lr, tc, out / "vae_state.pt", info
     )
     ema.copy_to(vae).eval().requires_grad_(False)
-
-    # 2. Latent statistics and cache.
     stats_path = out / "latent_stats.json"
     if not stats_path.exists():
         if info.is_main:
@@ -270,9 +262,32 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     cfg = dataclasses.replace(
         cfg, vae=dataclasses.replace(cfg.vae, latent_mean=tuple(stats["mean"]), latent_std=tuple(stats["std"]))
     )
-    vae_n = build_models(cfg)[0].to(info.device)
-    vae_n.load_state_dict(vae.state_dict())
-    vae = vae_n.eval().requires_grad_(False)
+    normalising = build_models(cfg)[0].to(info.device)
+    normalising.load_state_dict(vae.state_dict())
+    return cfg, normalising.eval().requires_grad_(False)
+
+
+def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -> Path:
+    """Run every unfinished stage; returns the model folder ``out/model``."""
+    info = init_distributed(env)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
+    cfg = preset(tc.model)
+    if info.is_main:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
+
+    # 1. The VAE, trained here or taken from the model folder training continues from.
+    if tc.init_from:
+        # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
+        cfg, vae, dit = load_model_folder(tc.init_from)
+        vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
+    else:
+        vae, dit = (m.to(info.device) for m in build_models(cfg))
+        cfg, vae = vae_stage(tc, cfg, vae, ClipSpec(**clip_fields(cfg)), out, info)
+
+    # 2. A cache of latents of toyworld clips at the model's default size.
+    spec = ClipSpec(**clip_fields(cfg))
     encode = lambda video: vae.encode(video.to(info.device)).cpu()
     cache = LatentCache(out / "cache")
     bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
