@@ -197,7 +197,7 @@ def cmd_eval(args) -> int:
 
     from tqdm import tqdm
 
-    from kino.evaluation import adherence
+    from kino.evaluation import adherence, report, temporal
     from kino.io import atomic_path
     from kino.models.folder import ModelFolderError
     from kino.pipelines.text_to_video import Request, TextToVideoPipeline
@@ -205,9 +205,13 @@ def cmd_eval(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
     dims = args.dims.split(",") if args.dims else None
     try:
-        cases = adherence.suite(args.limit, dims)
+        cases = adherence.default_suite(dims) if args.limit is None else adherence.suite(args.limit, dims)
     except ValueError as e:
         raise UsageError(str(e)) from e
     try:
@@ -220,15 +224,32 @@ def cmd_eval(args) -> int:
         result = pipe(Request(prompt, seed=seed, steps=args.steps, guidance=args.guidance))
         return result.frames, result.fps
 
+    done = 0
+
+    def inspect(outcome: adherence.Outcome, frames, fps: float) -> None:
+        # The only look at the frames: measure them and draw the sheet, then they are dropped.
+        nonlocal done
+        outcome.temporal = temporal.figures(frames, fps)
+        name = f"{done:04d}-{outcome.case.dimension}-seed{outcome.seed}.png"
+        outcome.sheet = report.write_sheet(out, name, frames, fps, outcome.passed, report.sheet_caption(outcome))
+        done += 1
+
     seeds = list(range(args.seeds))
     with tqdm(total=len(cases) * len(seeds), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
-        outcomes = adherence.run(cases, generate, seeds, progress=bar.update)
+        outcomes = adherence.run(cases, generate, seeds, progress=bar.update, inspect=inspect)
     summary = adherence.summarize(outcomes)
-    report = {"model": str(args.model), "summary": summary, "results": [adherence.outcome_record(o) for o in outcomes]}
+    results = {
+        "model": str(args.model),
+        "summary": summary,
+        "temporal": temporal.aggregate(o.temporal for o in outcomes),
+        "results": [adherence.outcome_record(o) for o in outcomes],
+    }
     with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    page = report.write_report(out, results)
     for name, row in summary.items():
         print(f"{name:18s} {row['pass_rate']:6.1%}  (n={row['n']})")
+    print(f"report: {page}")
     return EXIT_OK
 
 
@@ -277,8 +298,9 @@ def build_parser() -> Parser:
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")
     e.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
-    e.add_argument("--out", required=True, help="report folder (results.json)")
-    e.add_argument("--limit", type=int, default=30, help="prompts per dimension")
+    e.add_argument("--out", required=True, help="report folder (results.json, report.html, sheets/)")
+    e.add_argument("--limit", type=int, default=None,
+                   help="prompts per dimension (default: the full suite, 17 per dimension)")
     e.add_argument("--dims", default=None, help="comma-separated dimensions (default: all)")
     e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     e.add_argument("--steps", type=int, default=None)

@@ -2,7 +2,13 @@
 frames back with ``toyworld.readback`` and score each dimension by the contract's thresholds.
 
 A prompt is the canonical description of a held-out scene; it is scored only on the claims
-its text states (e.g. places at the start of a move, not where the move ends).
+its text states (e.g. places at the start of a move, not where the move ends). Each
+dimension samples scenes of one toyworld kind and scores one sort of claim, so a failure
+says which ability is missing.
+
+    cases = default_suite()                      # DEFAULT_PER_DIMENSION prompts per dimension
+    outcomes = run(cases, generate, seeds=(0,))  # generate(prompt, seed) -> (frames, fps)
+    summarize(outcomes)                          # {dimension: {"n", "pass_rate"}}
 """
 
 from __future__ import annotations
@@ -44,15 +50,54 @@ def _relation(c: Claim) -> bool:
     return c.kind == "relation" and c.value in ("left_of", "right_of")
 
 
+def _above_below(c: Claim) -> bool:
+    return c.kind == "relation" and c.value in ("above", "below")
+
+
 def _count(c: Claim) -> bool:
     return c.kind == "count" and 1 <= c.count <= 3
+
+
+def _count_4_5(c: Claim) -> bool:
+    return c.kind == "count" and 4 <= c.count <= 5
+
+
+def _size_change(c: Claim) -> bool:
+    return c.kind == "motion" and c.value in ("grows", "shrinks")
+
+
+def _spin(c: Claim) -> bool:
+    return c.kind == "motion" and c.value == "spins"
+
+
+def _kind(name: str) -> Callable[[Claim], bool]:
+    return lambda c: c.kind == name
+
+
+def _camera(*values: str) -> Callable[[Claim], bool]:
+    return lambda c: c.kind == "camera" and c.value in values
+
+
+def _multishot(c: Claim) -> bool:
+    return (c.kind == "cuts" and c.count >= 1) or c.kind in ("color", "shape", "size")
+
+
+def _recurring(claims: list[Claim]) -> list[Claim]:
+    """Multi-shot scoring: the cuts, and colour / shape / size of each character named in
+    several shots, in every shot it is in (an unspecified size states "medium")."""
+    shots: dict[str, set[int]] = {}
+    for c in claims:
+        if c.kind == "color":
+            shots.setdefault(c.color, set()).add(c.shot)
+    return [c for c in claims if c.kind == "cuts" or len(shots.get(c.color, ())) >= 2]
 
 
 @dataclass(frozen=True)
 class Dimension:
     name: str
     kind: str  # the toyworld scene kind that exercises it
-    selects: Callable[[Claim], bool]
+    selects: Callable[[Claim], bool]  # the claims of a scene it scores...
+    keep: Callable[[list[Claim]], list[Claim]] = list  # ...and which of those, seen together
 
 
 DIMENSIONS = {
@@ -64,8 +109,22 @@ DIMENSIONS = {
         Dimension("motion_direction", "motion", _motion),
         Dimension("left_right", "relation", _relation),
         Dimension("count_1_3", "count", _count),
+        Dimension("count_4_5", "count", _count_4_5),
+        Dimension("above_below", "relation", _above_below),
+        Dimension("size_change", "size_change", _size_change),
+        Dimension("spin", "spin", _spin),
+        Dimension("order", "order", _kind("order")),
+        Dimension("hit_turn", "hit_turn", _kind("hit_turn")),
+        Dimension("push", "push", _kind("push")),
+        Dimension("bite", "bite", _kind("bite")),
+        Dimension("behind", "behind", _kind("behind")),
+        Dimension("camera_pan", "camera_pan", _camera("pan-left", "pan-right")),
+        Dimension("camera_zoom", "camera_zoom", _camera("zoom-in", "zoom-out")),
+        Dimension("multishot", "multishot", _multishot, _recurring),
+        Dimension("style", "style", _kind("style")),
     )
 }
+DEFAULT_PER_DIMENSION = 17  # x 19 dimensions = 323 prompts
 
 
 @dataclass
@@ -77,21 +136,56 @@ class Case:
 
 
 def suite(per_dimension: int, dims: Iterable[str] | None = None, seed: int = EVAL_SEED) -> list[Case]:
-    """``per_dimension`` held-out prompts per dimension, each stating at least one claim it scores."""
+    """``per_dimension`` held-out prompts per dimension, each stating at least one claim it scores.
+
+    Scene sampling only (no rendering). A dimension's prompts depend on its name's place in
+    DIMENSIONS, not on which other dimensions are asked for.
+    """
+    names = list(dims or DIMENSIONS)
+    unknown = [n for n in names if n not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension {unknown[0]!r}; choose from {', '.join(DIMENSIONS)}")
     cases = []
-    for d_index, name in enumerate(dims or DIMENSIONS):
-        if name not in DIMENSIONS:
-            raise ValueError(f"unknown dimension {name!r}; choose from {', '.join(DIMENSIONS)}")
+    for name in dict.fromkeys(names):
         dim = DIMENSIONS[name]
-        i = 0
-        while sum(c.dimension == name for c in cases) < per_dimension:
+        d_index = list(DIMENSIONS).index(name)
+        found, i = 0, 0
+        while found < per_dimension:
             rng = np.random.default_rng(step_seed(seed, d_index, i))
             i += 1
             scene = toyworld.sample_scene(rng, kinds=[dim.kind])
-            chosen = [c for c in toyworld.claims(scene) if dim.selects(c)]
+            chosen = dim.keep([c for c in toyworld.claims(scene) if dim.selects(c)])
             if chosen:
                 cases.append(Case(name, toyworld.describe(scene), scene, chosen))
+                found += 1
     return cases
+
+
+def default_suite(dims: Iterable[str] | None = None) -> list[Case]:
+    """The suite ``kino eval`` runs without ``--limit``: DEFAULT_PER_DIMENSION prompts per dimension."""
+    return suite(DEFAULT_PER_DIMENSION, dims)
+
+
+def mismatched(cases: list[Case]) -> list[tuple[Case, Case]]:
+    """(case, stand-in) pairs within each dimension, to show the stand-in's scene for the case's
+    prompt: an honest scorer fails nearly all of them.
+
+    Each stand-in shares as few scored facts as possible (compared without shape and size,
+    which some checks do not read); a case with no partner that differs gets no pair.
+    """
+
+    def facts(case: Case) -> set[tuple]:
+        return {(c.kind, c.color, c.count, c.value, c.other, c.other_value, c.shot) for c in case.claims}
+
+    pairs = []
+    for name in dict.fromkeys(c.dimension for c in cases):
+        group = [c for c in cases if c.dimension == name]
+        for i, case in enumerate(group):
+            mine = facts(case)
+            others = [o for o in group[i + 1 :] + group[:i] if not mine <= facts(o)]
+            if others:
+                pairs.append((case, min(others, key=lambda o: len(mine & facts(o)))))
+    return pairs
 
 
 @dataclass
@@ -100,12 +194,21 @@ class Outcome:
     seed: int
     passed: bool
     details: list[str] = field(default_factory=list)
+    temporal: dict[str, float | None] = field(default_factory=dict)  # set by an `inspect` callback
+    sheet: str = ""  # contact sheet, relative to the report folder
 
 
 def score(frames: np.ndarray, case: Case, fps: float) -> tuple[bool, list[str]]:
     report = readback.check(frames, case.claims, fps=fps)
-    return report.ok, [f"{r.claim.kind} {r.claim.color} {r.claim.value}: {'ok' if r.ok else 'FAIL'} {r.detail}"
-                       for r in report.results]
+    return report.ok, [f"{_claim_text(r.claim)}: {'ok' if r.ok else 'FAIL'} {r.detail}" for r in report.results]
+
+
+def _claim_text(c: Claim) -> str:
+    """A claim in a few words: its kind and the fields that say what it states."""
+    parts = [c.kind, c.color, c.shape if c.kind == "shape" else "", c.size if c.kind == "size" else "",
+             str(c.count) if c.kind in ("count", "cuts") else "", c.value, c.other, c.other_value,
+             c.when if c.kind == "place" else "", f"shot {c.shot + 1}" if c.shot else ""]  # fmt: skip
+    return " ".join(p for p in parts if p)
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
@@ -117,20 +220,39 @@ def summarize(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
 
 
 Generate = Callable[[str, int], tuple[np.ndarray, float]]  # (prompt, seed) -> frames (T, H, W, 3), fps
+Inspect = Callable[[Outcome, np.ndarray, float], None]  # (outcome, frames, fps): look before they go
 
 
-def run(cases: list[Case], generate: Generate, seeds: Iterable[int] = (0,), progress=None) -> list[Outcome]:
+def run(
+    cases: list[Case],
+    generate: Generate,
+    seeds: Iterable[int] = (0,),
+    progress: Callable[[int], object] | None = None,
+    inspect: Inspect | None = None,
+) -> list[Outcome]:
+    """Generate and score every (case, seed). Frames live only for one clip: ``inspect`` may
+    measure them or draw a contact sheet (and fill in the outcome) before they are dropped."""
     outcomes = []
+    seeds = list(seeds)
     for case in cases:
         for seed in seeds:
             frames, fps = generate(case.prompt, seed)
             passed, details = score(frames, case, fps)
-            outcomes.append(Outcome(case, seed, passed, details))
+            outcome = Outcome(case, seed, passed, details)
+            if inspect:
+                inspect(outcome, frames, fps)
+            del frames
+            outcomes.append(outcome)
             if progress:
                 progress(1)
     return outcomes
 
 
 def outcome_record(o: Outcome) -> dict:
-    return {"dimension": o.case.dimension, "prompt": o.case.prompt, "seed": o.seed, "passed": o.passed,
-            "checks": o.details}
+    record = {"dimension": o.case.dimension, "prompt": o.case.prompt, "seed": o.seed, "passed": o.passed,
+              "checks": o.details}  # fmt: skip
+    if o.temporal:
+        record["temporal"] = o.temporal
+    if o.sheet:
+        record["sheet"] = o.sheet
+    return record

@@ -1,0 +1,99 @@
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kino.cli import build_parser, main
+from kino.data import toyworld
+from kino.evaluation import adherence, report, temporal
+
+
+def finite_json(text):
+    def refuse(name):
+        raise ValueError(f"{name} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_contact_sheet_is_a_labelled_strip():
+    scene = toyworld.sample_scene(np.random.default_rng(0), kinds=["motion"])
+    frames = toyworld.render(scene, width=64, height=64, fps=4)  # 17 frames
+    ok, bad = report.contact_sheet(frames, 4, True), report.contact_sheet(frames, 4, False)
+    assert ok.size == bad.size and ok.width > 6 * report.SHEET_HEIGHT > ok.height > report.SHEET_HEIGHT
+    assert ok.getpixel((1, 1)) == report.PASS_RGB and bad.getpixel((1, 1)) == report.FAIL_RGB
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """One eval of every dimension on small true renders, written the way `kino eval` writes it."""
+    out = tmp_path_factory.mktemp("report")
+    cases = adherence.suite(1)
+    scenes = {c.prompt: c.scene for c in cases}
+
+    def generate(prompt, seed):
+        return toyworld.render(scenes[prompt], width=96, height=96, fps=4), 4.0
+
+    def inspect(outcome, frames, fps):
+        outcome.temporal = temporal.figures(frames, fps)
+        outcome.sheet = report.write_sheet(out, f"{outcome.case.dimension}.png", frames, fps, outcome.passed,
+                                           report.sheet_caption(outcome))
+
+    outcomes = adherence.run(cases, generate, inspect=inspect)
+    results = {"model": "truth", "summary": adherence.summarize(outcomes),
+               "temporal": temporal.aggregate(o.temporal for o in outcomes),
+               "results": [adherence.outcome_record(o) for o in outcomes]}  # fmt: skip
+    report.write_report(out, results)
+    return out, results
+
+
+def test_report_names_every_dimension_and_shows_every_clip(results):
+    out, data = results
+    page = (out / "report.html").read_text()
+    for name in adherence.DIMENSIONS:
+        assert f"id='{name}'" in page and f'href="#{name}"' in page
+    for figure in temporal.FIGURES:
+        assert figure in page
+    sheets = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(sheets) == sorted(r["sheet"] for r in data["results"]) and len(sheets) == len(adherence.DIMENSIONS)
+    for rel in sheets:
+        with Image.open(out / rel) as im:
+            assert im.format == "PNG" and im.height > report.SHEET_HEIGHT
+    assert "<script" not in page and "http" not in page  # self-contained: nothing fetched
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_report_is_a_function_of_results(results):
+    out, data = results
+    assert report.render_html(json.loads(json.dumps(data))) == (out / "report.html").read_text()
+
+
+def test_kino_eval_writes_results_report_and_sheets(capsys, tmp_path, tiny_model_dir):
+    out = tmp_path / "r"
+    code = main(["eval", "--model", str(tiny_model_dir), "--out", str(out), "--limit", "1",
+                 "--dims", "color,spin", "--steps", "1"])  # fmt: skip
+    assert code == 0
+    data = finite_json((out / "results.json").read_text())
+    assert set(data["summary"]) == {"color", "spin"} and data["temporal"]["clips"] == 2
+    assert set(data["temporal"]) == {"clips", "dynamic_clips", *temporal.FIGURES}
+    for r in data["results"]:
+        assert r["seed"] == 0 and r["dimension"] in ("color", "spin") and r["checks"]
+        assert set(r["temporal"]) == set(temporal.FIGURES)
+        with Image.open(out / r["sheet"]) as im:
+            im.verify()
+    page = (out / "report.html").read_text()
+    assert "color" in page and "spin" in page and page.rstrip().endswith("</html>")
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json", "sheets"]
+    assert len(list((out / "sheets").iterdir())) == 2
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_kino_eval_runs_the_default_suite_without_limit():
+    args = build_parser().parse_args(["eval", "--out", "x"])
+    assert args.limit is None  # default_suite(): see test_adherence
+
+
+def test_kino_eval_rejects_a_zero_limit(capsys, tmp_path, tiny_model_dir):
+    code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "0"])
+    assert code == 2 and "--limit" in capsys.readouterr().err
