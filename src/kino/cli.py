@@ -68,28 +68,33 @@ def load_image(path: str | None, flag: str):
         raise UsageError(f"{flag} {path} is not a readable image (PNG, JPEG, WebP, ...): {e}") from None
 
 
+def load_pipeline(model: str):
+    """The pipeline for a model folder; a missing or damaged folder is bad input (exit 2)."""
+    from kino.models.folder import ModelFolderError
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    try:
+        return TextToVideoPipeline.from_pretrained(model)
+    except ModelFolderError as e:
+        raise UsageError(str(e)) from e
+
+
 def cmd_generate(args) -> int:
-    import torch
     from tqdm import tqdm
 
     from kino.data.video_io import write_video
-    from kino.models.folder import ModelFolderError
-    from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline
+    from kino.pipelines.text_to_video import Request, RequestError
 
     out = check_output(Path(args.output))
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
-    try:
-        pipe = TextToVideoPipeline.from_pretrained(args.model)
-    except ModelFolderError as e:
-        raise UsageError(str(e)) from e
+    pipe = load_pipeline(args.model)
     req = Request(args.prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
                   steps=args.steps, guidance=args.guidance, sampler=args.sampler, image=image, last_image=last_image)
     try:
         req = pipe.resolve(req)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    torch.manual_seed(args.seed)
     with tqdm(total=req.steps, desc="generating", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
         result = pipe(req, progress=lambda i, n: bar.update(i - bar.n))
     write_video(out, result.frames, result.fps)
@@ -120,17 +125,13 @@ def cmd_extend(args) -> int:
     from tqdm import tqdm
 
     from kino.data.video_io import write_video
-    from kino.models.folder import ModelFolderError
     from kino.pipelines.extend import extend
-    from kino.pipelines.text_to_video import RequestError, TextToVideoPipeline
+    from kino.pipelines.text_to_video import RequestError
 
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
-    try:
-        pipe = TextToVideoPipeline.from_pretrained(args.model)
-    except ModelFolderError as e:
-        raise UsageError(str(e)) from e
+    pipe = load_pipeline(args.model)
     steps = args.steps or pipe.cfg.sample.steps
     try:
         with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -199,8 +200,7 @@ def cmd_eval(args) -> int:
 
     from kino.evaluation import adherence, report, temporal
     from kino.io import atomic_path
-    from kino.models.folder import ModelFolderError
-    from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+    from kino.pipelines.text_to_video import Request
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -214,10 +214,7 @@ def cmd_eval(args) -> int:
         cases = adherence.default_suite(dims) if args.limit is None else adherence.suite(args.limit, dims)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    try:
-        pipe = TextToVideoPipeline.from_pretrained(args.model)
-    except ModelFolderError as e:
-        raise UsageError(str(e)) from e
+    pipe = load_pipeline(args.model)
     out.mkdir(parents=True, exist_ok=True)
 
     def generate(prompt: str, seed: int):
