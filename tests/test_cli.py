@@ -227,3 +227,22 @@ def test_toyworld_captions_are_never_refused():
         scene = toyworld.sample_scene(rng)
         for caption in toyworld.captions(scene, rng):
             assert moderate_prompt(caption).allowed, caption
+
+
+def test_eval_reports_prompts_the_model_cannot_read(capsys, tmp_path, tiny_model_dir, monkeypatch):
+    from kino.evaluation import adherence
+
+    real_suite = adherence.suite
+
+    def suite_with_a_long_prompt(limit, dims):
+        cases = real_suite(limit, dims)
+        cases[0].prompt = "a red ball " * 40
+        return cases
+
+    monkeypatch.setattr(adherence, "suite", suite_with_a_long_prompt)
+    code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "2",
+                 "--dims", "color", "--steps", "1"])
+    assert code == 0
+    data = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert len(data["results"]) == 1
+    assert len(data["skipped"]) == 1 and "tokens long" in data["skipped"][0]["reason"]

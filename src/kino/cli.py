@@ -200,7 +200,7 @@ def cmd_eval(args) -> int:
 
     from kino.evaluation import adherence, report, temporal
     from kino.io import atomic_path
-    from kino.pipelines.text_to_video import Request
+    from kino.pipelines.text_to_video import Request, RequestError
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -215,6 +215,16 @@ def cmd_eval(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from e
     pipe = load_pipeline(args.model)
+    # A prompt this model cannot read (e.g. longer than its text window) is reported, not run.
+    skipped = []
+    for case in list(cases):
+        try:
+            pipe.resolve(Request(case.prompt, steps=args.steps, guidance=args.guidance))
+        except RequestError as e:
+            cases.remove(case)
+            skipped.append({"dimension": case.dimension, "prompt": case.prompt, "reason": str(e)})
+    if skipped:
+        print(f"skipping {len(skipped)} prompt(s) this model cannot read; see results.json", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
 
     def generate(prompt: str, seed: int):
@@ -240,6 +250,7 @@ def cmd_eval(args) -> int:
         "summary": summary,
         "temporal": temporal.aggregate(o.temporal for o in outcomes),
         "results": [adherence.outcome_record(o) for o in outcomes],
+        "skipped": skipped,
     }
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
