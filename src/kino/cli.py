@@ -320,6 +320,10 @@ def build_parser() -> Parser:
     b.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
     b.add_argument("--out", default=None, help="also write the JSON here")
     b.set_defaults(func=cmd_bench)
+
+    from kino.service.cli import register  # serve, worker, users (issue 7)
+
+    register(sub, DEFAULT_MODEL, UsageError)
     return p
 
 

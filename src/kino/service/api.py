@@ -1,0 +1,540 @@
+"""REST API v1: jobs, downloads, progress events, verification, accounts, audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+
+from kino.io import atomic_path
+from kino.pipelines.text_to_video import Request as GenRequest
+from kino.pipelines.text_to_video import RequestError
+from kino.safety.moderation import SafetyRefusal
+from kino.service.app import ApiError, Caller, Service, admin, caller, service
+from kino.service.auth import AccountError, add_key, add_user, audit, check_role
+from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
+from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
+from kino.service.settings import ROLES
+from kino.service.uploads import UploadError, check_upload, decode_image, decode_video
+
+router = APIRouter()
+ERRORS = {
+    400: {"description": "bad request"}, 401: {"description": "no or bad API key"},
+    403: {"description": "not allowed for this role, or refused by moderation"},
+    404: {"description": "no such job (or not yours)"}, 409: {"description": "the job is in the wrong state"},
+    413: {"description": "upload too large"}, 415: {"description": "unsupported upload type"},
+    422: {"description": "a field is invalid"}, 429: {"description": "rate limit or quota reached"},
+}
+
+
+# -- schemas -------------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    id: str
+    command: str
+    model: str
+    status: str
+    params: dict
+    progress: float = Field(description="0 to 1")
+    step: int
+    total_steps: int
+    attempts: int
+    queue_position: int | None = None
+    error: ErrorOut | None = None
+    result: dict | None = None
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    video_url: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    total: int
+
+
+class PolicyOut(BaseModel):
+    models: list[str]
+    commands: list[str]
+    max_seconds: float
+    max_pixels: int
+    max_steps: int
+    jobs_per_minute: int
+    jobs_per_day: int
+    see_scores: bool
+    enabled: bool
+
+
+class Me(BaseModel):
+    id: int
+    name: str
+    role: str
+    policy: PolicyOut
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    disabled: bool
+    created: float
+    keys: int
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["admin", "red_team", "artist", "public"]
+
+
+class UserChange(BaseModel):
+    role: Literal["admin", "red_team", "artist", "public"] | None = None
+    disabled: bool | None = None
+
+
+class KeyOut(BaseModel):
+    user: UserOut
+    api_key: str = Field(description="shown only this once; kino stores its hash")
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: float
+    actor: str | None
+    action: str
+    target: str | None
+    detail: dict
+
+
+class VerifyOut(BaseModel):
+    available: bool = Field(description="whether kino's provenance checker is installed")
+    media: dict = Field(description="what the file is: type, size, frames, fps")
+    provenance: dict | None = None
+    note: str | None = None
+
+
+def job_out(job: Job, position: int | None = None) -> JobOut:
+    progress = 1.0 if job.status == DONE else (job.step / job.total_steps if job.total_steps else 0.0)
+    error = ErrorOut(code=job.error_code or "failed", message=job.error or "") if job.error_code else None
+    return JobOut(id=job.id, command=job.command, model=job.model, status=job.status, params=job.params,
+                  progress=round(progress, 4), step=job.step, total_steps=job.total_steps, attempts=job.attempts,
+                  queue_position=position, error=error, result=job.result, created=job.created,
+                  started=job.started, finished=job.finished,
+                  video_url=f"/api/v1/jobs/{job.id}/video" if job.status == DONE else None)
+
+
+def policy_out(svc: Service, role: str) -> PolicyOut:
+    p = svc.settings.policy(role)
+    return PolicyOut(**{**dataclasses.asdict(p), "models": [m for m in p.models if m in svc.settings.models],
+                        "commands": list(p.commands)})
+
+
+def user_out(db, user: User) -> UserOut:
+    keys = db.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user.id,
+                                                                    ApiKey.revoked.is_(False)))
+    return UserOut(id=user.id, name=user.name, role=user.role, disabled=user.disabled, created=user.created,
+                   keys=keys or 0)
+
+
+# -- account -------------------------------------------------------------------------------------
+
+
+@router.post("/login", response_model=Me, responses=ERRORS, tags=["account"])
+def login(who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Check an API key and record the login; the web page calls this once."""
+    with svc.sessions.begin() as db:
+        audit(db, "login", who.user, key=who.key.prefix)
+    return Me(id=who.user.id, name=who.user.name, role=who.user.role, policy=policy_out(svc, who.user.role))
+
+
+@router.get("/me", response_model=Me, responses=ERRORS, tags=["account"])
+def me(who: Caller = Depends(caller), svc: Service = Depends(service)):
+    return Me(id=who.user.id, name=who.user.name, role=who.user.role, policy=policy_out(svc, who.user.role))
+
+
+@router.get("/models", response_model=list[str], responses=ERRORS, tags=["account"])
+def models(who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Models this caller's role may use."""
+    return policy_out(svc, who.user.role).models
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+
+def read_upload(svc: Service, field: str, upload: UploadFile | None, kind: str) -> tuple[bytes, str] | None:
+    if upload is None:
+        return None
+    data = upload.file.read(svc.settings.max_upload_bytes + 1)
+    try:
+        return data, check_upload(field, data, kind, svc.settings.max_upload_bytes)
+    except UploadError as e:
+        raise ApiError(e.status, e.code, str(e)) from None
+
+
+def check_rate(svc: Service, who: Caller) -> None:
+    """Per-key jobs per minute and per-user jobs per day, counted from the jobs table (so every server agrees)."""
+    p, t = svc.settings.policy(who.user.role), now()
+    with svc.sessions() as db:
+        minute = db.scalar(select(func.count()).select_from(Job)
+                           .where(Job.api_key_id == who.key.id, Job.created > t - 60)) or 0
+        day = db.scalar(select(func.count()).select_from(Job)
+                        .where(Job.user_id == who.user.id, Job.created > t - 86400)) or 0
+    if minute >= p.jobs_per_minute:
+        raise ApiError(429, "rate_limited", f"at most {p.jobs_per_minute} jobs a minute per key for role "
+                       f"{who.user.role}", retry_after=60)
+    if day >= p.jobs_per_day:
+        raise ApiError(429, "quota_exceeded", f"at most {p.jobs_per_day} jobs a day for role {who.user.role}",
+                       retry_after=3600)
+
+
+def check_policy(svc: Service, who: Caller, command: str, model: str, r: GenRequest) -> None:
+    p, role = svc.settings.policy(who.user.role), who.user.role
+    if r.seconds > p.max_seconds:
+        raise ApiError(403, "over_role_limit", f"role {role} may make at most {p.max_seconds:g} s", limit="seconds")
+    if r.width * r.height > p.max_pixels:
+        raise ApiError(403, "over_role_limit", f"role {role} may make at most {p.max_pixels} pixels a frame "
+                       f"({r.width}x{r.height} asked)", limit="pixels")
+    if r.steps > p.max_steps:
+        raise ApiError(403, "over_role_limit", f"role {role} may use at most {p.max_steps} steps", limit="steps")
+
+
+def refuse(svc: Service, who: Caller, e: SafetyRefusal, prompt: str):
+    v = e.verdict
+    with svc.sessions.begin() as db:
+        audit(db, "job.refused", who.user, category=v.category, matched=v.matched, prompt=prompt[:500],
+              scores={k: round(s, 3) for k, s in v.scores.items()})
+    extra = {"category": v.category}
+    if svc.settings.policy(who.user.role).see_scores:  # red-teamers see why, to probe the classifier
+        extra.update(matched=v.matched, scores={k: round(s, 3) for k, s in v.scores.items()})
+    return ApiError(403, "refused", f"refused by moderation: {v.category}", **extra)
+
+
+def finite(name: str, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ApiError(422, "invalid_request", f"{name} must be a finite number")
+    return value
+
+
+@router.post("/jobs", status_code=201, response_model=JobOut, responses=ERRORS, tags=["jobs"])
+def create_job(
+    prompt: str = Form("", max_length=4000, description="what the video shows"),
+    model: str | None = Form(None, max_length=64, description="model name (default: the first allowed)"),
+    seed: int = Form(0, ge=0, le=2**63 - 1),
+    seconds: float | None = Form(None, gt=0, le=600, description="duration (extend: seconds of new video)"),
+    fps: int | None = Form(None, ge=1, le=240),
+    width: int | None = Form(None, ge=1, le=8192),
+    height: int | None = Form(None, ge=1, le=8192),
+    steps: int | None = Form(None, ge=1, le=10000),
+    guidance: float | None = Form(None, ge=0, le=1000),
+    sampler: str | None = Form(None, max_length=32),
+    backward: bool = Form(False, description="extend: add the new video before the clip"),
+    image: UploadFile | None = File(None, description="first frame (image to video): PNG, JPEG, WebP"),
+    last_image: UploadFile | None = File(None, description="last frame to reach (image to video)"),
+    video: UploadFile | None = File(None, description="video to extend: MP4, WebM, MOV"),
+    who: Caller = Depends(caller),
+    svc: Service = Depends(service),
+):
+    """Queue a video job. With ``video`` it extends that clip; with ``image``/``last_image`` it animates them."""
+    policy = svc.settings.policy(who.user.role)
+    if not policy.enabled:
+        raise ApiError(403, "role_not_released", f"generation is not open to role {who.user.role} yet")
+    command = "extend" if video is not None else ("image_to_video" if image or last_image else "generate")
+    if video is not None and (image is not None or last_image is not None):
+        raise ApiError(422, "conflicting_inputs", "send a video to extend, or images to animate, not both")
+    if command not in policy.commands:
+        raise ApiError(403, "command_not_allowed", f"role {who.user.role} may use: {', '.join(policy.commands)}")
+    allowed = [m for m in policy.models if m in svc.settings.models]
+    model = model or (allowed[0] if allowed else "")
+    if model not in svc.settings.models:
+        raise ApiError(422, "unknown_model", f"model {model!r} does not exist here; models: "
+                       f"{', '.join(svc.settings.models) or 'none'}")
+    if model not in allowed:
+        raise ApiError(403, "model_not_allowed", f"role {who.user.role} may use: {', '.join(allowed) or 'none'}")
+    check_rate(svc, who)
+    finite("seconds", seconds), finite("guidance", guidance)
+    uploads = {k: read_upload(svc, k, f, kind) for k, f, kind in
+               (("image", image, "image"), ("last_image", last_image, "image"), ("video", video, "video"))}
+    uploads = {k: v for k, v in uploads.items() if v is not None}
+    pipe = svc.pipelines.get(model)
+    frames_in = None
+    try:
+        images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
+        if command == "extend":
+            frames_in, fps_in = decoded_video(uploads["video"])
+            from kino.pipelines.extend import model_size
+
+            width, height = model_size(frames_in, pipe.size_multiple)
+            fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
+        req = GenRequest(prompt, seed=seed, seconds=seconds, fps=fps, width=width, height=height, steps=steps,
+                         guidance=guidance, sampler=sampler, **images, **user_field(who.user.name))
+        r = pipe.resolve(req)
+    except UploadError as e:
+        raise ApiError(e.status, e.code, str(e)) from None
+    except RequestError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
+    except SafetyRefusal as e:
+        raise refuse(svc, who, e, prompt) from None
+    check_policy(svc, who, command, model, r)
+    params = dict(prompt=r.prompt, seed=r.seed, seconds=r.seconds, fps=r.fps, width=r.width, height=r.height,
+                  steps=r.steps, guidance=r.guidance, sampler=r.sampler, user=who.user.name)
+    if command == "extend":
+        params.update(backward=backward, input_frames=int(len(frames_in)))
+    job_id = new_job_id()
+    inputs = store_uploads(svc, job_id, uploads)
+    with svc.sessions.begin() as db:
+        job = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
+                  params=params, inputs=inputs, status=QUEUED, step=0, total_steps=r.steps, attempts=0,
+                  cancel_requested=False, created=now())
+        db.add(job)
+        audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
+    svc.notifier.notify(job_id)
+    return job_out(job, queue_position(svc.sessions, job))
+
+
+def decoded_video(upload: tuple[bytes, str]):
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"video{upload[1]}"
+        path.write_bytes(upload[0])
+        return decode_video("video", path)
+
+
+def store_uploads(svc: Service, job_id: str, uploads: dict) -> dict:
+    if not uploads:
+        return {}
+    folder = uploads_dir(svc.settings, job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for role, (data, suffix) in uploads.items():
+        names[role] = role + suffix
+        with atomic_path(folder / names[role]) as tmp:
+            tmp.write_bytes(data)
+    return names
+
+
+def own_job(svc: Service, who: Caller, job_id: str) -> Job:
+    """The caller's job, or 404: another user's job is indistinguishable from no job."""
+    with svc.sessions() as db:
+        job = db.get(Job, job_id)
+    if job is None or job.user_id != who.user.id or job.status == DELETED:
+        raise ApiError(404, "job_not_found", f"no job {job_id}")
+    return job
+
+
+@router.get("/jobs", response_model=JobList, responses=ERRORS, tags=["jobs"])
+def list_jobs(status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10**9),
+              who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """The caller's own jobs, newest first."""
+    q = select(Job).where(Job.user_id == who.user.id, Job.status != DELETED)
+    if status:
+        q = q.where(Job.status == status)
+    with svc.sessions() as db:
+        total = db.scalar(select(func.count()).select_from(q.subquery())) or 0
+        jobs = db.scalars(q.order_by(Job.created.desc()).limit(limit).offset(offset)).all()
+    return JobList(jobs=[job_out(j) for j in jobs], total=total)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, tags=["jobs"])
+def get_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    job = own_job(svc, who, job_id)
+    return job_out(job, queue_position(svc.sessions, job) if job.status == QUEUED else None)
+
+
+@router.get("/jobs/{job_id}/video", response_class=FileResponse, responses={**ERRORS, 200: {
+    "content": {"video/mp4": {}}, "description": "the video (H.264 MP4)"}}, tags=["jobs"])
+def download(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    job = own_job(svc, who, job_id)
+    if job.status != DONE:
+        raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; the video exists once it is done")
+    path = outputs_dir(svc.settings) / job.output
+    if not path.is_file():
+        raise ApiError(404, "file_missing", f"the video of job {job_id} is gone from storage")
+    return FileResponse(path, media_type="video/mp4", filename=f"kino-{job_id}.mp4")
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=ERRORS, tags=["jobs"])
+def cancel(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Cancel a queued job at once, or ask its worker to stop a running one (it stops within a step)."""
+    job = own_job(svc, who, job_id)
+    if job.status in FINISHED:
+        raise ApiError(409, "job_finished", f"job {job_id} is already {job.status}")
+    with svc.sessions.begin() as db:
+        db.execute(update(Job).where(Job.id == job_id, Job.status == QUEUED)
+                   .values(status=CANCELLED, finished=now()))
+        db.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(cancel_requested=True))
+        audit(db, "job.cancel", who.user, target=job_id)
+    return job_out(own_job(svc, who, job_id))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, responses=ERRORS, tags=["jobs"])
+def delete_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Delete a job and its files (a running job is stopped; its output is discarded)."""
+    job = own_job(svc, who, job_id)
+    with svc.sessions.begin() as db:
+        db.execute(update(Job).where(Job.id == job_id)
+                   .values(status=DELETED, cancel_requested=True, worker=None, lease_until=None, output=None))
+        audit(db, "job.delete", who.user, target=job_id)
+    if job.output:
+        (outputs_dir(svc.settings) / job.output).unlink(missing_ok=True)
+    shutil.rmtree(uploads_dir(svc.settings, job_id), ignore_errors=True)
+    return Response(status_code=204)
+
+
+@router.get("/jobs/{job_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
+            "description": "server-sent events: one JSON job state per change, until it finishes"}}, tags=["jobs"])
+async def events(job_id: str, request: Request, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Live progress as server-sent events (``data: {job}``); the stream ends when the job finishes."""
+    await run_in_threadpool(own_job, svc, who, job_id)
+
+    async def stream():
+        last = None
+        while True:
+            try:
+                job = await run_in_threadpool(own_job, svc, who, job_id)
+            except ApiError:  # deleted meanwhile
+                yield "event: deleted\ndata: {}\n\n"
+                return
+            state = job_out(job).model_dump_json()
+            if state != last:
+                yield f"data: {state}\n\n"
+                last = state
+            if job.status in FINISHED or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.25)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+# -- verification --------------------------------------------------------------------------------
+
+
+def verify_file(path: Path) -> VerifyOut:
+    """What the file is, and its provenance when kino's checker (kino.provenance) is installed."""
+    from kino.service.provenance import check
+
+    return VerifyOut(**check(path))
+
+
+@router.post("/verify", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
+def verify_upload(file: UploadFile = File(..., description="an image or video to check"),
+                  who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Check an uploaded file for kino's provenance (C2PA manifest, watermark)."""
+    data = file.file.read(svc.settings.max_upload_bytes + 1)
+    try:
+        try:
+            suffix = check_upload("file", data, "video", svc.settings.max_upload_bytes)
+        except UploadError as e:
+            if e.code != "unsupported_media_type":
+                raise
+            suffix = check_upload("file", data, "image", svc.settings.max_upload_bytes)
+    except UploadError as e:
+        raise ApiError(e.status, e.code, str(e).replace("a image", "an image or video")) from None
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"upload{suffix}"
+        path.write_bytes(data)
+        out = verify_file(path)
+    with svc.sessions.begin() as db:
+        audit(db, "verify", who.user, bytes=len(data), verified=bool(out.provenance))
+    return out
+
+
+@router.get("/jobs/{job_id}/provenance", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
+def job_provenance(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    job = own_job(svc, who, job_id)
+    if job.status != DONE:
+        raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}")
+    return verify_file(outputs_dir(svc.settings) / job.output)
+
+
+# -- admin ---------------------------------------------------------------------------------------
+
+
+@router.get("/admin/users", response_model=list[UserOut], responses=ERRORS, tags=["admin"])
+def users(who: Caller = Depends(admin), svc: Service = Depends(service)):
+    with svc.sessions() as db:
+        return [user_out(db, u) for u in db.scalars(select(User).order_by(User.id)).all()]
+
+
+@router.post("/admin/users", status_code=201, response_model=KeyOut, responses=ERRORS, tags=["admin"])
+def create_user(body: NewUser, who: Caller = Depends(admin), svc: Service = Depends(service)):
+    try:
+        with svc.sessions.begin() as db:
+            user, key = add_user(db, body.name, body.role)
+            audit(db, "admin.user_add", who.user, target=body.name, role=body.role)
+            out = user_out(db, user)
+    except AccountError as e:
+        raise ApiError(409 if e.code == "user_exists" else 422, e.code, str(e)) from None
+    return KeyOut(user=out, api_key=key)
+
+
+def get_user(db, user_id: int) -> User:
+    user = db.get(User, user_id) if 0 < user_id < 2**31 else None
+    if user is None:
+        raise ApiError(404, "user_not_found", f"no user {user_id}")
+    return user
+
+
+@router.patch("/admin/users/{user_id}", response_model=UserOut, responses=ERRORS, tags=["admin"])
+def change_user(user_id: int, body: UserChange, who: Caller = Depends(admin), svc: Service = Depends(service)):
+    """Change a user's role (staged release) or disable them."""
+    with svc.sessions.begin() as db:
+        user = get_user(db, user_id)
+        if user.id == who.user.id and (body.disabled or (body.role and body.role != "admin")):
+            raise ApiError(409, "self_lockout", "an admin cannot disable or demote themself")
+        changes = {}
+        if body.role is not None:
+            changes["role"] = check_role(body.role)
+        if body.disabled is not None:
+            changes["disabled"] = body.disabled
+        for k, v in changes.items():
+            setattr(user, k, v)
+        audit(db, "admin.user_change", who.user, target=user.name, **changes)
+        return user_out(db, user)
+
+
+@router.post("/admin/users/{user_id}/keys", status_code=201, response_model=KeyOut, responses=ERRORS,
+             tags=["admin"])
+def new_user_key(user_id: int, revoke_old: bool = False, who: Caller = Depends(admin),
+                 svc: Service = Depends(service)):
+    """Issue a new API key for a user (optionally revoking the old ones)."""
+    with svc.sessions.begin() as db:
+        user = get_user(db, user_id)
+        if revoke_old:
+            db.execute(update(ApiKey).where(ApiKey.user_id == user.id).values(revoked=True))
+        key = add_key(db, user)
+        audit(db, "admin.key_add", who.user, target=user.name, revoked_old=revoke_old)
+        return KeyOut(user=user_out(db, user), api_key=key)
+
+
+@router.get("/admin/audit", response_model=list[AuditOut], responses=ERRORS, tags=["admin"])
+def audit_log(action: str | None = Query(None, max_length=32), limit: int = Query(100, ge=1, le=1000),
+              who: Caller = Depends(admin), svc: Service = Depends(service)):
+    q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action:
+        q = q.where(AuditEvent.action == action)
+    with svc.sessions() as db:
+        rows = db.scalars(q).all()
+    return [AuditOut(id=e.id, at=e.at, actor=e.actor, action=e.action, target=e.target, detail=e.detail)
+            for e in rows]
+
+
+@router.get("/roles", response_model=dict[str, PolicyOut], responses=ERRORS, tags=["admin"])
+def roles(who: Caller = Depends(admin), svc: Service = Depends(service)):
+    """Every role's policy (what it may use)."""
+    return {role: policy_out(svc, role) for role in ROLES}
+

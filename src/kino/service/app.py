@@ -1,0 +1,139 @@
+"""``create_app(settings)``: the FastAPI app, its error format, and the injected dependencies."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kino.service.auth import lookup
+from kino.service.db import ApiKey, User, make_engine, migrate, session_factory
+from kino.service.jobs import Runner
+from kino.service.models import Pipelines
+from kino.service.settings import Settings
+from kino.service.worker import EmbeddedWorker, Maintenance, Notifier
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, a machine-readable ``code``, a sentence, and optional extra fields."""
+
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker
+    pipelines: Pipelines
+    notifier: Notifier
+    threads: list = field(default_factory=list)
+
+
+@dataclass
+class Caller:
+    user: User
+    key: ApiKey
+
+
+def error_body(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+bearer = HTTPBearer(auto_error=False, description="an API key from `kino users add` or an admin")
+
+
+def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+           svc: Service = Depends(service)) -> Caller:
+    key = creds.credentials if creds else request.headers.get("x-api-key")
+    if not key:
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
+    with svc.sessions() as db:
+        found = lookup(db, key)
+    if found is None:
+        raise ApiError(401, "invalid_key", "this API key is unknown, revoked, or its user is disabled")
+    return Caller(*found)
+
+
+def admin(who: Caller = Depends(caller)) -> Caller:
+    if who.user.role != "admin":
+        raise ApiError(403, "admin_only", "this needs the admin role")
+    return who
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app; its lifespan migrates the database and starts the embedded worker (without Redis)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.db_url)
+        migrate(engine)
+        svc = Service(settings, engine, session_factory(engine), Pipelines(settings.models, settings.torch_threads),
+                      Notifier(settings))
+        app.state.service = svc
+        maintenance = Maintenance(settings, svc.sessions, svc.notifier)
+        svc.threads.append(maintenance)
+        if settings.embedded_worker and not settings.redis_url:
+            svc.threads.append(EmbeddedWorker(Runner(settings, svc.sessions, svc.pipelines), svc.notifier))
+        for t in svc.threads:
+            t.start()
+        try:
+            yield
+        finally:
+            for t in svc.threads:
+                t.stop.set()
+            svc.notifier.wake.set()
+            for t in svc.threads:
+                t.join(timeout=30)
+            engine.dispose()
+
+    app = FastAPI(title="kino", version="1", lifespan=lifespan,
+                  description="Text-to-video as a service: jobs, accounts with staged access, audit log.")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_req, e: ApiError):
+        headers = {"Retry-After": str(e.extra["retry_after"])} if "retry_after" in e.extra else None
+        return JSONResponse(error_body(e.code, e.message, **e.extra), status_code=e.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req, e: RequestValidationError):
+        fields = [{"field": ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]), "problem": err["msg"]}
+                  for err in e.errors()]
+        message = "; ".join(f"{f['field']}: {f['problem']}" for f in fields)
+        return JSONResponse(error_body("invalid_field", message, fields=fields), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req, e: StarletteHTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(error_body(codes.get(e.status_code, f"http_{e.status_code}"), str(e.detail)),
+                            status_code=e.status_code, headers=getattr(e, "headers", None))
+
+    from kino.service import api
+
+    app.include_router(api.router, prefix="/api/v1")
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
+    return app

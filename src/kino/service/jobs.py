@@ -1,0 +1,230 @@
+"""The job queue in the database, and the runner that executes a claimed job.
+
+The database is the source of truth; Redis (when used) only says "look at job X".
+A worker *claims* a queued job by a conditional UPDATE (exactly one claimant wins), holds
+it with a lease it renews from a heartbeat thread, and completes it by another conditional
+UPDATE that only the lease holder can make. A worker that dies stops renewing; ``reap``
+puts its job back in the queue (or fails it after ``max_attempts`` runs). So a job is never
+lost and never completed twice; a stale worker's late output is discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from kino.service.db import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, now
+from kino.service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def outputs_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "outputs"
+
+
+def uploads_dir(settings: Settings, job_id: str) -> Path:
+    return Path(settings.data_dir) / "uploads" / job_id
+
+
+def claim(sessions: sessionmaker, worker: str, lease_seconds: float, job_id: str | None = None) -> Job | None:
+    """Take the oldest queued job (or ``job_id`` if it is queued) for ``worker``; None if there is none."""
+    for _ in range(5):  # another worker may win the race for the same row; try the next one
+        with sessions.begin() as db:
+            q = select(Job.id).where(Job.status == QUEUED)
+            q = q.where(Job.id == job_id) if job_id else q.order_by(Job.created).limit(1)
+            jid = db.scalar(q)
+            if jid is None:
+                return None
+            t = now()
+            won = db.execute(
+                update(Job).where(Job.id == jid, Job.status == QUEUED)
+                .values(status=RUNNING, worker=worker, lease_until=t + lease_seconds, attempts=Job.attempts + 1,
+                        started=t, step=0)
+            ).rowcount
+            if won == 1:
+                return db.get(Job, jid)
+        if job_id:
+            return None
+    return None
+
+
+def renew(sessions: sessionmaker, job_id: str, worker: str, lease_seconds: float, step: int, total: int):
+    """Extend the lease and record progress; returns (still ours, cancel requested)."""
+    with sessions.begin() as db:
+        ours = db.execute(
+            update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+            .values(lease_until=now() + lease_seconds, step=step, total_steps=total)
+        ).rowcount == 1
+        cancel = bool(db.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+    return ours, cancel
+
+
+def finish(sessions: sessionmaker, job_id: str, worker: str, status: str, **values) -> bool:
+    """Move a job we hold to a final state; False if the lease was lost (someone else owns the job now)."""
+    with sessions.begin() as db:
+        return db.execute(
+            update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+            .values(status=status, finished=now(), lease_until=None, **values)
+        ).rowcount == 1
+
+
+def reap(sessions: sessionmaker, max_attempts: int) -> list[str]:
+    """Take back jobs whose worker stopped renewing; returns the ids put back in the queue."""
+    requeued = []
+    with sessions.begin() as db:
+        t = now()
+        rows = db.execute(select(Job.id, Job.attempts, Job.cancel_requested, Job.lease_until)
+                          .where(Job.status == RUNNING, Job.lease_until < t)).all()
+        for jid, attempts, cancel, lease in rows:
+            if cancel:
+                values = dict(status=CANCELLED, finished=t)
+            elif attempts >= max_attempts:
+                values = dict(status=FAILED, finished=t, error_code="worker_lost",
+                              error=f"the worker running this job stopped {attempts} times; gave up")
+            else:
+                values = dict(status=QUEUED)
+            done = db.execute(update(Job).where(Job.id == jid, Job.status == RUNNING, Job.lease_until == lease)
+                              .values(worker=None, lease_until=None, **values)).rowcount
+            if done and values["status"] == QUEUED:
+                log.warning("job %s: worker lost (attempt %d of %d); queued again", jid, attempts, max_attempts)
+                requeued.append(jid)
+    return requeued
+
+
+def queue_position(sessions: sessionmaker, job: Job) -> int:
+    with sessions() as db:
+        return db.scalar(select(func.count()).select_from(Job)
+                         .where(Job.status == QUEUED, Job.created < job.created)) or 0
+
+
+class Cancelled(Exception):
+    pass
+
+
+class LeaseLost(Exception):
+    pass
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    total: int = 0
+
+
+class Runner:
+    """Runs claimed jobs in this process; pipelines are loaded once per model and kept."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker, pipelines=None):
+        self.settings, self.sessions = settings, sessions
+        self.pipelines = pipelines  # kino.service.models.Pipelines (shared with the API in one process)
+        self.name = worker_name()
+
+    def run_next(self, job_id: str | None = None) -> str | None:
+        """Claim and run one job; returns its id, or None if there was nothing to claim."""
+        job = claim(self.sessions, self.name, self.settings.lease_seconds, job_id)
+        if job is None:
+            return None
+        self.run(job)
+        return job.id
+
+    def run(self, job: Job) -> None:
+        progress, stop = Progress(), threading.Event()
+        state = {"cancel": False, "lost": False}
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, progress, stop, state), daemon=True)
+        beat.start()
+
+        def on_step(i: int, n: int) -> None:
+            progress.step, progress.total = i, n
+            if state["lost"]:
+                raise LeaseLost(job.id)
+            if state["cancel"]:
+                raise Cancelled(job.id)
+
+        out = outputs_dir(self.settings) / f"{job.id}-{job.attempts}.mp4"
+        try:
+            result = execute(self.settings, self.pipelines, job, out, on_step)
+        except Cancelled:
+            stop.set()
+            finish(self.sessions, job.id, self.name, CANCELLED)
+            return
+        except LeaseLost:
+            stop.set()
+            log.warning("job %s: lease lost to another worker; dropped this run", job.id)
+            return
+        except Exception as e:  # a job that fails on its inputs fails the same way every time: no retry
+            stop.set()
+            code = getattr(e, "code", None) or ("invalid_request" if isinstance(e, ValueError) else "internal_error")
+            if code == "internal_error":
+                log.exception("job %s failed", job.id)
+            finish(self.sessions, job.id, self.name, FAILED, error_code=code, error=str(e)[:2000])
+            return
+        finally:
+            stop.set()
+            beat.join()
+        if not finish(self.sessions, job.id, self.name, DONE, output=out.name, result=result,
+                      step=progress.total, total_steps=progress.total):
+            out.unlink(missing_ok=True)  # someone else holds the job now; their run is the one that counts
+            log.warning("job %s: lease lost before completion; output discarded", job.id)
+
+    def _heartbeat(self, job_id: str, progress: Progress, stop: threading.Event, state: dict) -> None:
+        interval = min(0.5, self.settings.lease_seconds / 3)
+        while not stop.wait(interval):
+            ours, cancel = renew(self.sessions, job_id, self.name, self.settings.lease_seconds,
+                                 progress.step, progress.total)
+            state["lost"], state["cancel"] = not ours, cancel
+
+
+def user_field(name: str) -> dict:
+    """``user=name`` for the pipeline's safety audit, where the pipeline's Request has that field."""
+    import dataclasses
+
+    from kino.pipelines.text_to_video import Request
+
+    return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
+
+
+def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict:
+    """Run the pipeline for a job and write its video to ``out`` atomically; returns a small summary."""
+    from kino.data.video_io import read_video, write_video
+    from kino.pipelines.extend import extend
+    from kino.service.uploads import read_image
+
+    pipe = pipelines.get(job.model)
+    p = dict(job.params)
+    folder = uploads_dir(settings, job.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if job.command == "extend":
+        frames, fps = read_video(folder / job.inputs["video"])
+        fps = round(fps) or 8
+        video = extend(pipe, frames, fps, p["seconds"], p["prompt"], backward=p.get("backward", False),
+                       seed=p["seed"], progress=on_step, steps=p["steps"], guidance=p["guidance"],
+                       sampler=p["sampler"], **user_field(p.get("user", "")))
+    else:
+        from kino.pipelines.text_to_video import Request
+
+        images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
+        req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
+                      height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
+                      **user_field(p.get("user", "")))
+        result = pipe(req, progress=on_step)
+        video, fps = result.frames, result.fps
+    write_video(out, video, fps)
+    return {"frames": int(len(video)), "fps": int(fps), "width": int(video.shape[2]), "height": int(video.shape[1]),
+            "seconds": round(len(video) / fps, 3)}

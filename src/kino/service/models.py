@@ -1,0 +1,28 @@
+"""Pipelines by model name, loaded on first use and kept for the life of the process."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from kino.pipelines.text_to_video import TextToVideoPipeline
+
+
+class Pipelines:
+    def __init__(self, models: dict[str, str], torch_threads: int | None = None):
+        self.models = dict(models)
+        self.torch_threads = torch_threads
+        self._loaded: dict[str, TextToVideoPipeline] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def get(self, name: str) -> TextToVideoPipeline:
+        with self._lock:  # two threads asking at once load the model once
+            if name not in self._loaded:
+                if self.torch_threads:
+                    torch.set_num_threads(self.torch_threads)
+                self._loaded[name] = TextToVideoPipeline.from_pretrained(self.models[name])
+            return self._loaded[name]

@@ -1,0 +1,252 @@
+"""The REST API end to end on SQLite with the in-process worker and the tiny model."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from service_helpers import add_user, wait_for, with_policy
+
+
+def test_generate_download_and_play(client, tmp_path):
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/jobs", data={"prompt": "a red ball rolls to the right", "seed": 3, "steps": 3},
+                    headers=h)
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert job["status"] in ("queued", "running") and job["params"]["steps"] == 3
+    done = wait_for(client, h, job["id"])
+    assert done["status"] == "done", done
+    assert done["progress"] == 1.0 and done["step"] == 3 and done["attempts"] == 1
+    video = client.get(done["video_url"], headers=h)
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    path = tmp_path / "out.mp4"
+    path.write_bytes(video.content)
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == done["result"]["frames"] == 9  # tiny model: 2 s at 4 fps -> 1 + 4k frames
+    assert frames[0].shape == (64, 64, 3)
+    listed = client.get("/api/v1/jobs", headers=h).json()
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
+
+
+def test_same_seed_same_video(client):
+    h = add_user(client, "ann", "artist")
+    ids = [client.post("/api/v1/jobs", data={"prompt": "a blue cube", "seed": 5, "steps": 2}, headers=h).json()["id"]
+           for _ in range(2)]
+    videos = [client.get(wait_for(client, h, i)["video_url"], headers=h).content for i in ids]
+    assert videos[0] == videos[1]
+
+
+def png(size=(64, 64), color=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_image_to_video_and_extend(client, tmp_path):
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, files={"image": ("a.png", png(), "image/png")},
+                    headers=h)
+    assert r.status_code == 201, r.text
+    first = wait_for(client, h, r.json()["id"])
+    assert first["command"] == "image_to_video" and first["status"] == "done", first
+    clip = client.get(first["video_url"], headers=h).content
+    r = client.post("/api/v1/jobs", data={"prompt": "it goes on", "seconds": 1, "steps": 2},
+                    files={"video": ("c.mp4", clip, "video/mp4")}, headers=h)
+    assert r.status_code == 201, r.text
+    ext = wait_for(client, h, r.json()["id"])
+    assert ext["command"] == "extend" and ext["status"] == "done", ext
+    assert ext["result"]["frames"] == first["result"]["frames"] + 4  # 1 s at 4 fps
+
+
+@pytest.mark.parametrize("data, status, code", [
+    ({"prompt": ""}, 422, "invalid_request"),
+    ({"prompt": "a ball", "width": 50}, 422, "invalid_request"),
+    ({"prompt": "a ball", "seconds": -1}, 422, "invalid_field"),
+    ({"prompt": "a ball", "steps": "many"}, 422, "invalid_field"),
+    ({"prompt": "a ball", "sampler": "magic"}, 422, "invalid_request"),
+    ({"prompt": "a ball", "guidance": "nan"}, 422, "invalid_field"),
+    ({"prompt": "a ball", "seed": -1}, 422, "invalid_field"),
+    ({"prompt": "a ball", "model": "nope"}, 422, "unknown_model"),
+    ({"prompt": "a ball", "steps": 500}, 403, "over_role_limit"),
+    ({"prompt": "a ball", "seconds": 60}, 403, "over_role_limit"),
+])
+def test_bad_inputs_have_codes(client, data, status, code):
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/jobs", data=data, headers=h)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code and err["message"]
+
+
+def test_upload_limits(settings, make_client):
+    import dataclasses
+
+    client = make_client(dataclasses.replace(settings, max_upload_bytes=2000))
+    h = add_user(client, "ann", "artist")
+    big = png((256, 256))
+    noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    cases = [
+        ({"image": ("x.png", buf.getvalue(), "image/png")}, 413, "upload_too_large"),
+        ({"image": ("x.png", b"GIF89a not allowed", "image/png")}, 415, "unsupported_media_type"),
+        ({"image": ("x.png", b"\x89PNG\r\n\x1a\n broken", "image/png")}, 422, "unreadable_image"),
+        ({"video": ("x.mp4", b"\x00\x00\x00\x18ftypmp42 broken", "video/mp4")}, 422, "unreadable_video"),
+        ({"video": ("x.mp4", png(), "video/mp4")}, 415, "unsupported_media_type"),
+        ({"video": ("x.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4"), "image": ("a.png", png(), "image/png")},
+         422, "conflicting_inputs"),
+    ]
+    assert len(big) < 2000
+    for files, status, code in cases:
+        r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, files=files, headers=h)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    assert client.get("/api/v1/jobs", headers=h).json()["total"] == 0  # nothing was queued
+
+
+def test_auth_required(client):
+    assert client.get("/api/v1/jobs").json()["error"]["code"] == "unauthorized"
+    r = client.get("/api/v1/jobs", headers={"Authorization": "Bearer kino_wrong"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_key")
+
+
+def test_users_never_see_each_others_jobs(client):
+    a, b = add_user(client, "ann", "artist"), add_user(client, "bob", "admin")
+    job = client.post("/api/v1/jobs", data={"prompt": "a green ball", "steps": 2}, headers=a).json()
+    wait_for(client, a, job["id"])
+    for method, path in [("get", ""), ("get", "/video"), ("get", "/events"), ("get", "/provenance"),
+                         ("post", "/cancel"), ("delete", "")]:
+        r = client.request(method.upper(), f"/api/v1/jobs/{job['id']}{path}", headers=b)
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "job_not_found"), (method, path)
+    assert client.get("/api/v1/jobs", headers=b).json() == {"jobs": [], "total": 0}
+    assert client.get(f"/api/v1/jobs/{job['id']}/video", headers=a).status_code == 200  # still there for ann
+
+
+def test_refusal_codes_and_scores_by_role(client):
+    prompt = "a man is beheaded in a gruesome execution"
+    for role, sees in [("red_team", True), ("artist", False)]:
+        h = add_user(client, role, role)
+        r = client.post("/api/v1/jobs", data={"prompt": prompt}, headers=h)
+        assert r.status_code == 403, r.text
+        err = r.json()["error"]
+        assert err["code"] == "refused" and err["category"] == "violence_extreme"
+        assert ("scores" in err) == sees
+        if sees:
+            assert err["scores"]["violence_extreme"] >= 1.0
+    admin = add_user(client, "root", "admin")
+    events = client.get("/api/v1/admin/audit?action=job.refused", headers=admin).json()
+    assert [e["actor"] for e in events] == ["artist", "red_team"]
+
+
+def test_role_policy_staged_release(settings, make_client):
+    s = with_policy(settings, "public", enabled=False)
+    s = with_policy(s, "artist", commands=("generate",))
+    client = make_client(s)
+    pub, art = add_user(client, "pub", "public"), add_user(client, "art", "artist")
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, headers=pub)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "role_not_released")
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, files={"image": ("a.png", png(), "image/png")},
+                    headers=art)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "command_not_allowed")
+    assert client.get("/api/v1/me", headers=art).json()["policy"]["commands"] == ["generate"]
+
+
+def test_rate_limit_and_quota(settings, make_client):
+    client = make_client(with_policy(settings, "public", jobs_per_minute=2, jobs_per_day=3))
+    h = add_user(client, "pub", "public")
+    codes = [client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=h).status_code
+             for _ in range(3)]
+    assert codes == [201, 201, 429]
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=h)
+    assert r.json()["error"]["code"] == "rate_limited" and r.headers["retry-after"] == "60"
+
+
+def test_cancel_and_delete(client):
+    h = add_user(client, "ann", "admin")
+    # A long job keeps the worker busy, so the second one is still queued when it is cancelled.
+    long = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=h).json()
+    queued = client.post("/api/v1/jobs", data={"prompt": "a cube", "steps": 2}, headers=h).json()
+    wait_for(client, h, long["id"], until=("running",))
+    r = client.post(f"/api/v1/jobs/{queued['id']}/cancel", headers=h)
+    assert r.json()["status"] == "cancelled"
+    r = client.post(f"/api/v1/jobs/{long['id']}/cancel", headers=h)
+    assert r.status_code == 200
+    stopped = wait_for(client, h, long["id"])
+    assert stopped["status"] == "cancelled" and stopped["step"] < 200
+    r = client.post(f"/api/v1/jobs/{long['id']}/cancel", headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "job_finished")
+    done = client.post("/api/v1/jobs", data={"prompt": "a cube", "steps": 2}, headers=h).json()
+    wait_for(client, h, done["id"])
+    svc = client.app.state.service
+    files = list((svc.settings.data_dir / "outputs").iterdir())
+    assert len(files) == 1
+    assert client.delete(f"/api/v1/jobs/{done['id']}", headers=h).status_code == 204
+    assert not files[0].exists()
+    assert client.get(f"/api/v1/jobs/{done['id']}", headers=h).status_code == 404
+    actions = [e["action"] for e in client.get("/api/v1/admin/audit", headers=h).json()]
+    assert actions.count("job.create") == 3 and "job.cancel" in actions and "job.delete" in actions
+
+
+def test_events_stream_progress(client):
+    h = add_user(client, "ann", "artist")
+    job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 30}, headers=h).json()
+    states = []
+    with client.stream("GET", f"/api/v1/jobs/{job['id']}/events", headers=h) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                import json
+
+                states.append(json.loads(line[6:]))
+    assert states[-1]["status"] == "done"
+    progress = [s["progress"] for s in states]
+    assert progress == sorted(progress) and len(set(progress)) >= 2
+
+
+def test_verify_upload(client):
+    h = add_user(client, "ann", "artist")
+    job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, headers=h).json()
+    clip = client.get(wait_for(client, h, job["id"])["video_url"], headers=h).content
+    r = client.post("/api/v1/verify", files={"file": ("c.mp4", clip, "video/mp4")}, headers=h)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["media"]["width"] == 64 and out["media"]["codec"] == "h264"
+    assert out["provenance"] is not None or out["note"]  # without kino.provenance, a note says so
+    r = client.post("/api/v1/verify", files={"file": ("c.txt", b"hello", "text/plain")}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (415, "unsupported_media_type")
+
+
+def test_admin_users_and_roles(client):
+    root, pub = add_user(client, "root", "admin"), add_user(client, "pub", "public")
+    assert client.get("/api/v1/admin/users", headers=pub).json()["error"]["code"] == "admin_only"
+    r = client.post("/api/v1/admin/users", json={"name": "carol", "role": "artist"}, headers=root)
+    assert r.status_code == 201
+    carol = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    assert client.post("/api/v1/login", headers=carol).json()["role"] == "artist"
+    r = client.post("/api/v1/admin/users", json={"name": "carol", "role": "artist"}, headers=root)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "user_exists")
+    uid = r = client.get("/api/v1/me", headers=carol).json()["id"]
+    assert client.patch(f"/api/v1/admin/users/{uid}", json={"role": "red_team"}, headers=root).json()["role"] == "red_team"
+    client.patch(f"/api/v1/admin/users/{uid}", json={"disabled": True}, headers=root)
+    assert client.get("/api/v1/me", headers=carol).json()["error"]["code"] == "invalid_key"
+    actions = [e["action"] for e in client.get("/api/v1/admin/audit", headers=root).json()]
+    assert actions[:4] == ["admin.user_change", "admin.user_change", "login", "admin.user_add"]
+    svc = client.app.state.service
+    from kino.service.db import ApiKey
+
+    with svc.sessions() as db:  # keys are stored hashed, never in the clear
+        hashes = [k.key_hash for k in db.query(ApiKey).all()]
+    assert r and all(len(x) == 64 and not x.startswith("kino_") for x in hashes)
+
+
+def test_web_page_served(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<script src=\"/static/app.js\">" in r.text
+    assert "Shot ${n + 1}" in client.get("/static/app.js").text
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/jobs" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
