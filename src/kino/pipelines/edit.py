@@ -1,0 +1,106 @@
+"""Edit a video from a prompt: SDEdit (Meng et al. 2022) over the whole clip, or inside a mask.
+
+The clip's latents are noised to flow time ``strength`` (x_t = (1 - t) x0 + t noise) and
+denoised with the prompt. With a mask, latents outside it follow the input's own noising
+path exactly at every step (the RePaint idea, Lugmayr et al. 2022, for a flow: their
+velocity is the path's, noise - x0), and after decoding the pixels outside the mask are the
+input's, so only the region changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kino.data.datasets import frames_to_tensor, tensor_to_frames
+from kino.flow.rectified_flow import resolution_shift
+from kino.flow.samplers import flow_times, get_sampler
+from kino.pipelines.extend import model_size
+from kino.pipelines.long_video import seconds_for
+from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
+
+MAX_EDIT_SECONDS = 20.0  # one pass over the whole clip: its memory grows with the length
+
+
+def region_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A mask picture (H, W) or (H, W, 3/4) -> (height, width) bool, True where content may change.
+
+    Scaled and cropped like the video; white (>= 128) marks the region.
+    """
+    m = np.asarray(mask)
+    if m.ndim == 3:
+        m = m[..., :3].max(-1)
+    if m.ndim != 2 or m.dtype != np.uint8 or min(m.shape) < 8:
+        raise RequestError("the mask must be a greyscale or RGB picture of at least 8x8 pixels")
+    region = fit_image(np.repeat(m[..., None], 3, -1), width, height)[..., 0] >= 128
+    if not region.any():
+        raise RequestError("the mask is all black; paint the region to change in white")
+    return region
+
+
+def latent_region(region: np.ndarray, factor: int, grow: int = 1) -> torch.Tensor:
+    """(1, 1, 1, h, w) float: latent cells touching the region, grown by ``grow`` cells so the
+    decoder has room to blend the new content in."""
+    r = torch.from_numpy(region.astype(np.float32))[None, None]
+    cells = F.max_pool2d(r, factor)
+    if grow:
+        cells = F.max_pool2d(cells, 2 * grow + 1, stride=1, padding=grow)
+    return cells[:, :, None]
+
+
+def edit(
+    pipe: TextToVideoPipeline,
+    frames: np.ndarray,  # (T, H, W, 3) uint8
+    fps: int,
+    prompt: str,
+    strength: float = 0.6,
+    mask: np.ndarray | None = None,
+    seed: int = 0,
+    progress=None,
+    **options,
+) -> np.ndarray:
+    """The clip redrawn to match ``prompt``: (T, H', W', 3) uint8, H' x W' the input's size
+    rounded down to the model's multiple. ``strength`` in (0, 1]: how much may change."""
+    if frames.ndim != 4 or len(frames) < 1:
+        raise RequestError("the video to edit has no frames")
+    if not (math.isfinite(strength) and 0 < strength <= 1):
+        raise RequestError(f"strength {strength} is not allowed; use more than 0 and at most 1")
+    if len(frames) / fps > MAX_EDIT_SECONDS:
+        raise RequestError(f"the video is {len(frames) / fps:.1f} s; edit at most {MAX_EDIT_SECONDS:g} s at a time")
+    tf = pipe.cfg.vae.temporal_factor
+    width, height = model_size(frames, pipe.size_multiple)
+    frames = np.stack([fit_image(f, width, height) for f in frames])
+    n = len(frames)
+    padded = 1 + tf * max(1, math.ceil((n - 1) / tf))  # the VAE takes 1 + 4k frames: hold the last one
+    video = np.concatenate([frames, np.repeat(frames[-1:], padded - n, 0)])
+    r = pipe.resolve(Request(prompt, seed=seed, fps=fps, width=width, height=height,
+                             seconds=seconds_for(padded, fps), **options))  # fmt: skip
+    region = None if mask is None else region_mask(mask, width, height)
+
+    with torch.inference_mode():
+        # 1. The input's latents, and the prompt's text states.
+        x0 = pipe.vae.encode(frames_to_tensor(video).to(pipe.device, pipe.dtype)[None]).float()
+        text, text_mask = pipe.text_encoder([r.prompt, ""])
+        velocity = pipe.velocity_fn(text.to(pipe.dtype), text_mask, r.guidance)
+        # 2. Noise them to t = strength (noise from a CPU generator: same seed, same video anywhere).
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
+        noise = noise.to(pipe.device)
+        tokens = math.prod(s // p for s, p in zip(x0.shape[2:], pipe.cfg.dit.patch))
+        times = strength * flow_times(r.steps, resolution_shift(tokens, pipe.cfg.sample.base_tokens,
+                                                                  pipe.cfg.sample.base_shift))
+        x = (1 - strength) * x0 + strength * noise
+        if region is not None:
+            inside = latent_region(region, pipe.cfg.vae.spatial_factor).to(pipe.device)
+            path_velocity = noise - x0  # outside: the input's own straight path, followed exactly
+            model_velocity = velocity
+            velocity = lambda x, t: inside * model_velocity(x, t) + (1 - inside) * path_velocity  # noqa: E731
+        # 3. Denoise with the prompt, then decode.
+        step = (lambda i, _x: progress(i + 1, r.steps)) if progress else None
+        latents = get_sampler(r.sampler)(velocity, x, times, callback=step)
+        out = tensor_to_frames(pipe.vae.decode(latents.to(pipe.dtype))[0].cpu())[:n]
+    if region is not None:
+        out = np.where(region[None, :, :, None], out, frames)  # outside the mask: the input's pixels
+    return out

@@ -1,0 +1,106 @@
+"""Clips of any length up to a minute, and seamless loops, from clips the model's window holds.
+
+A long clip is made chunk by chunk: each chunk is a normal generation whose first frames
+are the last frames of the chunk before (the prefix channel the transformer was trained
+with), so memory stays that of one chunk and time grows linearly with the duration.
+A loop ends on its own first frame (the last-frame channel) and drops that duplicate.
+
+    result = generate(pipe, Request("a red ball rolls right", seconds=60))
+    result = generate(pipe, Request("a red ball bounces"), loop=True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVideoPipeline, num_frames_for
+
+CONTEXT_LATENTS = 2  # latent frames of the chunk before that lead the next one (1 + 4 * 2 frames)
+CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
+
+
+def seconds_for(frames: int, fps: int) -> float:
+    """A duration that ``num_frames_for`` turns into exactly ``frames`` (= 1 + 4k) frames."""
+    return (frames - 1.5) / fps  # half a frame short, so float rounding never adds a latent frame
+
+
+def chunk_plan(total: int, chunk: int, temporal_factor: int) -> list[int]:
+    """New frames made by each chunk: the first makes ``min(chunk, total)`` (1 + 4k), the
+    others up to ``chunk - 1`` each (4k), adding up to ``total``."""
+    sizes = [min(chunk, total)]
+    left = total - sizes[0]
+    while left > 0:
+        sizes.append(min(chunk - 1, left))
+        left -= sizes[-1]
+    assert all(s % temporal_factor == 0 for s in sizes[1:])
+    return sizes
+
+
+def seam_frames(sizes: list[int]) -> list[int]:
+    """Index of the first frame of each chunk after the first."""
+    return [int(x) for x in np.cumsum(sizes)[:-1]]
+
+
+def chunk_frames(pipe: TextToVideoPipeline, fps: int, chunk_seconds: float | None = None) -> int:
+    """Frames one chunk holds (1 + 4k): by default the clip length the model was trained on."""
+    return num_frames_for(chunk_seconds or pipe.cfg.sample.seconds, fps, pipe.cfg.vae.temporal_factor)
+
+
+def generate(
+    pipe: TextToVideoPipeline,
+    req: Request,
+    *,
+    loop: bool = False,
+    chunk_seconds: float | None = None,
+    progress=None,
+) -> Result:
+    """``req`` generated chunk by chunk (one chunk when it fits the window); ``loop``: its last
+    frame leads back into its first. ``progress(i, n)`` counts steps over all chunks."""
+    r = pipe.resolve(req)
+    tf = pipe.cfg.vae.temporal_factor
+    total = num_frames_for(r.seconds, r.fps, tf)
+    sizes = chunk_plan(total, chunk_frames(pipe, r.fps, chunk_seconds), tf)
+    anchor_steps = r.steps if loop and r.image is None else 0
+    steps_total = anchor_steps + r.steps * len(sizes)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if loop and r.last_image is not None:
+        raise RequestError("a loop ends on its own first frame; give --image, not --last-image")
+
+    def run(request: Request, offset: int) -> Result:
+        tick = (lambda i, _n: progress(offset + i, steps_total)) if progress else None
+        result = pipe(request, tick)
+        for k, v in result.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+        return result
+
+    first_image, last_image = r.image, r.last_image
+    if loop:
+        # 1. The frame the loop starts and ends on: the given image, or the first frame of a short clip.
+        if first_image is None:
+            short = dataclasses.replace(r, seconds=seconds_for(1 + tf, r.fps), last_image=None, prefix=None)
+            first_image = run(short, 0).frames[0]
+        last_image = first_image
+
+    # 2. Chunk by chunk, each one led by the end of the one before.
+    video = np.empty((total, r.height, r.width, 3), np.uint8)  # preallocated: no copies of a minute of frames
+    done = 0
+    for i, n in enumerate(sizes):
+        final = i == len(sizes) - 1
+        common = dict(seed=(r.seed + i * CHUNK_SEED_STRIDE) % 2**63, last_image=last_image if final else None)
+        if i == 0:
+            request = dataclasses.replace(r, seconds=seconds_for(n, r.fps), image=first_image, prefix=None, **common)
+            video[:n] = run(request, anchor_steps).frames
+        else:
+            context = 1 + tf * min(CONTEXT_LATENTS, (done - 1) // tf)
+            prefix = video[done - context : done]
+            request = dataclasses.replace(r, seconds=seconds_for(context + n, r.fps), image=None, prefix=prefix,
+                                          **common)  # fmt: skip
+            video[done : done + n] = run(request, anchor_steps + i * r.steps).frames[context:]
+        done += n
+    timings["total"] = time.perf_counter() - t0
+    frames = video[:-1] if loop else video  # a loop's last frame is its first: shown once
+    return Result(frames=frames, fps=r.fps, timings=timings)

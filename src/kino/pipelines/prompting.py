@@ -1,0 +1,220 @@
+"""Prompt tools in toyworld's caption vocabulary (contract: /work/shared/toyworld.md).
+
+The default model was trained on toyworld captions, so each tool writes the words those
+captions use:
+
+    with_camera("a red ball", "pan-left")   # "a red ball. The camera pans left."
+    enhance("red ball going right")         # "A red ball starts on the left and moves right and ends up on the right."
+    split_shots("Shot 1: ... Shot 2: ...")  # ["...", "..."]
+"""
+
+from __future__ import annotations
+
+import re
+
+from kino.data.toyworld import Actor, Obj, Scene, Segment, Shot, describe
+from kino.data.toyworld.scene import BOUNCES, COLORS, GROW, SHRINK, SPIN
+from kino.pipelines.text_to_video import RequestError
+
+CAMERAS = ("still", "pan-left", "pan-right", "zoom-in", "zoom-out")
+# The caption generator's first wording of each camera move (captions._CAMERA_WORDS).
+CAMERA_PHRASES = {
+    "pan-left": "The camera pans left.",
+    "pan-right": "The camera pans right.",
+    "zoom-in": "The camera zooms in.",
+    "zoom-out": "The camera zooms out.",
+}
+_CAMERA_PATTERNS = {
+    "pan-left": r"\bpan(?:s|ning|ned)?\s+(?:to\s+the\s+)?left(?:ward)?\b",
+    "pan-right": r"\bpan(?:s|ning|ned)?\s+(?:to\s+the\s+)?right(?:ward)?\b",
+    "zoom-in": r"\bzoom(?:s|ing|ed)?\s+in\b",
+    "zoom-out": r"\bzoom(?:s|ing|ed)?\s+out\b",
+    "still": r"\b(?:still|static|fixed|steady|locked)\s+camera\b|\bcamera\s+(?:stays|is|holds|remains)\s+(?:still|static|steady)\b",
+}
+
+
+def camera_in(prompt: str) -> set[str]:
+    """The camera moves a prompt's own words ask for (empty: none named)."""
+    text = prompt.lower()
+    return {name for name, pattern in _CAMERA_PATTERNS.items() if re.search(pattern, text)}
+
+
+def with_camera(prompt: str, camera: str | None) -> str:
+    """The prompt with the caption phrase for ``camera`` added; RequestError on a conflict.
+
+    "still" adds nothing: toyworld captions leave a still camera unsaid.
+    """
+    if camera is None:
+        return prompt
+    if camera not in CAMERAS:
+        raise RequestError(f"camera {camera!r} is not allowed; use one of {', '.join(CAMERAS)}")
+    named = camera_in(prompt)
+    others = sorted(named - {camera})
+    if others:
+        raise RequestError(f"--camera {camera} conflicts with the prompt, which asks for camera {others[0]}; "
+                           "drop one of them")
+    if camera == "still" or camera in named:
+        return prompt
+    body = prompt.strip()
+    if body and body[-1] not in ".!?":
+        body += "."
+    return f"{body} {CAMERA_PHRASES[camera]}".strip()
+
+
+_SHOT = re.compile(r"\bshot\s+(\d+)\s*:", re.IGNORECASE)
+
+
+def split_shots(prompt: str) -> tuple[str, list[str]]:
+    """(lead, shots) of a "Shot 1: ... Shot 2: ..." prompt; shots is empty for a one-shot prompt.
+
+    The lead is whatever comes before "Shot 1:" (a style, e.g. "A cartoon:").
+    """
+    marks = list(_SHOT.finditer(prompt))
+    if not marks:
+        return prompt.strip(), []
+    numbers = [int(m.group(1)) for m in marks]
+    if numbers != list(range(1, len(marks) + 1)):
+        raise RequestError(f"shots are numbered {numbers}; number them Shot 1:, Shot 2:, ... in order")
+    bounds = [m.start() for m in marks] + [len(prompt)]
+    shots = [prompt[m.end() : bounds[i + 1]].strip() for i, m in enumerate(marks)]
+    empty = [i + 1 for i, s in enumerate(shots) if not s]
+    if empty:
+        raise RequestError(f"shot {empty[0]} is empty; describe what it shows")
+    return prompt[: marks[0].start()].strip(), shots
+
+
+# ---------------------------------------------------------------------------------------
+# Prompt upsampling: a short prompt -> a toyworld scene -> its canonical detailed caption.
+
+_SHAPE_WORDS = {
+    "circle": "circle", "circles": "circle", "ball": "circle", "balls": "circle", "disc": "circle",
+    "discs": "circle", "disk": "circle", "sphere": "circle", "spheres": "circle", "dot": "circle",
+    "square": "square", "squares": "square", "box": "square", "boxes": "square", "block": "square",
+    "blocks": "square", "cube": "square", "cubes": "square",
+    "triangle": "triangle", "triangles": "triangle", "pyramid": "triangle", "pyramids": "triangle",
+}  # fmt: skip
+_SIZE_WORDS = {"small": "small", "little": "small", "tiny": "small", "big": "big", "large": "big", "huge": "big"}
+_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}  # fmt: skip
+_MENTION = re.compile(
+    rf"\b(?:(?P<count>{'|'.join(_COUNT_WORDS)})\s+)?(?:(?P<size>{'|'.join(_SIZE_WORDS)})\s+)?"
+    rf"(?P<color>{'|'.join(COLORS)})\s+(?P<shape>{'|'.join(_SHAPE_WORDS)})\b"
+)
+_MOTIONS = (  # (pattern, motion), tried in order on the words after a mention
+    (r"\b(?:still|put|not move|doesn't move|does not move|in place|motionless)\b", "still"),
+    (r"\b(?:falls?|falling|drops?|dropping)\b", "falls"),
+    (r"\bbounc", "bounces"),
+    (r"\b(?:grows?|growing|gets bigger|swells?|expands?)\b", "grows"),
+    (r"\b(?:shrinks?|shrinking|gets smaller)\b", "shrinks"),
+    (r"\b(?:spins?|spinning|rotates?|rotating|turns around)\b", "spins"),
+    (r"\brightward|\b(?:to the|towards the|toward the|goes|going|moves?|moving|rolls?|rolling|slides?|sliding|"
+     r"glides?|travels?|heads?|heading)\s+right\b", "right"),
+    (r"\bleftward|\b(?:to the|towards the|toward the|goes|going|moves?|moving|rolls?|rolling|slides?|sliding|"
+     r"glides?|travels?|heads?|heading)\s+left\b", "left"),
+    (r"\b(?:rises|rising|upward|moves up|moving up|goes up|going up|floats up)\b", "up"),
+    (r"\b(?:sinks|sinking|downward|moves down|moving down|goes down|going down)\b", "down"),
+)
+_PLACES_X = ((r"\b(?:on|at|to) the left(?: side)?\b(?!\s+of)", "left"),
+             (r"\b(?:on|at|to) the right(?: side)?\b(?!\s+of)", "right"),
+             (r"\bin the (?:middle|center|centre)\b", "middle"))  # fmt: skip
+_PLACES_Y = ((r"\b(?:at|near) the top\b", "top"), (r"\b(?:at|near) the bottom\b", "bottom"))
+_UNSUPPORTED = re.compile(r"\b(?:hits?|push(?:es)?|bites?|behind|then|first|turns? (?:" + "|".join(COLORS) + r"))\b")
+_X = {"left": 0.22, "middle": 0.5, "right": 0.78}
+_Y = {"top": 0.28, "middle": 0.5, "bottom": 0.72}
+_FREE_CELLS = [("middle", "middle"), ("left", "middle"), ("right", "middle"), ("left", "top"), ("right", "bottom")]
+
+
+def _style(text: str) -> str | None:
+    if re.search(r"\bcartoon", text):
+        return "cartoon"
+    if re.search(r"\b(?:realistic|photo|3d)\b", text):
+        return "realistic"
+    return None
+
+
+def _actor(obj: Obj, count: int, index: int, motion: str | None, x: str | None, y: str | None) -> Actor:
+    """A laid-out actor doing ``motion`` from the place asked (or a default that leaves room)."""
+    cell_x, cell_y = _FREE_CELLS[index % len(_FREE_CELLS)] if count == 1 else (("left", "middle", "right")[index % 3],
+                                                                               ("middle", "top", "bottom")[index // 3])
+    px = _X[x or cell_x]
+    py = _Y[y or cell_y]
+    if motion in ("right", "left"):
+        d = 0.45 if motion == "right" else -0.45
+        px = px if x else 0.5 - d / 2
+        return Actor(obj.id, px, py, motion, (Segment("move", 0.0, 1.0, dx=d),))
+    if motion in ("up", "down"):
+        d = 0.4 if motion == "down" else -0.4
+        py = py if y else 0.5 - d / 2
+        return Actor(obj.id, px, py, motion, (Segment("move", 0.0, 1.0, dy=d),))
+    if motion == "falls":
+        return Actor(obj.id, px, 0.3, motion, (Segment("fall", 0.0, 1.0, dy=0.4),))
+    if motion == "bounces":
+        return Actor(obj.id, px, 0.45, motion, (Segment("bounce", 0.0, 1.0, amount=0.25, count=BOUNCES),))
+    segments = {"grows": (Segment("scale", amount=GROW),), "shrinks": (Segment("scale", amount=SHRINK),),
+                "spins": (Segment("spin", amount=SPIN),)}.get(motion or "", ())  # fmt: skip
+    return Actor(obj.id, px, py, motion or "", segments)
+
+
+def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
+    """One shot's actors (adding new characters to ``objs``), or None when its words are
+    outside the vocabulary. A colour already in ``objs`` is the same character."""
+    low = " ".join(text.lower().split())
+    mentions = list(_MENTION.finditer(low))
+    if not mentions or _UNSUPPORTED.search(low):
+        return None
+    colors = [m.group("color") for m in mentions]
+    if len(set(colors)) != len(colors):  # captions name each object by its colour
+        return None
+    actors = []
+    for i, m in enumerate(mentions):
+        after = low[m.end() : mentions[i + 1].start() if i + 1 < len(mentions) else len(low)]
+        count = _COUNT_WORDS.get(m.group("count") or "a", 1)
+        shape = _SHAPE_WORDS[m.group("shape")]
+        size = _SIZE_WORDS.get(m.group("size") or "", "medium")
+        motion = next((name for pattern, name in _MOTIONS if re.search(pattern, after)), None)
+        if motion == "spins" and shape == "circle":
+            motion = None  # a spinning circle looks still; the contract only spins squares and triangles
+        x = next((name for pattern, name in _PLACES_X if re.search(pattern, after)), None)
+        y = next((name for pattern, name in _PLACES_Y if re.search(pattern, after)), None)
+        known = [o for o in objs if o.color == m.group("color")]
+        if known and (known[0].shape, known[0].size, len(known)) != (shape, size, count):
+            return None  # one colour, two different characters: the captions could not tell them apart
+        for k in range(count):
+            obj = known[k] if known else Obj(len(objs), m.group("color"), shape, size)
+            if not known:
+                objs.append(obj)
+            actors.append(_actor(obj, count, k if count > 1 else i, motion, x, y))
+    cameras = camera_in(low) - {"still"}
+    return Shot(tuple(actors), camera=cameras.pop() if len(cameras) == 1 else "still", backdrop=0)
+
+
+def _caption(shots: list[str], style: str | None) -> str | None:
+    """The canonical caption of the scene the shots describe, or None if one cannot be read."""
+    objs: list[Obj] = []
+    parsed = [_parse_shot(text, objs) for text in shots]
+    if any(s is None for s in parsed):
+        return None
+    caption = describe(Scene(style or "cartoon", tuple(objs), tuple(parsed)))  # type: ignore[arg-type]
+    if style is None:  # describe() always leads with the style; keep it only when it was asked for
+        body = caption.split(": ", 1)[1]
+        caption = body[0].upper() + body[1:]
+    return caption
+
+
+def enhance(prompt: str) -> str:
+    """A short prompt rewritten as the detailed caption the model was trained on; deterministic.
+
+    Objects ("two small blue boxes"), their motion, place, the camera, the style and the
+    shots are read with toyworld's vocabulary and written back by toyworld's caption writer.
+    A prompt with words it cannot place (events, unknown things) is kept as written.
+    """
+    lead, shots = split_shots(prompt)
+    caption = _caption(shots or [lead], _style(prompt.lower()))
+    return caption if caption is not None else _sentence(prompt)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")

@@ -1,0 +1,212 @@
+"""Multi-shot videos: shots with hard cuts, named characters and one style throughout.
+
+A storyboard is a YAML file or a "Shot 1: ... Shot 2: ..." prompt:
+
+    style: cartoon                  # optional: cartoon or realistic, said in every shot
+    seed: 3                         # optional
+    characters:                     # optional: defined once, referred to by name
+      bob: a big red ball
+    shots:
+      - prompt: bob moves to the right
+        seconds: 2                  # optional (default: the model's clip length)
+        camera: pan-left            # optional: still, pan-left, pan-right, zoom-in, zoom-out
+
+Each shot is generated on its own (chunk by chunk when long) and the shots are joined with
+hard cuts. A character keeps its look because every shot that names it reads the same
+words for it, with the same seed, and the style words are the same in every shot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kino.pipelines.long_video import generate
+from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
+from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
+
+STYLE_LEADS = {"cartoon": "A cartoon: ", "realistic": "A realistic render: "}  # captions' first wording
+_STYLE_IN_TEXT = re.compile(r"^\s*(?:a\s+)?(?:cartoon|flat cartoon animation|realistic(?:\s+(?:render|3d scene))?|"
+                            r"(?:in\s+a\s+)?(?:cartoon|realistic)\s+style)\s*[:.,]\s*", re.IGNORECASE)  # fmt: skip
+MAX_SHOTS = 32
+
+
+@dataclass(frozen=True)
+class ShotSpec:
+    prompt: str
+    seconds: float | None = None
+    camera: str | None = None
+
+
+@dataclass(frozen=True)
+class Storyboard:
+    shots: tuple[ShotSpec, ...]
+    characters: dict[str, str] = field(default_factory=dict)
+    style: str | None = None
+    seed: int = 0
+
+    def prompts(self) -> list[str]:
+        """The prompt the model reads for each shot: names expanded, camera and style words added."""
+        return [self.shot_prompt(s) for s in self.shots]
+
+    def shot_prompt(self, shot: ShotSpec) -> str:
+        text = expand_characters(shot.prompt, self.characters)
+        text = with_camera(text, shot.camera)
+        if self.style:
+            text = STYLE_LEADS[self.style] + text[0].lower() + text[1:]
+        return text
+
+
+def expand_characters(text: str, characters: dict[str, str]) -> str:
+    """Each character's name (and an article before it) replaced by its description."""
+    for name, description in sorted(characters.items(), key=lambda kv: -len(kv[0])):
+        pattern = re.compile(rf"\b(?:(?:the|a|an)\s+)?{re.escape(name)}\b", re.IGNORECASE)
+        text = pattern.sub(lambda m: _match_case(description, m.group(0)), text)
+    return text
+
+
+def _match_case(description: str, found: str) -> str:
+    return description[0].upper() + description[1:] if found[0].isupper() else description
+
+
+def _fail(where: str, what: str) -> RequestError:
+    return RequestError(f"storyboard {where}: {what}")
+
+
+def from_dict(data: object) -> Storyboard:
+    """A storyboard from parsed YAML; RequestError names the field that is wrong."""
+    if not isinstance(data, dict):
+        raise _fail("file", "must be a mapping with a 'shots' list")
+    unknown = sorted(set(data) - {"shots", "characters", "style", "seed"})
+    if unknown:
+        raise _fail(f"key {unknown[0]!r}", "is not known; use shots, characters, style, seed")
+    style = data.get("style")
+    if style is not None and style not in STYLE_LEADS:
+        raise _fail("style", f"{style!r} is not allowed; use {' or '.join(STYLE_LEADS)}")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise _fail("seed", f"{seed!r} is not allowed; use a whole number from 0")
+    characters = data.get("characters") or {}
+    if not isinstance(characters, dict):
+        raise _fail("characters", "must map names to descriptions, e.g. bob: a big red ball")
+    for name, description in characters.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+            raise _fail(f"character {name!r}", "a name is one word of letters, digits, - or _")
+        if not isinstance(description, str) or not description.strip():
+            raise _fail(f"character {name!r}", "needs a description, e.g. a big red ball")
+    shots = data.get("shots")
+    if not isinstance(shots, list) or not shots:
+        raise _fail("shots", "must be a non-empty list of shots, each with a prompt")
+    if len(shots) > MAX_SHOTS:
+        raise _fail("shots", f"has {len(shots)} shots; at most {MAX_SHOTS} are allowed")
+    specs = [_shot(i, s) for i, s in enumerate(shots)]
+    return Storyboard(tuple(specs), {k: v.strip() for k, v in characters.items()}, style, seed)
+
+
+def _shot(i: int, s: object) -> ShotSpec:
+    where = f"shot {i + 1}"
+    if isinstance(s, str):
+        s = {"prompt": s}
+    if not isinstance(s, dict):
+        raise _fail(where, "must be a prompt or a mapping with prompt, seconds, camera")
+    unknown = sorted(set(s) - {"prompt", "seconds", "camera"})
+    if unknown:
+        raise _fail(where, f"key {unknown[0]!r} is not known; use prompt, seconds, camera")
+    prompt = s.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise _fail(where, "needs a prompt")
+    seconds = s.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS)):  # fmt: skip
+        raise _fail(where, f"seconds {seconds!r} is not allowed; use more than 0 and at most {MAX_SECONDS:g}")
+    camera = s.get("camera")
+    if camera is not None and camera not in CAMERAS:
+        raise _fail(where, f"camera {camera!r} is not allowed; use one of {', '.join(CAMERAS)}")
+    return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera)
+
+
+def load(path: str | Path) -> Storyboard:
+    """A storyboard from a YAML file; RequestError for a file that is not one."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RequestError(f"storyboard {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RequestError(f"storyboard {path} cannot be read: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise RequestError(f"storyboard {path} is not valid YAML: {' '.join(str(e).split())}") from None
+    return from_dict(data)
+
+
+def from_prompt(prompt: str, seconds: float | None = None, seed: int = 0) -> Storyboard | None:
+    """The storyboard of a "Shot 1: ... Shot 2: ..." prompt (None for a one-shot prompt).
+
+    Words before "Shot 1:" that name a style ("A cartoon:") lead every shot; ``seconds``
+    (the whole video) is split evenly between the shots, as in toyworld's multi-shot clips.
+    """
+    lead, shots = split_shots(prompt)
+    if not shots:
+        return None
+    style = None
+    if lead:
+        low = lead.lower()
+        style = "cartoon" if "cartoon" in low else "realistic" if "realistic" in low else None
+        if style is None or not _STYLE_IN_TEXT.fullmatch(lead + " "):
+            raise RequestError(f"{lead!r} before Shot 1 is not a style; start with Shot 1: or a style such as "
+                               "'A cartoon:'")  # fmt: skip
+    per_shot = None if seconds is None else seconds / len(shots)
+    return Storyboard(tuple(ShotSpec(_STYLE_IN_TEXT.sub("", s) or s, per_shot) for s in shots), {}, style, seed)
+
+
+@dataclass
+class StoryResult:
+    frames: np.ndarray  # (T, H, W, 3) uint8, the shots one after another
+    fps: int
+    cuts: list[int]  # index of the first frame of each shot after the first
+    prompts: list[str]  # what the model read for each shot
+
+
+def shot_requests(pipe: TextToVideoPipeline, story: Storyboard, **options) -> list[Request]:
+    """One checked request per shot (the whole storyboard is checked before any shot is made)."""
+    requests = []
+    for i, (shot, prompt) in enumerate(zip(story.shots, story.prompts())):
+        request = Request(prompt, seed=story.seed, seconds=shot.seconds, **options)
+        try:
+            requests.append(pipe.resolve(request))
+        except RequestError as e:
+            raise RequestError(f"shot {i + 1}: {e}") from None
+    total = sum(r.seconds for r in requests)
+    if total > MAX_SECONDS + 1e-9:
+        raise RequestError(f"the shots add up to {total:g} s; at most {MAX_SECONDS:g} s are allowed")
+    return requests
+
+
+def steps_for(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
+    """Sampling steps of each shot (chunks included), for one progress bar over the story."""
+    from kino.pipelines.long_video import chunk_frames, chunk_plan
+    from kino.pipelines.text_to_video import num_frames_for
+
+    tf = pipe.cfg.vae.temporal_factor
+    return [r.steps * len(chunk_plan(num_frames_for(r.seconds, r.fps, tf), chunk_frames(pipe, r.fps), tf))
+            for r in requests]  # fmt: skip
+
+
+def render_story(pipe: TextToVideoPipeline, story: Storyboard, progress=None, **options) -> StoryResult:
+    """Every shot generated with the same seed, joined with hard cuts."""
+    requests = shot_requests(pipe, story, **options)
+    steps = steps_for(requests, pipe)
+    clips, done = [], 0
+    for r, n in zip(requests, steps):
+        tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
+        clips.append(generate(pipe, r, progress=tick).frames)
+        done += n
+    cuts = [int(x) for x in np.cumsum([len(c) for c in clips])[:-1]]
+    return StoryResult(np.concatenate(clips), requests[0].fps, cuts, [r.prompt for r in requests])

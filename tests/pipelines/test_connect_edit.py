@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from kino.pipelines.connect import connect
+from kino.pipelines.edit import edit, latent_region, region_mask
+from kino.pipelines.text_to_video import RequestError
+
+
+def clip(n=9, h=64, w=64, seed=1):
+    return np.random.default_rng(seed).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+
+
+def test_connect_keeps_both_clips_around_the_transition(tiny_pipeline):
+    a, b = clip(9, seed=1), clip(5, 80, 96, seed=2)
+    video, n = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1)
+    assert n == 7  # 8 new frames, the last of which is B's first frame, shown once
+    assert np.array_equal(video[:9], a) and len(video) == 9 + n + 5
+    assert video.shape[1:] == (64, 64, 3)  # B is scaled and cropped to A's size
+
+
+def test_connect_refuses_empty_clips_and_bad_lengths(tiny_pipeline):
+    with pytest.raises(RequestError, match="second video has no frames"):
+        connect(tiny_pipeline, clip(), np.zeros((0, 64, 64, 3), np.uint8), fps=4)
+    with pytest.raises(RequestError, match="transition"):
+        connect(tiny_pipeline, clip(), clip(), fps=4, seconds=0)
+
+
+def test_edit_without_mask_changes_the_clip_more_with_more_strength(tiny_pipeline):
+    frames = clip(7)  # not 1 + 4k: padded for the VAE, trimmed back
+    weak = edit(tiny_pipeline, frames, 4, "a red ball", strength=0.2, steps=2)
+    strong = edit(tiny_pipeline, frames, 4, "a red ball", strength=1.0, steps=2)
+    assert weak.shape == frames.shape == strong.shape
+    assert np.abs(weak.astype(int) - frames).mean() != np.abs(strong.astype(int) - frames).mean()
+    assert np.array_equal(weak, edit(tiny_pipeline, frames, 4, "a red ball", strength=0.2, steps=2))
+
+
+def test_edit_with_mask_keeps_every_pixel_outside(tiny_pipeline):
+    frames = clip(9)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, :24] = 255
+    out = edit(tiny_pipeline, frames, 4, "a red ball on the left", strength=1.0, mask=mask, steps=2)
+    assert np.array_equal(out[:, :, 24:], frames[:, :, 24:])
+    assert not np.array_equal(out[:, :, :24], frames[:, :, :24])
+
+
+def test_latent_region_covers_the_mask_with_a_margin():
+    region = np.zeros((64, 64), bool)
+    region[10:12, 10:12] = True
+    cells = latent_region(region, 8, grow=1)[0, 0, 0]
+    assert cells[1, 1] == 1 and cells[0, 0] == 1 and cells[3, 3] == 0
+
+
+@pytest.mark.parametrize(
+    "mask, message",
+    [(np.zeros((64, 64), np.uint8), "all black"), (np.zeros((4, 4), np.uint8), "at least 8x8"),
+     (np.zeros((64, 64), np.float32), "greyscale or RGB")],
+)
+def test_bad_masks_are_refused(mask, message):
+    with pytest.raises(RequestError, match=message):
+        region_mask(mask, 64, 64)
+
+
+@pytest.mark.parametrize("strength", [0.0, 1.5, float("nan")])
+def test_edit_refuses_strength_outside_0_1(tiny_pipeline, strength):
+    with pytest.raises(RequestError, match="strength"):
+        edit(tiny_pipeline, clip(), 4, "a ball", strength=strength)
+
+
+def test_edit_refuses_clips_too_long_for_one_pass(tiny_pipeline):
+    with pytest.raises(RequestError, match="at most 20 s"):
+        edit(tiny_pipeline, np.zeros((100, 64, 64, 3), np.uint8), 4, "a ball")

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from kino.pipelines.long_video import chunk_plan, generate, seam_frames
+from kino.pipelines.text_to_video import Request, RequestError
+
+
+def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
+    assert chunk_plan(25, 9, 4) == [9, 8, 8]
+    assert chunk_plan(9, 33, 4) == [9]
+    assert chunk_plan(481, 33, 4) == [33] + [32] * 14
+    assert seam_frames([9, 8, 8]) == [9, 17]
+
+
+def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
+    calls = []
+    result = generate(tiny_pipeline, Request("a red ball", seconds=6, steps=1),
+                      progress=lambda i, n: calls.append((i, n)))
+    assert result.frames.shape == (25, 64, 64, 3)  # 6 s at 4 fps, 3 chunks of the 2 s window
+    assert calls[-1] == (3, 3)  # one progress bar over all chunks
+    short = generate(tiny_pipeline, Request("a red ball", seconds=2, steps=1))
+    assert np.array_equal(short.frames, result.frames[:9])  # the first chunk is the plain clip
+
+
+def test_long_clip_is_deterministic_and_depends_on_the_seed(tiny_pipeline):
+    a = generate(tiny_pipeline, Request("a red ball", seconds=4, steps=1, seed=1)).frames
+    b = generate(tiny_pipeline, Request("a red ball", seconds=4, steps=1, seed=1)).frames
+    c = generate(tiny_pipeline, Request("a red ball", seconds=4, steps=1, seed=2)).frames
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_loop_starts_and_ends_on_the_given_image(tiny_pipeline):
+    image = np.full((64, 64, 3), 90, np.uint8)
+    image[20:40, 20:40] = (200, 30, 30)
+    result = generate(tiny_pipeline, Request("a red box", image=image, seconds=2, steps=1), loop=True)
+    assert len(result.frames) == 8  # 9 frames, the duplicate of the first one dropped
+    direct = generate(tiny_pipeline, Request("a red box", image=image, last_image=image, seconds=2, steps=1))
+    assert np.array_equal(result.frames, direct.frames[:-1])
+
+
+def test_loop_without_image_and_long_loop(tiny_pipeline):
+    assert len(generate(tiny_pipeline, Request("a ball", seconds=2, steps=1), loop=True).frames) == 8
+    assert len(generate(tiny_pipeline, Request("a ball", seconds=4, steps=1), loop=True).frames) == 16
+
+
+def test_loop_refuses_a_last_image(tiny_pipeline):
+    image = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(RequestError, match="loop"):
+        generate(tiny_pipeline, Request("a ball", last_image=image, steps=1), loop=True)
+
+
+def test_over_a_minute_is_refused(tiny_pipeline):
+    with pytest.raises(RequestError, match="at most 60"):
+        generate(tiny_pipeline, Request("a ball", seconds=61, steps=1))

@@ -1,0 +1,66 @@
+import pytest
+
+from kino.data.toyworld import Actor, Obj, Scene, Shot, describe
+from kino.pipelines.prompting import camera_in, enhance, split_shots, with_camera
+from kino.pipelines.text_to_video import RequestError
+
+
+@pytest.mark.parametrize(
+    "camera, phrase", [("pan-left", "The camera pans left."), ("zoom-out", "The camera zooms out.")]
+)
+def test_camera_adds_the_caption_phrase(camera, phrase):
+    assert with_camera("a red ball", camera) == f"a red ball. {phrase}"
+    assert camera_in(with_camera("a red ball", camera)) == {camera}
+
+
+def test_camera_still_adds_nothing_and_agreeing_words_are_not_repeated():
+    assert with_camera("a red ball", "still") == "a red ball"
+    assert with_camera("the camera pans to the right over a red ball", "pan-right").count("pans") == 1
+
+
+@pytest.mark.parametrize(
+    "prompt, camera",
+    [("the camera zooms in on a ball", "pan-left"), ("a ball, camera pans left", "still"),
+     ("a ball, still camera", "zoom-in")],
+)
+def test_camera_conflicts_with_the_prompt_are_errors(prompt, camera):
+    with pytest.raises(RequestError, match="conflicts"):
+        with_camera(prompt, camera)
+
+
+def test_camera_words_match_toyworld_captions():
+    obj = Obj(0, "red", "circle")
+    for camera in ("pan-left", "pan-right", "zoom-in", "zoom-out"):
+        caption = describe(Scene("cartoon", (obj,), (Shot((Actor(0, 0.5, 0.5),), camera=camera),)))
+        assert camera_in(caption) == {camera}
+
+
+@pytest.mark.parametrize(
+    "short, detailed",
+    [
+        ("red ball going right", "A red ball starts on the left and moves right."),
+        ("a cartoon of two small blue boxes", "A cartoon: two small blue squares."),
+        ("purple ball falls", "A purple ball starts at the top center and falls."),
+        ("Shot 1: red ball moves left Shot 2: red ball bounces",
+         "Shot 1: A red ball starts on the right and moves left. Shot 2: The red ball starts in the middle and "
+         "bounces."),
+    ],
+)
+def test_enhance_writes_the_training_caption_style(short, detailed):
+    assert enhance(short) == detailed
+    assert enhance(short) == enhance(short)
+
+
+@pytest.mark.parametrize("prompt", ["a dog runs", "a red ball hits a blue box", "a red ball and a red box"])
+def test_enhance_keeps_what_it_cannot_read(prompt):
+    assert enhance(prompt).lower() == prompt.lower() + "."
+
+
+def test_split_shots():
+    assert split_shots("A cartoon: Shot 1: a red ball. Shot 2: a blue box") == (
+        "A cartoon:", ["a red ball.", "a blue box"])
+    assert split_shots("a red ball") == ("a red ball", [])
+    with pytest.raises(RequestError, match="in order"):
+        split_shots("Shot 2: a. Shot 1: b")
+    with pytest.raises(RequestError, match="shot 2 is empty"):
+        split_shots("Shot 1: a. Shot 2:")

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from kino.pipelines import storyboard
+from kino.pipelines.text_to_video import RequestError
+
+STORY = {
+    "style": "cartoon",
+    "seed": 3,
+    "characters": {"bob": "a big red ball"},
+    "shots": [{"prompt": "Bob moves to the right", "seconds": 1}, {"prompt": "the bob stays still", "camera": "zoom-in"}],
+}
+
+
+def test_characters_style_and_camera_are_written_into_every_shot():
+    story = storyboard.from_dict(STORY)
+    assert story.prompts() == [
+        "A cartoon: a big red ball moves to the right",
+        "A cartoon: a big red ball stays still. The camera zooms in.",
+    ]
+
+
+def test_render_story_joins_shots_with_cuts(tiny_pipeline):
+    result = storyboard.render_story(tiny_pipeline, storyboard.from_dict(STORY), steps=1)
+    assert len(result.frames) == 5 + 9 and result.cuts == [5]  # 1 s and the 2 s default at 4 fps
+    again = storyboard.render_story(tiny_pipeline, storyboard.from_dict(STORY), steps=1)
+    assert np.array_equal(result.frames, again.frames)
+
+
+def test_a_shot_prompt_becomes_a_storyboard():
+    story = storyboard.from_prompt("A cartoon: Shot 1: a red ball moves left. Shot 2: the red ball bounces.", 8.0)
+    assert [s.seconds for s in story.shots] == [4.0, 4.0] and story.style == "cartoon"
+    assert story.prompts()[1] == "A cartoon: the red ball bounces."
+    assert storyboard.from_prompt("a red ball") is None
+    with pytest.raises(RequestError, match="not a style"):
+        storyboard.from_prompt("Hello there Shot 1: a. Shot 2: b")
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([1, 2], "must be a mapping"),
+        ({"shots": []}, "non-empty list"),
+        ({"shots": ["a ball"], "colour": 1}, "key 'colour'"),
+        ({"shots": ["a ball"], "style": "anime"}, "style: 'anime'"),
+        ({"shots": [{"prompt": "a ball", "seconds": 0}]}, "shot 1: seconds 0"),
+        ({"shots": [{"prompt": "a ball", "camera": "dolly"}]}, "shot 1: camera 'dolly'"),
+        ({"shots": ["a ball", {"seconds": 2}]}, "shot 2: needs a prompt"),
+        ({"shots": ["a ball"], "characters": {"two words": "x"}}, "one word"),
+        ({"shots": ["a ball"], "characters": {"bob": ""}}, "needs a description"),
+        ({"shots": ["a ball"], "seed": -1}, "seed: -1"),
+    ],
+)
+def test_bad_storyboards_name_the_field(data, message):
+    with pytest.raises(RequestError, match=message):
+        storyboard.from_dict(data)
+
+
+def test_shots_longer_than_a_minute_in_all_are_refused(tiny_pipeline):
+    story = storyboard.from_dict({"shots": [{"prompt": "a ball", "seconds": 40}, {"prompt": "a box", "seconds": 30}]})
+    with pytest.raises(RequestError, match="add up to 70 s"):
+        storyboard.shot_requests(tiny_pipeline, story)
+
+
+def test_a_bad_shot_is_named(tiny_pipeline):
+    story = storyboard.from_dict({"shots": ["a ball", "x" * 3000]})
+    with pytest.raises(RequestError, match="shot 2: the prompt has 3000 characters"):
+        storyboard.shot_requests(tiny_pipeline, story)
+
+
+def test_load_reports_bad_files(tmp_path):
+    with pytest.raises(RequestError, match="no such file"):
+        storyboard.load(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("shots: [a, b\n")
+    with pytest.raises(RequestError, match="not valid YAML"):
+        storyboard.load(tmp_path / "bad.yaml")
+    (tmp_path / "ok.yaml").write_text("shots:\n  - prompt: a red ball\n    seconds: 2\n")
+    assert storyboard.load(tmp_path / "ok.yaml").shots[0].seconds == 2.0
