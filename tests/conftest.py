@@ -7,6 +7,16 @@ from kino.config import preset
 from kino.models.folder import build_models, save_model_folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def safety_state_in_tmp(tmp_path_factory):
+    """The audit log and the likeness registry of every test live in a temporary folder, not the user's."""
+    folder = tmp_path_factory.mktemp("kino_data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KINO_AUDIT_LOG", str(folder / "audit.jsonl"))
+        mp.setenv("KINO_LIKENESS_DIR", str(folder / "likeness"))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     torch.manual_seed(0)

@@ -261,6 +261,32 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+def cmd_likeness(args) -> int:
+    from kino.safety.guard import likeness_dir
+    from kino.safety.likeness import LikenessError, Registry
+
+    registry = Registry(likeness_dir())
+    try:
+        if args.action == "add":
+            images = [load_image(path, "image") for path in args.images]
+            added = registry.add(args.name, images, labels=list(args.images))
+            total = registry.names()[args.name.strip()]
+            print(f"protected {args.name.strip()!r}: {added} face(s) added, {total} in all ({registry.path})",
+                  file=sys.stderr)
+        elif args.action == "list":
+            names = registry.names()
+            for name, count in names.items():
+                print(f"{name}\t{count} face(s)")
+            if not names:
+                print(f"no protected faces ({registry.path})", file=sys.stderr)
+        else:
+            registry.remove(args.name)
+            print(f"removed {args.name!r} from {registry.path}", file=sys.stderr)
+    except LikenessError as e:
+        raise UsageError(str(e)) from e
+    return EXIT_OK
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -320,6 +346,16 @@ def build_parser() -> Parser:
     b.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
     b.add_argument("--out", default=None, help="also write the JSON here")
     b.set_defaults(func=cmd_bench)
+
+    lk = sub.add_parser("likeness", help="protected faces: refused in input images and output frames")
+    lk_sub = lk.add_subparsers(dest="action", required=True, parser_class=Parser)
+    la = lk_sub.add_parser("add", help="protect a person's face (one or more photographs)")
+    la.add_argument("name", help="the person's name, reported when a match is refused")
+    la.add_argument("images", nargs="+", help="photographs showing the face (PNG, JPEG, ...)")
+    lk_sub.add_parser("list", help="the protected names and how many faces each has")
+    lr = lk_sub.add_parser("remove", help="stop protecting a name")
+    lr.add_argument("name")
+    lk.set_defaults(func=cmd_likeness)
 
     from kino.service.cli import register  # serve, worker, users (issue 7)
 

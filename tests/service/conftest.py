@@ -19,8 +19,16 @@ def settings(tmp_path, tiny_model_dir) -> Settings:
                     models={"default": str(tiny_model_dir)}, lease_seconds=3.0, poll_seconds=0.05)
 
 
+@pytest.fixture(scope="session")
+def pipelines(tiny_model_dir):
+    """Loaded once for the session: every app in these tests serves the same tiny model."""
+    from kino.service.models import Pipelines
+
+    return Pipelines({"default": str(tiny_model_dir)})
+
+
 @pytest.fixture
-def make_client():
+def make_client(pipelines):
     """Start an app (lifespan included: migrations, worker thread) for given settings."""
     from fastapi.testclient import TestClient
 
@@ -29,7 +37,7 @@ def make_client():
     clients = []
 
     def make(settings: Settings):
-        c = TestClient(create_app(settings))
+        c = TestClient(create_app(settings, pipelines))
         c.__enter__()
         clients.append(c)
         return c

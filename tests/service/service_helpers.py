@@ -32,3 +32,77 @@ def with_policy(settings: Settings, role: str, **changes) -> Settings:
     policies = dict(settings.policies)
     policies[role] = dataclasses.replace(policies[role], **changes)
     return dataclasses.replace(settings, policies=policies)
+
+
+# -- real processes: `kino serve` and `kino worker` as a user runs them -----------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(folder, **values) -> str:
+    """A TOML settings file; short leases so a lost worker is noticed within seconds."""
+    values = {"lease_seconds": 2.0, "poll_seconds": 0.1, "max_attempts": 3, **values}
+    path = folder / "kino.toml"
+    path.write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    return str(path)
+
+
+def kino(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "kino.cli", *args], env=env, start_new_session=True, **kw)
+
+
+def kino_users_add(name: str, role: str, *common: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "kino.cli", "users", "add", name, "--role", role, *common],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    return {"Authorization": f"Bearer {out.stdout.strip()}"}
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up in {timeout} s")
+
+
+def kill9(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kill9(proc)
+
+
+def poll_job(http, headers, job_id: str, until, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/v1/jobs/{job_id}", headers=headers).json()
+        if until(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach the state in {timeout} s: {job}")

@@ -33,6 +33,7 @@ def extend(
         raise RequestError("the video to extend has no frames")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(frames, pipe.size_multiple)
+    pipe.check_video(frames, fps, "input video", prompt, options.get("user"))  # all of it, not only the context
     frames = np.stack([fit_image(f, width, height) for f in frames])
     common = dict(prompt=prompt, seed=seed, fps=fps, width=width, height=height, **options)
     if backward:

@@ -21,7 +21,7 @@ from kino.models.dit import DiT
 from kino.models.folder import load_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.models.vae import VideoVAE
-from kino.safety.moderation import SafetyRefusal, default_moderator
+from kino.safety.guard import Guard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class Request:
     image: np.ndarray | None = None  # (H, W, 3) uint8: the first frame to keep (image to video)
     last_image: np.ndarray | None = None  # (H, W, 3) uint8: the last frame to reach
     prefix: np.ndarray | None = None  # (1 + 4m, H, W, 3) uint8: frames the clip starts with (extend)
+    user: str | None = None  # who asked, for the safety audit log
 
 
 @dataclass
@@ -64,10 +65,12 @@ def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
 
 
 class TextToVideoPipeline:
-    def __init__(self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder, moderator=None):
+    def __init__(
+        self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder, guard: Guard | None = None
+    ):
         self.cfg, self.vae, self.dit, self.text_encoder = cfg, vae, dit, text_encoder
-        # Moderation is part of the pipeline, so no caller can forget it.
-        self.moderator = moderator if moderator is not None else default_moderator()
+        # Safety checks (prompt, input pictures, output frames) are part of the pipeline, so no caller can forget them.
+        self.guard = guard if guard is not None else Guard.from_env()
         self.dtype = next(dit.parameters()).dtype
         self.device = next(dit.parameters()).device
 
@@ -78,10 +81,11 @@ class TextToVideoPipeline:
         dtype: torch.dtype = torch.bfloat16,
         device: str | torch.device = "cpu",
         text_encoder_path: str | Path | None = None,
+        guard: Guard | None = None,
     ) -> "TextToVideoPipeline":
         cfg, vae, dit = load_model_folder(folder, dtype=dtype)
         text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens)
-        return cls(cfg, vae.to(device), dit.to(device), text_encoder.to(device))
+        return cls(cfg, vae.to(device), dit.to(device), text_encoder.to(device), guard)
 
     @property
     def size_multiple(self) -> int:
@@ -103,6 +107,7 @@ class TextToVideoPipeline:
             image=req.image,
             last_image=req.last_image,
             prefix=req.prefix,
+            user=req.user,
         )
         prompt = r.prompt.strip()
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
@@ -113,9 +118,7 @@ class TextToVideoPipeline:
         tokens, limit = self.text_encoder.count_tokens(prompt), self.text_encoder.max_tokens
         if tokens > limit:
             raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {limit}")
-        verdict = self.moderator(prompt)
-        if not verdict.allowed:
-            raise SafetyRefusal(verdict)
+        self.guard.prompt(prompt, r.user)
         m = self.size_multiple
         for name, v in (("width", r.width), ("height", r.height)):
             if not (m <= v <= MAX_SIDE and v % m == 0):
@@ -143,7 +146,23 @@ class TextToVideoPipeline:
                 raise RequestError(f"the clip ({r.seconds:g} s) must be longer than its {len(p)} prefix frames")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
+        self.check_inputs(r, prompt)
         return Request(**{**r.__dict__, "prompt": prompt})
+
+    def check_inputs(self, r: Request, prompt: str) -> None:
+        """Given pictures pass the frame checks (nudity, protected faces) or raise SafetyRefusal."""
+        for name, img in (("input image", r.image), ("input last image", r.last_image)):
+            if img is not None:
+                self.guard.image(img, name, prompt, r.user)
+        if r.prefix is not None:
+            self.guard.video(r.prefix, r.fps, "input video", prompt, r.user)
+
+    def check_video(
+        self, frames: np.ndarray, fps: float, what: str, prompt: str = "", user: str | None = None
+    ) -> None:
+        """(T, H, W, 3) uint8 frames pass the frame checks or raise SafetyRefusal; for pipelines built on
+        this one (extend, edit) to check a whole input clip and their own outputs."""
+        self.guard.video(frames, fps, what, prompt, user)
 
     def latent_shape(self, r: Request) -> tuple[int, int, int, int, int]:
         v = self.cfg.vae
@@ -210,6 +229,11 @@ class TextToVideoPipeline:
         video = self.vae.decode(latents.to(self.dtype))[0]
         frames = tensor_to_frames(video.cpu())
         timings["vae_decode"] = time.perf_counter() - t0
+
+        # 4. Check the frames before anyone can write them.
+        t0 = time.perf_counter()
+        self.guard.video(frames, r.fps, "output", r.prompt, r.user)
+        timings["safety"] = time.perf_counter() - t0
         return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu())
 
     def velocity_fn(self, text, mask, guidance: float, known=None, known_mask=None):

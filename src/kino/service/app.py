@@ -80,15 +80,18 @@ def admin(who: Caller = Depends(caller)) -> Caller:
     return who
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app; its lifespan migrates the database and starts the embedded worker (without Redis)."""
+def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAPI:
+    """The app; its lifespan migrates the database and starts the embedded worker (without Redis).
+
+    ``pipelines`` lets several apps in one process (tests) share loaded models.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(settings.db_url)
         migrate(engine)
-        svc = Service(settings, engine, session_factory(engine), Pipelines(settings.models, settings.torch_threads),
-                      Notifier(settings))
+        pipes = pipelines or Pipelines(settings.models, settings.torch_threads)
+        svc = Service(settings, engine, session_factory(engine), pipes, Notifier(settings))
         app.state.service = svc
         maintenance = Maintenance(settings, svc.sessions, svc.notifier)
         svc.threads.append(maintenance)

@@ -1,0 +1,104 @@
+"""Durability: leases, retries after lost workers, at most one completion; a server killed mid-job."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+from service_helpers import add_user, free_port, kill9, kino, kino_users_add, poll_job, stop, wait_for, wait_http
+from service_helpers import write_config
+
+from kino.service.db import DONE, FAILED, QUEUED, RUNNING, Job, make_engine, migrate, session_factory
+from kino.service.jobs import claim, finish, reap, renew
+
+
+def queue(tmp_path, n: int = 1):
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    migrate(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as db:
+        from kino.service.auth import add_user as add
+
+        user, _ = add(db, "ann", "artist")
+        for i in range(n):
+            db.add(Job(id=f"job{i}", user_id=user.id, api_key_id=1, command="generate", model="default",
+                       params={}, inputs={}, status=QUEUED, step=0, total_steps=1, attempts=0,
+                       cancel_requested=False, created=float(i)))
+    return sessions
+
+
+def status(sessions, jid: str) -> Job:
+    with sessions() as db:
+        return db.get(Job, jid)
+
+
+def test_claim_is_exclusive_and_in_order(tmp_path):
+    sessions = queue(tmp_path, 3)
+    got = [claim(sessions, f"w{i}", 30).id for i in range(3)]
+    assert got == ["job0", "job1", "job2"]
+    assert claim(sessions, "w9", 30) is None
+
+
+def test_lost_worker_is_retried_and_stale_completion_is_refused(tmp_path):
+    sessions = queue(tmp_path)
+    assert claim(sessions, "a", lease_seconds=-1).id == "job0"  # its lease has already run out
+    assert reap(sessions, max_attempts=3) == ["job0"]
+    assert status(sessions, "job0").status == QUEUED
+    assert claim(sessions, "b", 30).attempts == 2
+    assert renew(sessions, "job0", "a", 30, 1, 1) == (False, False)  # a's lease is gone
+    assert not finish(sessions, "job0", "a", DONE, output="a.mp4")  # the stale worker cannot complete it
+    assert finish(sessions, "job0", "b", DONE, output="b.mp4")
+    assert not finish(sessions, "job0", "b", DONE, output="b.mp4")  # nor can anyone complete it twice
+    job = status(sessions, "job0")
+    assert (job.status, job.output, job.attempts) == (DONE, "b.mp4", 2)
+
+
+def test_gives_up_after_max_attempts(tmp_path):
+    sessions = queue(tmp_path)
+    for attempt in range(1, 4):
+        assert claim(sessions, f"w{attempt}", lease_seconds=-1).attempts == attempt
+        reap(sessions, max_attempts=3)
+    job = status(sessions, "job0")
+    assert (job.status, job.error_code, job.attempts) == (FAILED, "worker_lost", 3)
+    assert claim(sessions, "w4", 30) is None
+
+
+def test_worker_thread_takes_back_an_abandoned_job(settings, make_client):
+    client = make_client(dataclasses.replace(settings, lease_seconds=0.6))
+    h = add_user(client, "ann", "artist")
+    job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, headers=h).json()
+    sessions = client.app.state.service.sessions
+    # Simulate a worker that claimed the job and died: force the job back to RUNNING under a dead holder.
+    wait_for(client, h, job["id"])
+    with sessions.begin() as db:
+        j = db.get(Job, job["id"])
+        j.status, j.worker, j.lease_until, j.output, j.result = RUNNING, "dead-worker", 0.0, None, None
+    done = wait_for(client, h, job["id"], until=("done",), timeout=30)
+    assert done["attempts"] == 2 and done["result"]["frames"] == 9
+
+
+def test_server_killed_mid_job_completes_after_restart(tmp_path, tiny_model_dir):
+    common = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"),
+              "--config", write_config(tmp_path)]
+    h = kino_users_add("root", "admin", *common)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = kino("serve", "--port", str(port), *common)
+    try:
+        wait_http(url, server)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            r = http.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=h)
+            assert r.status_code == 201, r.text
+            jid = r.json()["id"]
+            poll_job(http, h, jid, lambda j: j["status"] == "running" and j["step"] >= 1)
+        kill9(server)  # the whole server, worker thread included, dies mid-job
+        server = kino("serve", "--port", str(port), *common)
+        wait_http(url, server)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            job = poll_job(http, h, jid, lambda j: j["status"] in ("done", "failed"), timeout=180)
+            assert job["status"] == "done" and job["attempts"] == 2, job
+            assert http.get(job["video_url"], headers=h).content[4:8] == b"ftyp"
+        outputs = [p.name for p in (tmp_path / "data" / "outputs").iterdir() if not p.name.startswith(".")]
+        assert outputs == [f"{jid}-2.mp4"]  # one finished file; the killed run left none
+    finally:
+        stop(server)
