@@ -15,6 +15,7 @@ from kino.safety.moderation import SafetyRefusal
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED = 0, 2, 3
 
 DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "toyworld"
+CAMERA_CHOICES = ("still", "pan-left", "pan-right", "zoom-in", "zoom-out")
 
 
 class UsageError(Exception):
@@ -79,25 +80,64 @@ def load_pipeline(model: str):
         raise UsageError(str(e)) from e
 
 
-def cmd_generate(args) -> int:
+def save_video(out: Path, frames, fps: int) -> None:
+    """The one way every command writes a video, so whatever is done to outputs applies to all."""
+    from kino.data.video_io import write_video
+
+    write_video(out, frames, fps)
+
+
+def progress_bar(desc: str):
+    """A tqdm bar on stderr and a ``progress(i, n)`` callback that drives it (n may grow)."""
     from tqdm import tqdm
 
-    from kino.data.video_io import write_video
+    bar = tqdm(total=None, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(i: int, n: int) -> None:
+        if bar.total != n:
+            bar.total = n
+            bar.refresh()
+        bar.update(i - bar.n)
+
+    return bar, progress
+
+
+def cmd_generate(args) -> int:
+    from kino.pipelines import long_video, prompting, storyboard
     from kino.pipelines.text_to_video import Request, RequestError
 
     out = check_output(Path(args.output))
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
-    pipe = load_pipeline(args.model)
-    req = Request(args.prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
-                  steps=args.steps, guidance=args.guidance, sampler=args.sampler, image=image, last_image=last_image)
     try:
-        req = pipe.resolve(req)
+        prompt = args.prompt
+        if args.enhance:
+            prompt = prompting.enhance(prompt)
+            print(f"enhanced prompt: {prompt}", file=sys.stderr)
+        story = storyboard.from_prompt(prompt, args.seconds, args.seed)
+        if story is not None:
+            if args.loop or image is not None or last_image is not None:
+                raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
+            if args.camera:
+                story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
+                                                    for s in story.shots), story.characters, story.style, story.seed)
+        else:
+            prompt = prompting.with_camera(prompt, args.camera)
+        pipe = load_pipeline(args.model)
+        options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
+                       sampler=args.sampler)
+        if story is not None:
+            return write_story(pipe, story, out, options)
+        req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
+                                   **options))
+        if args.loop and last_image is not None:
+            raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
+        bar, progress = progress_bar("generating")
+        with bar:
+            result = long_video.generate(pipe, req, loop=args.loop, progress=progress)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    with tqdm(total=req.steps, desc="generating", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
-        result = pipe(req, progress=lambda i, n: bar.update(i - bar.n))
-    write_video(out, result.frames, result.fps)
+    save_video(out, result.frames, result.fps)
     t = result.timings
     print(
         f"wrote {out} ({result.frames.shape[2]}x{result.frames.shape[1]}, {len(result.frames)} frames at "
@@ -106,6 +146,38 @@ def cmd_generate(args) -> int:
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def write_story(pipe, story, out: Path, options: dict) -> int:
+    """Generate a storyboard's shots and write them as one video (RequestError for bad shots)."""
+    from kino.pipelines import storyboard
+
+    for i, text in enumerate(story.prompts()):
+        print(f"shot {i + 1}: {text}", file=sys.stderr)
+    bar, progress = progress_bar("storyboard")
+    with bar:
+        result = storyboard.render_story(pipe, story, progress=progress, **options)
+    save_video(out, result.frames, result.fps)
+    print(f"wrote {out} ({len(result.prompts)} shots, {len(result.frames)} frames at {result.fps} fps; "
+          f"cuts at frames {result.cuts})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_storyboard(args) -> int:
+    from kino.pipelines import storyboard
+    from kino.pipelines.text_to_video import RequestError
+
+    out = check_output(Path(args.output))
+    width, height = parse_size(args.size) if args.size else (None, None)
+    try:
+        story = storyboard.load(args.story)
+        if args.seed is not None:
+            story = storyboard.Storyboard(story.shots, story.characters, story.style, args.seed)
+        pipe = load_pipeline(args.model)
+        return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
+                                                  guidance=args.guidance))
+    except RequestError as e:
+        raise UsageError(str(e)) from e
 
 
 def load_video(path: str):
@@ -124,7 +196,6 @@ def load_video(path: str):
 def cmd_extend(args) -> int:
     from tqdm import tqdm
 
-    from kino.data.video_io import write_video
     from kino.pipelines.extend import extend
     from kino.pipelines.text_to_video import RequestError
 
@@ -139,8 +210,53 @@ def cmd_extend(args) -> int:
                            progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    write_video(out, video, fps)
+    save_video(out, video, fps)
     print(f"wrote {out} ({len(video)} frames at {fps} fps, {len(video) - len(frames)} new)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_connect(args) -> int:
+    from kino.pipelines.connect import connect
+    from kino.pipelines.text_to_video import RequestError
+
+    out = check_output(Path(args.output))
+    a, fps = load_video(args.first)
+    b, _ = load_video(args.second)
+    fps = round(fps) or 8
+    pipe = load_pipeline(args.model)
+    try:
+        bar, progress = progress_bar("connecting")
+        with bar:
+            video, n = connect(pipe, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
+                               steps=args.steps, guidance=args.guidance)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    save_video(out, video, fps)
+    print(f"wrote {out} ({len(video)} frames at {fps} fps: {len(a)} + {n} new + {len(b)})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_edit(args) -> int:
+    from kino.pipelines.edit import edit
+    from kino.pipelines.text_to_video import RequestError
+
+    out = check_output(Path(args.output))
+    frames, fps = load_video(args.input)
+    fps = round(fps) or 8
+    mask = None
+    if args.mask is not None:
+        mask = load_image(args.mask, "--mask")
+    pipe = load_pipeline(args.model)
+    try:
+        bar, progress = progress_bar("editing")
+        with bar:
+            video = edit(pipe, frames, fps, args.prompt, strength=args.strength, mask=mask, seed=args.seed,
+                         progress=progress, steps=args.steps, guidance=args.guidance)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    save_video(out, video, fps)
+    where = "inside the mask" if mask is not None else "whole clip"
+    print(f"wrote {out} ({len(video)} frames at {fps} fps; {where}, strength {args.strength:g})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -182,9 +298,16 @@ def cmd_bench(args) -> int:
     except ModelFolderError as e:
         raise UsageError(str(e)) from e
     results = {"machine": machine()}
-    results["render"] = bench_render(clips=2 if args.quick else 8)
-    results["vae"] = bench_vae_psnr(args.model, clips=2 if args.quick else 16)
-    results["generate"] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if args.quick else 3)
+    if args.creative:  # issue 6's figures: seams, loops, kept frames, masked edits, a minute of video, storyboards
+        from kino.evaluation import creative
+
+        quick = dict(n=1, n_storyboards=2, durations=(4, 8), steps=2) if args.quick else {}
+        results["creative"] = creative.run(str(args.model), **{"steps": 10, "n": 6, "n_storyboards": 50, **quick})
+    else:
+        results["render"] = bench_render(clips=2 if args.quick else 8)
+        results["vae"] = bench_vae_psnr(args.model, clips=2 if args.quick else 16)
+        results["generate"] = bench_generate(args.model, "a red ball rolls to the right",
+                                             repeats=1 if args.quick else 3)
     text = json.dumps(results, indent=2)
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -303,6 +426,10 @@ def build_parser() -> Parser:
     g.add_argument("--sampler", default=None, help="euler or heun")
     g.add_argument("--image", default=None, help="first frame to animate (PNG, JPEG, ...); scaled and centre-cropped")
     g.add_argument("--last-image", default=None, help="last frame to reach")
+    g.add_argument("--loop", action="store_true", help="make the last frame lead seamlessly into the first")
+    g.add_argument("--camera", default=None, choices=CAMERA_CHOICES, help="camera move, added to the prompt")
+    g.add_argument("--enhance", action="store_true", help="rewrite the prompt in the detailed caption style "
+                   "the model was trained on (shown before generating)")
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
     g.set_defaults(func=cmd_generate)
 
@@ -317,6 +444,42 @@ def build_parser() -> Parser:
     x.add_argument("--guidance", type=float, default=None)
     x.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
     x.set_defaults(func=cmd_extend)
+
+    c = sub.add_parser("connect", help="join two clips with a generated transition")
+    c.add_argument("first", help="the clip that comes first")
+    c.add_argument("second", help="the clip that comes after; scaled and cropped to the first's size")
+    c.add_argument("prompt", nargs="?", default="", help="what happens in the transition (optional)")
+    c.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    c.add_argument("--seconds", type=float, default=1.0, help="length of the transition (default 1)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--steps", type=int, default=None)
+    c.add_argument("--guidance", type=float, default=None)
+    c.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    c.set_defaults(func=cmd_connect)
+
+    d = sub.add_parser("edit", help="redraw a clip from a prompt, all of it or inside a mask")
+    d.add_argument("input", help="video to edit (.mp4, .webm, ...)")
+    d.add_argument("prompt", help="what the edited clip shows")
+    d.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    d.add_argument("--strength", type=float, default=0.6,
+                   help="how much may change, more than 0 to 1 (default 0.6; 1 redraws the region from noise)")
+    d.add_argument("--mask", default=None, help="picture, white where content may change; the rest is kept")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--steps", type=int, default=None)
+    d.add_argument("--guidance", type=float, default=None)
+    d.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    d.set_defaults(func=cmd_edit)
+
+    s = sub.add_parser("storyboard", help="a multi-shot video from a YAML storyboard")
+    s.add_argument("story", help="storyboard .yaml: shots (prompt, seconds, camera), characters, style, seed")
+    s.add_argument("-o", "--output", required=True, help="output .mp4 path")
+    s.add_argument("--seed", type=int, default=None, help="overrides the storyboard's seed")
+    s.add_argument("--size", default=None, help="WIDTHxHEIGHT")
+    s.add_argument("--fps", type=int, default=None)
+    s.add_argument("--steps", type=int, default=None)
+    s.add_argument("--guidance", type=float, default=None)
+    s.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    s.set_defaults(func=cmd_storyboard)
 
     t = sub.add_parser("train", help="train a model on toyworld")
     t.add_argument("--preset", required=True, help="training preset: tiny or default")
@@ -345,6 +508,9 @@ def build_parser() -> Parser:
     b.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
     b.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
     b.add_argument("--out", default=None, help="also write the JSON here")
+    b.add_argument("--creative", action="store_true",
+                   help="issue 6's figures instead: seams, loop closure, kept frames, masked edits, long video, "
+                        "storyboards (10 sampling steps; minutes on a CPU)")
     b.set_defaults(func=cmd_bench)
 
     lk = sub.add_parser("likeness", help="protected faces: refused in input images and output frames")
