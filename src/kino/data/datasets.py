@@ -47,24 +47,44 @@ def toyworld_clip(seed: int, spec: ClipSpec, kinds=None) -> tuple[np.ndarray, li
     return frames, toyworld.captions(scene, rng), scene.to_dict()
 
 
+def object_mask(frames: np.ndarray, temporal_factor: int, spatial_factor: int) -> torch.Tensor:
+    """Where objects are, on the latent grid: (T', h, w) bool, from the contract's colour rule.
+
+    Toyworld backgrounds, outlines and shadows are achromatic, so a coloured pixel is an
+    object pixel. A latent cell is an object cell when any of its pixels is: frame 0 alone,
+    then groups of ``temporal_factor`` frames (the causal VAE's layout), ``spatial_factor``
+    pixels square.
+    """
+    coloured = torch.from_numpy(toyworld.readback.color_masks(frames) >= 0).float()  # (T, H, W)
+    first = coloured[:1]
+    rest = coloured[1:].reshape(-1, temporal_factor, *coloured.shape[1:]).amax(1)
+    pooled = torch.nn.functional.max_pool2d(torch.cat([first, rest])[:, None], spatial_factor)[:, 0]
+    return pooled > 0
+
+
 def step_seed(*parts: int) -> int:
     """A well-mixed 63-bit seed from integers (run seed, step, rank, ...)."""
     return int(np.random.SeedSequence(list(parts)).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
 
 
 class LatentCache:
-    """Shards of encoded clips: ``shard_XXXXX.pt`` holds latents (N, C, T', h, w) bf16 and captions."""
+    """Shards of encoded clips: ``shard_XXXXX.pt`` holds latents (N, C, T', h, w) bf16, the scenes
+    they were rendered from, and object masks (N, T', h, w) on the latent grid."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.latents: torch.Tensor | None = None
+        self.masks: torch.Tensor | None = None
         self.captions: list[list[str]] = []
 
     def shard_path(self, index: int) -> Path:
         return self.folder / f"shard_{index:05d}.pt"
 
     @torch.no_grad()
-    def build(self, encode, num_clips: int, shard_size: int, spec: ClipSpec, seed: int, rank=0, world=1, progress=None):
+    def build(
+        self, encode, num_clips: int, shard_size: int, spec: ClipSpec, seed: int, rank=0, world=1, progress=None,
+        factors: tuple[int, int] = (4, 8),
+    ):
         """Encode ``num_clips`` clips; shards already on disk are kept (so a stopped build resumes)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         num_shards = -(-num_clips // shard_size)
@@ -73,15 +93,16 @@ class LatentCache:
                 if progress:
                     progress(min(shard_size, num_clips - shard * shard_size))
                 continue
-            latents, scenes = [], []
+            latents, scenes, masks = [], [], []
             for i in range(shard * shard_size, min(num_clips, (shard + 1) * shard_size)):
                 frames, _, scene = toyworld_clip(step_seed(seed, i), spec)
                 latents.append(encode(frames_to_tensor(frames)[None])[0].to(torch.bfloat16))
                 scenes.append(json.dumps(scene))
+                masks.append(object_mask(frames, *factors))
                 if progress:
                     progress(1)
             with atomic_path(self.shard_path(shard)) as tmp:
-                torch.save({"latents": torch.stack(latents), "scenes": scenes}, tmp)
+                torch.save({"latents": torch.stack(latents), "scenes": scenes, "masks": torch.stack(masks)}, tmp)
 
     def load(self) -> "LatentCache":
         paths = sorted(self.folder.glob("shard_*.pt"))
@@ -89,6 +110,8 @@ class LatentCache:
             raise FileNotFoundError(f"no latent shards in {self.folder}")
         shards = [torch.load(p, weights_only=True) for p in paths]
         self.latents = torch.cat([s["latents"] for s in shards])
+        if all("masks" in s for s in shards):
+            self.masks = torch.cat([s["masks"] for s in shards])
         # Captions are written from the stored scenes at load time, so caption wording can
         # improve without re-encoding a single clip.
         scenes = [toyworld.Scene.from_dict(json.loads(d)) for s in shards for d in s["scenes"]]

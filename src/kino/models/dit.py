@@ -29,7 +29,11 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: float = 10000.0) -> torch.Tensor:
-    """Complex rotations for a (T, H, W) token grid, (N, head_dim // 2), time/height/width share the channels."""
+    """Rotation angles for a (T, H, W) token grid as (2, N, head_dim // 2): cos and sin.
+
+    Time, height and width share the channel pairs; the tables are real so the rotation
+    fuses under torch.compile (complex tensors do not).
+    """
     dt = head_dim // 2 - 2 * (head_dim // 6)  # channel pairs given to time; the rest split between H and W
     dims = (dt, head_dim // 6, head_dim // 6)
     axes = []
@@ -45,13 +49,15 @@ def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: f
         ],
         dim=-1,
     ).reshape(t * h * w, -1)
-    return torch.polar(torch.ones_like(angles), angles)
+    return torch.stack([angles.cos(), angles.sin()])
 
 
 def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-    """x (B, heads, N, head_dim) rotated pairwise by freqs (N, head_dim // 2)."""
-    xc = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-    return torch.view_as_real(xc * freqs).flatten(-2).to(x.dtype)
+    """x (B, heads, N, head_dim) with channel pairs (2i, 2i+1) rotated by freqs (2, N, head_dim // 2)."""
+    cos, sin = freqs
+    pairs = x.float().unflatten(-1, (-1, 2))
+    a, b = pairs[..., 0], pairs[..., 1]
+    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2).to(x.dtype)
 
 
 class RMSNorm(nn.Module):

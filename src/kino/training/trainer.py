@@ -57,6 +57,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     ema: float = 0.999
     text_dropout: float = 0.1
+    # Velocity-loss weight is 1 + object_weight on latent cells that hold an object: the
+    # achromatic background is most of every frame and would otherwise drown the objects.
+    object_weight: float = 3.0
     checkpoint_every: int = 100
     bf16: bool = True
     init_from: str = ""  # a model folder to continue from (skips the VAE stage)
@@ -224,17 +227,20 @@ def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, 
             for i in idx
         ]
         x0 = cache.latents[torch.from_numpy(idx)].float()  # (B, C, T, h, w)
+        weight = torch.ones(len(idx), 1, *x0.shape[2:])
+        if cache.masks is not None and tc.object_weight:
+            weight += tc.object_weight * cache.masks[torch.from_numpy(idx)][:, None].float()
         gen = torch.Generator().manual_seed(step_seed(tc.seed, 5, step, micro, rank))
         noise = torch.randn(x0.shape, generator=gen)
         t = sample_time_logit_normal(len(idx), generator=gen)
         mask = torch.stack([known_mask(rng, x0.shape[2]) for _ in idx]).view(len(idx), 1, -1, 1, 1)
         mask = mask.expand(-1, 1, -1, *x0.shape[3:])
-        x0, noise, t, mask = (v.to(device) for v in (x0, noise, t, mask))
+        x0, noise, t, mask, weight = (v.to(device) for v in (x0, noise, t, mask, weight))
         x_t = interpolate(x0, noise, t)
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
         text, text_mask = (v.to(device) for v in text_encoder(prompts))
         v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask)
-        return flow_loss(v, x0, noise, weight=1 - mask), len(idx)
+        return flow_loss(v, x0, noise, weight=(1 - mask) * weight), len(idx)
 
     return loss_fn
 
@@ -292,7 +298,10 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     cache = LatentCache(out / "cache")
     bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-        cache.build(encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update)
+        cache.build(
+            encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update,
+            factors=(cfg.vae.temporal_factor, cfg.vae.spatial_factor),
+        )
     bar.close()
     barrier(info)
     cache.load()
