@@ -230,7 +230,13 @@ def finite(name: str, value: float | None) -> float | None:
     return value
 
 
-@router.post("/jobs", status_code=201, response_model=JobOut, responses=ERRORS, tags=["jobs"])
+JOB_LINKS = {name: {"operationId": op, "parameters": {"job_id": "$response.body#/id"}} for name, op in
+             [("GetJob", "get_job"), ("DownloadVideo", "download_video"), ("JobEvents", "job_events"),
+              ("CancelJob", "cancel_job"), ("DeleteJob", "delete_job"), ("JobProvenance", "job_provenance")]}
+
+
+@router.post("/jobs", status_code=201, response_model=JobOut, operation_id="create_job", tags=["jobs"],
+             responses={**ERRORS, 201: {"description": "the job, queued", "links": JOB_LINKS}})
 def create_job(
     prompt: str = Form("", max_length=4000, description="what the video shows"),
     model: str | None = Form(None, max_length=64, description="model name (default: the first allowed)"),
@@ -349,13 +355,13 @@ def list_jobs(status: Literal["queued", "running", "done", "failed", "cancelled"
     return JobList(jobs=[job_out(j) for j in jobs], total=total)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, tags=["jobs"])
+@router.get("/jobs/{job_id}", operation_id="get_job", response_model=JobOut, responses=ERRORS, tags=["jobs"])
 def get_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     job = own_job(svc, who, job_id)
     return job_out(job, queue_position(svc.sessions, job) if job.status == QUEUED else None)
 
 
-@router.get("/jobs/{job_id}/video", response_class=FileResponse, responses={**ERRORS, 200: {
+@router.get("/jobs/{job_id}/video", operation_id="download_video", response_class=FileResponse, responses={**ERRORS, 200: {
     "content": {"video/mp4": {}}, "description": "the video (H.264 MP4)"}}, tags=["jobs"])
 def download(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     job = own_job(svc, who, job_id)
@@ -367,7 +373,7 @@ def download(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(
     return FileResponse(path, media_type="video/mp4", filename=f"kino-{job_id}.mp4")
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut, responses=ERRORS, tags=["jobs"])
+@router.post("/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut, responses=ERRORS, tags=["jobs"])
 def cancel(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Cancel a queued job at once, or ask its worker to stop a running one (it stops within a step)."""
     job = own_job(svc, who, job_id)
@@ -381,7 +387,7 @@ def cancel(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(se
     return job_out(own_job(svc, who, job_id))
 
 
-@router.delete("/jobs/{job_id}", status_code=204, responses=ERRORS, tags=["jobs"])
+@router.delete("/jobs/{job_id}", operation_id="delete_job", status_code=204, responses=ERRORS, tags=["jobs"])
 def delete_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Delete a job and its files (a running job is stopped; its output is discarded)."""
     job = own_job(svc, who, job_id)
@@ -395,7 +401,7 @@ def delete_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depend
     return Response(status_code=204)
 
 
-@router.get("/jobs/{job_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
+@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
             "description": "server-sent events: one JSON job state per change, until it finishes"}}, tags=["jobs"])
 async def events(job_id: str, request: Request, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Live progress as server-sent events (``data: {job}``); the stream ends when the job finishes."""
@@ -453,7 +459,7 @@ def verify_upload(file: UploadFile = File(..., description="an image or video to
     return out
 
 
-@router.get("/jobs/{job_id}/provenance", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
+@router.get("/jobs/{job_id}/provenance", operation_id="job_provenance", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
 def job_provenance(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     job = own_job(svc, who, job_id)
     if job.status != DONE:
