@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 
 import pytest
 from conftest import IN_CI
-from service_helpers import add_user, free_port
+from service_helpers import add_user
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live(client):
-    """The test client's app, also served over HTTP by uvicorn on loopback."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))  # the TestClient already ran the lifespan
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield client, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,20 @@
+"""A small load test in the suite (the full 20-client run is in the closing notes): no 5xx, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+
+from service_helpers import add_user
+
+from kino.service import loadtest
+
+
+def test_concurrent_clients_lose_and_double_nothing(live, settings, capsys):
+    client, url = live
+    key = add_user(client, "root", "admin")["Authorization"].split()[1]
+    rc = loadtest.main(["--url", url, "--admin-key", key, "--clients", "4", "--jobs", "16", "--steps", "1"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, report
+    assert report["jobs_accepted"] == 16 and report["final_states"] == {"done": 16}
+    assert report["server_errors"] == report["lost"] == report["duplicated"] == 0
+    assert len(list((settings.data_dir / "outputs").glob("*.mp4"))) == 16
