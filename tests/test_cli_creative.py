@@ -123,3 +123,20 @@ def test_storyboard_bad_file_exits_2(capsys, tmp_path, tiny_model_dir, text, mes
     story.write_text(text)
     code, err = run(capsys, "storyboard", story, "-o", tmp_path / "o.mp4", "--model", tiny_model_dir)
     assert code == 2 and message in err and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("command", ["edit", "connect", "storyboard", "generate-shots"])
+def test_refused_prompts_exit_3_in_every_creative_command(capsys, tmp_path, tiny_model_dir, clips, command):
+    prompt = "Mickey Mouse waves hello"
+    out = tmp_path / "o.mp4"
+    if command == "edit":
+        argv = ["edit", clips[0], prompt]
+    elif command == "connect":
+        argv = ["connect", *clips, prompt]
+    elif command == "storyboard":
+        (tmp_path / "s.yaml").write_text(f"shots:\n  - a red ball\n  - {prompt}\n")
+        argv = ["storyboard", tmp_path / "s.yaml"]
+    else:
+        argv = ["generate", f"Shot 1: a red ball. Shot 2: {prompt}"]
+    code, err = run(capsys, *argv, "-o", out, "--steps", "1", "--model", tiny_model_dir)
+    assert code == 3 and "refused: ip_character" in err and not out.exists()

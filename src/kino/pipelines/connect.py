@@ -35,6 +35,8 @@ def connect(
         raise RequestError(f"transition {seconds} s is not allowed; use more than 0 s")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(a, pipe.size_multiple)
+    for name, clip in (("first video", a), ("second video", b)):  # all of both, not only the frames used
+        pipe.check_video(clip, fps, name, prompt, options.get("user"))
     a = np.stack([fit_image(f, width, height) for f in a])
     b = np.stack([fit_image(f, width, height) for f in b])
     context = 1 + tf * min(CONTEXT_LATENTS, (len(a) - 1) // tf)

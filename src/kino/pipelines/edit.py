@@ -72,6 +72,7 @@ def edit(
         raise RequestError(f"the video is {len(frames) / fps:.1f} s; edit at most {MAX_EDIT_SECONDS:g} s at a time")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(frames, pipe.size_multiple)
+    pipe.check_video(frames, fps, "input video", prompt, options.get("user"))
     frames = np.stack([fit_image(f, width, height) for f in frames])
     n = len(frames)
     padded = 1 + tf * max(1, math.ceil((n - 1) / tf))  # the VAE takes 1 + 4k frames: hold the last one
@@ -103,4 +104,5 @@ def edit(
         out = tensor_to_frames(pipe.vae.decode(latents.to(pipe.dtype))[0].cpu())[:n]
     if region is not None:
         out = np.where(region[None, :, :, None], out, frames)  # outside the mask: the input's pixels
+    pipe.check_video(out, fps, "output", r.prompt, r.user)  # decoded here, not in pipe(): checked here
     return out
