@@ -74,5 +74,7 @@ class Settings:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        models = {**overrides.pop("models", {}), **data.pop("models", {})}  # the file may add named models
         data.update({k: v for k, v in overrides.items() if v is not None})
+        data["models"] = models
         return cls(policies=policies, **data)
