@@ -179,7 +179,23 @@ def test_bench_quick_writes_well_formed_json(capsys, tmp_path, tiny_model_dir):
     assert data["vae"]["psnr_mean_db"] > 0
     best = data["generate"]["best"]
     assert set(best) >= {"text_encoding", "transformer", "vae_decode", "mp4_encode", "total"}
+    assert data["transformer"]["models"]["kino"]["tokens_per_s"] > 0
+    assert abs(sum(data["transformer"]["kino_time_split"].values()) - 1) < 1e-6
+    assert data["decoders"]["models"]["kino"]["decode_s"] > 0
+    assert [r["seconds"] for r in data["scaling"]["duration"]] == [1.0, 2.0]
     assert json.loads(capsys.readouterr().out) == data
+
+
+def test_bench_sections_and_plots(tmp_path, tiny_model_dir):
+    code = main(["bench", "--quick", "--model", str(tiny_model_dir), "--sections", "render, transformer",
+                 "--out", str(tmp_path / "b.json")])
+    assert code == 0
+    assert set(json.loads((tmp_path / "b.json").read_text())) == {"machine", "render", "transformer"}
+
+
+def test_bench_rejects_an_unknown_section(capsys, tiny_model_dir):
+    assert main(["bench", "--model", str(tiny_model_dir), "--sections", "render,warp"]) == 2
+    assert "unknown bench section 'warp'; choose from render, vae" in capsys.readouterr().err
 
 
 def test_eval_writes_results_json(capsys, tmp_path, tiny_model_dir):

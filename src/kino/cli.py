@@ -284,10 +284,45 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+BENCH_SECTIONS = ("render", "vae", "generate", "transformer", "decoders", "scaling")
+
+
+def run_bench_sections(args, sections: list[str]) -> dict:
+    """Each asked-for section of ``kino bench``, in one process, one after another."""
+    import torch
+    from tqdm import tqdm
+
+    from kino.evaluation import perf, scaling
+    from kino.evaluation.bench import bench_generate, bench_render, bench_vae_psnr
+
+    q = args.quick
+    bar = tqdm(sections, desc="bench", file=sys.stderr, dynamic_ncols=True)
+    out = {}
+    for name in bar:
+        bar.set_postfix(section=name)
+        if name == "render":
+            out[name] = bench_render(clips=2 if q else 8)
+        elif name == "vae":
+            out[name] = bench_vae_psnr(args.model, clips=2 if q else 16)
+        elif name == "generate":
+            out[name] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if q else 3)
+        elif name == "transformer":
+            shape = perf.QUICK if q else perf.Shape()
+            out[name] = perf.bench_transformers(shape, repeats=1 if q else 5)
+            out[name]["kino_time_split"] = perf.time_split(perf.kino_transformer(shape, torch.bfloat16))
+        elif name == "decoders":
+            size = dict(frames=5, height=32, width=32) if q else {}
+            out[name] = perf.bench_vae_decoders(**size, repeats=1 if q else 3)
+        elif name == "scaling":
+            quick = dict(durations=(1.0, 2.0), sizes=((64, 64), (128, 128)), steps=1) if q else {}
+            out[name] = scaling.run(args.model, out_dir=args.plots, **quick)
+    return out
+
+
 def cmd_bench(args) -> int:
     import json
 
-    from kino.evaluation.bench import bench_generate, bench_render, bench_vae_psnr, machine
+    from kino.evaluation.bench import machine
     from kino.io import atomic_path
     from kino.models.folder import ModelFolderError, load_config
 
@@ -297,6 +332,12 @@ def cmd_bench(args) -> int:
         load_config(args.model)
     except ModelFolderError as e:
         raise UsageError(str(e)) from e
+    sections = [x.strip() for x in (args.sections or ",".join(BENCH_SECTIONS)).split(",") if x.strip()]
+    unknown = [x for x in sections if x not in BENCH_SECTIONS]
+    if unknown:
+        raise UsageError(f"unknown bench section {unknown[0]!r}; choose from {', '.join(BENCH_SECTIONS)}")
+    if args.plots:
+        check_output(Path(args.plots) / "time_vs_duration.png", suffix=".png")
     results = {"machine": machine()}
     if args.creative:  # issue 6's figures: seams, loops, kept frames, masked edits, a minute of video, storyboards
         from kino.evaluation import creative
@@ -304,10 +345,7 @@ def cmd_bench(args) -> int:
         quick = dict(n=1, n_storyboards=2, durations=(4, 8), steps=2) if args.quick else {}
         results["creative"] = creative.run(str(args.model), **{"steps": 10, "n": 6, "n_storyboards": 50, **quick})
     else:
-        results["render"] = bench_render(clips=2 if args.quick else 8)
-        results["vae"] = bench_vae_psnr(args.model, clips=2 if args.quick else 16)
-        results["generate"] = bench_generate(args.model, "a red ball rolls to the right",
-                                             repeats=1 if args.quick else 3)
+        results.update(run_bench_sections(args, sections))
     text = json.dumps(results, indent=2)
     if args.out:
         with atomic_path(args.out) as tmp:
@@ -508,6 +546,9 @@ def build_parser() -> Parser:
     b.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
     b.add_argument("--quick", action="store_true", help="fewer repeats, for smoke tests")
     b.add_argument("--out", default=None, help="also write the JSON here")
+    b.add_argument("--sections", default=None,
+                   help=f"comma-separated sections (default: all of {', '.join(BENCH_SECTIONS)})")
+    b.add_argument("--plots", default=None, help="folder for the scaling plots (PNG)")
     b.add_argument("--creative", action="store_true",
                    help="issue 6's figures instead: seams, loop closure, kept frames, masked edits, long video, "
                         "storyboards (10 sampling steps; minutes on a CPU)")
