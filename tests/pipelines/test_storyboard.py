@@ -76,3 +76,8 @@ def test_load_reports_bad_files(tmp_path):
         storyboard.load(tmp_path / "bad.yaml")
     (tmp_path / "ok.yaml").write_text("shots:\n  - prompt: a red ball\n    seconds: 2\n")
     assert storyboard.load(tmp_path / "ok.yaml").shots[0].seconds == 2.0
+
+
+def test_names_are_expanded_once_even_inside_other_descriptions():
+    text = storyboard.expand_characters("Bob chases ball", {"bob": "a big red ball", "ball": "a small blue box"})
+    assert text == "A big red ball chases a small blue box"

@@ -115,6 +115,22 @@ def loops(pipe, steps: int, n: int) -> dict:
     return {"what": "change from the last frame back to the first over the clip's median", **_summary(values, 2.0)}
 
 
+def camera_moves(pipe, steps: int, n: int) -> dict:
+    """--camera on held-out one-object captions, read back with toyworld's camera check."""
+    from kino.pipelines.prompting import with_camera
+    from kino.pipelines.text_to_video import Request
+
+    rates = {}
+    for camera in ("still", "pan-left", "pan-right", "zoom-in", "zoom-out"):
+        ok = []
+        for i in range(n):
+            prompt = with_camera(toyworld.describe(_scene(500 + i, ("color",))), camera)
+            frames = pipe(Request(prompt, seed=i, steps=steps, **VIDEO)).frames
+            ok.append(toyworld.readback.check(frames, [toyworld.Claim("camera", value=camera)], fps=FPS).ok)
+        rates[camera] = sum(ok) / len(ok)
+    return {"what": "share of clips whose background moves as --camera asks (toyworld readback)", "rates": rates}
+
+
 def _edit_input(i: int) -> Scene:
     """One object of any colour but red, right of centre: the edit adds red on the left."""
     rng = np.random.default_rng(step_seed(EVAL_SEED + 7, i))
@@ -274,6 +290,7 @@ def run(model: str, steps: int, n: int, n_storyboards: int, durations=DURATIONS,
         "connect": lambda: connect_seams(pipe, steps, n),
         "loop": lambda: loops(pipe, steps, n),
         "edit_mask": lambda: masked_edits(pipe, steps, n),
+        "camera": lambda: camera_moves(pipe, steps, n),
         "storyboards": lambda: storyboards(pipe, steps, n_storyboards),
         "long_video": lambda: long_video(model, steps, durations),
     }

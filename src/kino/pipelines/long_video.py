@@ -92,7 +92,7 @@ def generate(
         final = i == len(sizes) - 1
         common = dict(seed=(r.seed + i * CHUNK_SEED_STRIDE) % 2**63, last_image=last_image if final else None)
         if i == 0:
-            request = dataclasses.replace(r, seconds=seconds_for(n, r.fps), image=first_image, prefix=None, **common)
+            request = dataclasses.replace(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
             video[:n] = run(request, anchor_steps).frames
         else:
             context = 1 + tf * min(CONTEXT_LATENTS, (done - 1) // tf)

@@ -62,11 +62,14 @@ class Storyboard:
 
 
 def expand_characters(text: str, characters: dict[str, str]) -> str:
-    """Each character's name (and an article before it) replaced by its description."""
-    for name, description in sorted(characters.items(), key=lambda kv: -len(kv[0])):
-        pattern = re.compile(rf"\b(?:(?:the|a|an)\s+)?{re.escape(name)}\b", re.IGNORECASE)
-        text = pattern.sub(lambda m: _match_case(description, m.group(0)), text)
-    return text
+    """Each character's name (and an article before it) replaced by its description, in one pass
+    (a description that holds another character's name is left as written)."""
+    if not characters:
+        return text
+    by_name = {name.lower(): description for name, description in characters.items()}
+    names = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
+    pattern = re.compile(rf"\b(?:(?:the|a|an)\s+)?({names})\b", re.IGNORECASE)
+    return pattern.sub(lambda m: _match_case(by_name[m.group(1).lower()], m.group(0)), text)
 
 
 def _match_case(description: str, found: str) -> str:
