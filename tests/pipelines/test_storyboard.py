@@ -81,3 +81,9 @@ def test_load_reports_bad_files(tmp_path):
 def test_names_are_expanded_once_even_inside_other_descriptions():
     text = storyboard.expand_characters("Bob chases ball", {"bob": "a big red ball", "ball": "a small blue box"})
     assert text == "A big red ball chases a small blue box"
+
+
+def test_a_camera_conflict_names_the_shot():
+    story = storyboard.from_dict({"shots": ["a ball", {"prompt": "the camera zooms in", "camera": "pan-left"}]})
+    with pytest.raises(RequestError, match="shot 2: --camera pan-left conflicts"):
+        story.prompts()

@@ -51,7 +51,13 @@ class Storyboard:
 
     def prompts(self) -> list[str]:
         """The prompt the model reads for each shot: names expanded, camera and style words added."""
-        return [self.shot_prompt(s) for s in self.shots]
+        prompts = []
+        for i, shot in enumerate(self.shots):
+            try:
+                prompts.append(self.shot_prompt(shot))
+            except RequestError as e:
+                raise RequestError(f"shot {i + 1}: {e}") from None
+        return prompts
 
     def shot_prompt(self, shot: ShotSpec) -> str:
         text = expand_characters(shot.prompt, self.characters)
