@@ -34,3 +34,13 @@ def tiny_pipeline(tiny_model_dir):
     from kino.pipelines.text_to_video import TextToVideoPipeline
 
     return TextToVideoPipeline.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys_in_tmp(tmp_path_factory):
+    """kino's C2PA signing keys for the tests: a temporary folder (made on first output), not the user's."""
+    folder = tmp_path_factory.mktemp("kino_keys") / "keys"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KINO_KEYS_DIR", str(folder))
+        mp.delenv("KINO_TRUST_ANCHORS", raising=False)
+        yield folder

@@ -80,11 +80,32 @@ def load_pipeline(model: str):
         raise UsageError(str(e)) from e
 
 
-def save_video(out: Path, frames, fps: int) -> None:
-    """The one way every command writes a video, so whatever is done to outputs applies to all."""
+def save_video(out: Path, frames, fps: int, stamp) -> None:
+    """The one way every command writes a video, so whatever is done to outputs applies to all:
+    ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file."""
     from kino.data.video_io import write_video
 
-    write_video(out, frames, fps)
+    write_video(out, frames, fps, provenance=stamp)
+
+
+def keys_dir() -> Path:
+    from kino.provenance.keys import default_dir
+
+    return default_dir(os.environ)
+
+
+def output_stamp(args, operation: str, *sources: str):
+    """The provenance of one output: C2PA manifest and watermark, signed with this machine's keys
+    (created on first use). ``sources`` are the videos an edit started from."""
+    from kino import provenance
+    from kino.provenance.keys import KeysError, ensure
+
+    try:
+        keys = ensure(keys_dir())
+    except (KeysError, OSError) as e:
+        raise UsageError(f"signing keys: {e}") from e
+    return provenance.Stamp(keys, provenance.model_id(args.model), operation, tuple(Path(s) for s in sources),
+                            getattr(args, "visible_mark", False))
 
 
 def progress_bar(desc: str):
@@ -127,7 +148,7 @@ def cmd_generate(args) -> int:
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler)
         if story is not None:
-            return write_story(pipe, story, out, options)
+            return write_story(pipe, story, out, options, output_stamp(args, "generate"))
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
                                    **options))
         if args.loop and last_image is not None:
@@ -137,7 +158,7 @@ def cmd_generate(args) -> int:
             result = long_video.generate(pipe, req, loop=args.loop, progress=progress)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, result.frames, result.fps)
+    save_video(out, result.frames, result.fps, output_stamp(args, "generate"))
     t = result.timings
     print(
         f"wrote {out} ({result.frames.shape[2]}x{result.frames.shape[1]}, {len(result.frames)} frames at "
@@ -148,7 +169,7 @@ def cmd_generate(args) -> int:
     return EXIT_OK
 
 
-def write_story(pipe, story, out: Path, options: dict) -> int:
+def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
     """Generate a storyboard's shots and write them as one video (RequestError for bad shots)."""
     from kino.pipelines import storyboard
 
@@ -157,7 +178,7 @@ def write_story(pipe, story, out: Path, options: dict) -> int:
     bar, progress = progress_bar("storyboard")
     with bar:
         result = storyboard.render_story(pipe, story, progress=progress, **options)
-    save_video(out, result.frames, result.fps)
+    save_video(out, result.frames, result.fps, stamp)
     print(f"wrote {out} ({len(result.prompts)} shots, {len(result.frames)} frames at {result.fps} fps; "
           f"cuts at frames {result.cuts})", file=sys.stderr)
     return EXIT_OK
@@ -175,7 +196,7 @@ def cmd_storyboard(args) -> int:
             story = storyboard.Storyboard(story.shots, story.characters, story.style, args.seed)
         pipe = load_pipeline(args.model)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
-                                                  guidance=args.guidance))
+                                                  guidance=args.guidance), output_stamp(args, "storyboard"))
     except RequestError as e:
         raise UsageError(str(e)) from e
 
@@ -210,7 +231,7 @@ def cmd_extend(args) -> int:
                            progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps)
+    save_video(out, video, fps, output_stamp(args, "extend", args.input))
     print(f"wrote {out} ({len(video)} frames at {fps} fps, {len(video) - len(frames)} new)", file=sys.stderr)
     return EXIT_OK
 
@@ -231,7 +252,7 @@ def cmd_connect(args) -> int:
                                steps=args.steps, guidance=args.guidance)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps)
+    save_video(out, video, fps, output_stamp(args, "connect", args.first, args.second))
     print(f"wrote {out} ({len(video)} frames at {fps} fps: {len(a)} + {n} new + {len(b)})", file=sys.stderr)
     return EXIT_OK
 
@@ -254,7 +275,7 @@ def cmd_edit(args) -> int:
                          progress=progress, steps=args.steps, guidance=args.guidance)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps)
+    save_video(out, video, fps, output_stamp(args, "edit", args.input))
     where = "inside the mask" if mask is not None else "whole clip"
     print(f"wrote {out} ({len(video)} frames at {fps} fps; {where}, strength {args.strength:g})", file=sys.stderr)
     return EXIT_OK
@@ -448,6 +469,52 @@ def cmd_likeness(args) -> int:
     return EXIT_OK
 
 
+def cmd_keys(args) -> int:
+    from kino.provenance import keys
+
+    folder = Path(args.dir) if args.dir else keys_dir()
+    try:
+        made = keys.init(folder, force=args.force) if args.action == "init" else keys.load(folder)
+    except keys.KeysError as e:
+        raise UsageError(str(e)) from e
+    except OSError as e:
+        raise UsageError(f"cannot write keys to {folder}: {e.strerror.lower()}") from e
+    verb = "created" if args.action == "init" else "keys in"
+    print(f"{verb} {folder}: signer {made.subject}, key id {made.key_id:08x}; trust anchor {folder / 'root.pem'}",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def trust_anchors(path: str | None) -> bytes | None:
+    """PEM roots a C2PA signer must chain to: --trust, else $KINO_TRUST_ANCHORS, else this machine's root."""
+    path = path or os.environ.get("KINO_TRUST_ANCHORS")
+    if path:
+        try:
+            return Path(path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"trust anchors {path}: {e.strerror.lower()}") from e
+    local = keys_dir() / "root.pem"
+    return local.read_bytes() if local.is_file() else None
+
+
+def cmd_verify(args) -> int:
+    import json
+
+    from kino.provenance import keys
+    from kino.provenance.verify import VerifyError, verify
+
+    try:
+        local = keys.load(keys_dir()).key_id
+    except keys.KeysError:
+        local = None
+    try:
+        verdict = verify(args.file, trust_anchors(args.trust), local)
+    except VerifyError as e:
+        raise UsageError(str(e)) from e
+    print(json.dumps(verdict.to_dict(), indent=2) if args.json else "\n".join(verdict.lines()))
+    return EXIT_OK
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -469,6 +536,7 @@ def build_parser() -> Parser:
     g.add_argument("--enhance", action="store_true", help="rewrite the prompt in the detailed caption style "
                    "the model was trained on (shown before generating)")
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
+    g.add_argument("--visible-mark", action="store_true", help="also stamp a small visible 'AI' mark in a corner")
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser("extend", help="add seconds of video after (or before) a clip")
@@ -553,6 +621,22 @@ def build_parser() -> Parser:
                    help="issue 6's figures instead: seams, loop closure, kept frames, masked edits, long video, "
                         "storyboards (10 sampling steps; minutes on a CPU)")
     b.set_defaults(func=cmd_bench)
+
+    ks = sub.add_parser("keys", help="the local certificate chain that signs kino's outputs (C2PA)")
+    ks_sub = ks.add_subparsers(dest="action", required=True, parser_class=Parser)
+    ki = ks_sub.add_parser("init", help="create a root CA and a signing certificate")
+    ki.add_argument("--dir", default=None, help="keys folder (default $KINO_KEYS_DIR or ~/.config/kino/keys)")
+    ki.add_argument("--force", action="store_true", help="replace existing keys")
+    kw = ks_sub.add_parser("show", help="which key signs, and where the trust anchor is")
+    kw.add_argument("--dir", default=None, help="keys folder")
+    ks.set_defaults(func=cmd_keys)
+
+    v = sub.add_parser("verify", help="C2PA status and watermark of a video or image")
+    v.add_argument("file", help="video (.mp4, ...) or image (.png, .jpg, ...)")
+    v.add_argument("--json", action="store_true", help="machine-readable output")
+    v.add_argument("--trust", default=None,
+                   help="PEM file of trusted roots (default $KINO_TRUST_ANCHORS, else this machine's root.pem)")
+    v.set_defaults(func=cmd_verify)
 
     lk = sub.add_parser("likeness", help="protected faces: refused in input images and output frames")
     lk_sub = lk.add_subparsers(dest="action", required=True, parser_class=Parser)
