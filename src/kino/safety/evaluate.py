@@ -1,6 +1,9 @@
 """Measure prompt moderation on a labelled set (default ``data/eval_prompts.jsonl``).
 
-    python -m kino.safety.evaluate [path]
+    python -m kino.safety.evaluate [path] [--classifier]
+
+``--classifier`` measures the lexicon combined with the MiniLM classifier (``classifier.py``);
+without it, the lexicon alone.
 
 A harmful prompt counts as recalled when it is refused (in any category); ``category_accuracy``
 is the stricter share refused with the labelled category. The false-positive rate is the share
@@ -90,7 +93,11 @@ def evaluate_prompts(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = evaluate_prompts(sys.argv[1] if len(sys.argv) > 1 else EVAL_FILE)
+    args = [a for a in sys.argv[1:] if a != "--classifier"]
+    moderate = moderate_prompt
+    if "--classifier" in sys.argv[1:]:
+        from kino.safety.classifier import moderate_prompt_combined as moderate
+    report = evaluate_prompts(args[0] if args else EVAL_FILE, moderate)
     log.info("%s", json.dumps(report, indent=2, ensure_ascii=False))
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from kino.safety import audit
 from kino.safety.frames import CHECK_FPS, NUDITY_CLASSES, NUDITY_THRESHOLD, NudityDetector, sample_indices
 from kino.safety.likeness import Registry
-from kino.safety.moderation import SafetyRefusal, Verdict, moderate_prompt
+from kino.safety.moderation import SafetyRefusal, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +62,11 @@ class Guard:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Guard":
+        from kino.safety.classifier import moderate_prompt_combined
         from kino.safety.frames import default_nudity_detector
 
         return cls(
-            moderate=moderate_prompt,
+            moderate=moderate_prompt_combined,
             nudity=default_nudity_detector(),
             likeness=Registry(likeness_dir(environ)),
             audit_log=audit_log_path(environ),
