@@ -329,7 +329,7 @@ def run_bench_sections(args, sections: list[str]) -> dict:
             out[name] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if q else 3)
         elif name == "transformer":
             shape = perf.QUICK if q else perf.Shape()
-            out[name] = perf.bench_transformers(shape, repeats=1 if q else 5)
+            out[name] = perf.bench_transformers(shape, repeats=1 if q else 5, compile=not q)
             out[name]["kino_time_split"] = perf.time_split(perf.kino_transformer(shape, torch.bfloat16))
         elif name == "decoders":
             size = dict(frames=5, height=32, width=32) if q else {}

@@ -71,11 +71,14 @@ def transformer_flops(s: Shape, mlp_ratio: float = 4.0) -> float:
     return s.depth * (self_attn + cross + mlp)
 
 
-def kino_transformer(s: Shape, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
+def kino_transformer(s: Shape, dtype: torch.dtype, compile: bool = False) -> Callable[[], torch.Tensor]:
+    """kino's transformer; ``compile``: through torch.compile (inductor), which the first call pays for."""
     dit = DiT(DiTConfig(width=s.width, depth=s.depth, heads=s.heads, patch=(1, 2, 2), text_dim=s.text_dim),
               s.latent_channels)
     _randomise(dit)
     dit = dit.to(dtype).eval()
+    if compile:
+        dit = torch.compile(dit)
     x = torch.randn(1, s.latent_channels, s.frames, s.height, s.width_cells, dtype=dtype)
     t = torch.full((1,), 0.5)
     text = torch.randn(1, s.text_tokens, s.text_dim, dtype=dtype)
@@ -131,20 +134,30 @@ def _randomise(model: torch.nn.Module) -> None:
             p.normal_(0, 0.02)
 
 
-def bench_transformers(s: Shape = Shape(), dtype: torch.dtype = torch.bfloat16, repeats: int = 5) -> dict:
-    """One sampling step of each transformer at the matched shape: s, tokens/s, FLOP/s, roofline fraction."""
+def bench_transformers(s: Shape = Shape(), dtype: torch.dtype = torch.bfloat16, repeats: int = 5,
+                       compile: bool = False) -> dict:
+    """One sampling step of each transformer at the matched shape: s, tokens/s, FLOP/s, roofline fraction.
+
+    ``compile`` adds a row for kino's transformer through torch.compile (its compile time apart).
+    """
     roof = matmul_roofline(dtype)
     flops = transformer_flops(s)
     rows = {}
-    for name, build in PEERS.items():
+    peers = dict(PEERS)
+    if compile:
+        peers["kino+compile"] = lambda shape, dt: kino_transformer(shape, dt, compile=True)
+    for name, build in peers.items():
         try:
             step = build(s, dtype)
         except ImportError as e:
             rows[name] = {"skipped": f"needs {e.name}"}
             continue
         with torch.inference_mode():
-            sec = timed(step, repeats)
-        rows[name] = {"step_s": sec, "tokens_per_s": s.tokens / sec, "flop_per_s": flops / sec,
+            t0 = time.perf_counter()
+            step()  # warm-up (and, compiled, the compilation)
+            first = time.perf_counter() - t0
+            sec = timed(step, repeats, warmup=0)
+        rows[name] = {"step_s": sec, "first_call_s": first, "tokens_per_s": s.tokens / sec, "flop_per_s": flops / sec,
                       "roofline_fraction": flops / sec / roof}
     base = rows["kino"]["step_s"]
     for row in rows.values():

@@ -52,12 +52,24 @@ def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: f
     return torch.stack([angles.cos(), angles.sin()])
 
 
-def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-    """x (B, heads, N, head_dim) with channel pairs (2i, 2i+1) rotated by freqs (2, N, head_dim // 2)."""
+def rope_tables(freqs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(cos, sin) (2, N, hd / 2) -> (2, N, hd) for ``apply_rope``: cos per channel, and sin
+    signed (-sin, +sin) per pair, so a rotation is two multiplies and an add in ``dtype``."""
     cos, sin = freqs
-    pairs = x.float().unflatten(-1, (-1, 2))
-    a, b = pairs[..., 0], pairs[..., 1]
-    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2).to(x.dtype)
+    return torch.stack([cos.repeat_interleave(2, -1), torch.stack([-sin, sin], -1).flatten(-2)]).to(dtype)
+
+
+def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """x (B, heads, N, head_dim) with channel pairs (2i, 2i+1) rotated by the angles in ``freqs``.
+
+    ``freqs`` is ``rope_frequencies`` (2, N, hd / 2) or, precomputed once per forward,
+    ``rope_tables`` (2, N, hd); the rotation runs in x's dtype (bf16 on the hot path).
+    """
+    if freqs.shape[-1] != x.shape[-1]:
+        freqs = rope_tables(freqs, x.dtype)
+    cos, sin = freqs.to(x.dtype)
+    swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) for each pair (a, b)
+    return torch.addcmul(x * cos, swapped, sin)
 
 
 class RMSNorm(nn.Module):
@@ -129,7 +141,7 @@ class Attention(nn.Module):
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale[:, None]) + shift[:, None]
+    return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
 
 
 class Block(nn.Module):
@@ -144,14 +156,14 @@ class Block(nn.Module):
         self.cross = Attention(d, cfg.heads, context_dim=d)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(d * cfg.mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
         self.ada = nn.Linear(d, 6 * d)
 
     def forward(self, x, c, context, context_mask, freqs):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
-        x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1), freqs=freqs)
+        x = torch.addcmul(x, gate1[:, None], self.attn(modulate(self.norm1(x), shift1, scale1), freqs=freqs))
         x = x + self.cross(self.norm_cross(x), context, context_mask)
-        return x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return torch.addcmul(x, gate2[:, None], self.mlp(modulate(self.norm2(x), shift2, scale2)))
 
 
 class DiT(nn.Module):
@@ -163,7 +175,7 @@ class DiT(nn.Module):
         in_channels = 2 * latent_channels + 1  # noisy latents, known latents, known mask
         self.patch_in = nn.Linear(in_channels * pt * ph * pw, d)
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
-        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(), nn.Linear(d, d))
         self.pooled_proj = nn.Linear(cfg.text_dim, d)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
@@ -222,7 +234,7 @@ class DiT(nn.Module):
         pooled = (text * text_mask[..., None]).sum(1) / text_mask.sum(1, keepdim=True).clamp(min=1)
         c = self.t_embed(timestep_embedding(t, 256).to(dtype)) + self.pooled_proj(pooled.to(dtype))  # (B, D)
         context = self.text_proj(text.to(dtype))  # (B, L, D)
-        freqs = rope_frequencies(grid, self.cfg.width // self.cfg.heads, x.device)
+        freqs = rope_tables(rope_frequencies(grid, self.cfg.width // self.cfg.heads, x.device), dtype)
         for block in self.blocks:
             h = block(h, c, context, text_mask, freqs)
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
