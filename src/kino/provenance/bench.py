@@ -23,7 +23,9 @@ from kino.provenance import attacks, ecc, watermark
 
 log = logging.getLogger(__name__)
 
-SIZES = ((256, 256), (64, 64), (320, 192), (512, 512), (256, 256), (1024, 1024))  # (width, height), cycled
+# (width, height), cycled: the default most often, every size kino makes, 1024 sparingly (slow here)
+SIZES = ((256, 256), (64, 64), (320, 192), (512, 512), (256, 256), (128, 128),
+         (256, 256), (64, 64), (320, 192), (512, 512), (256, 256), (1024, 1024))
 ATTACKS = ("none", "strip", "h264_crf28", "resize_0.5", "resize_0.75", "resize_1.5", "resize_2", "crop_10")
 
 
