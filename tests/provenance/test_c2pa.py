@@ -64,3 +64,29 @@ def test_an_edit_names_its_source_as_parent_ingredient(signed, tmp_path):
     assert report.summary["actions"] == ["c2pa.opened", "c2pa.edited"]
     assert report.summary["ingredients"] == [{"title": "out.mp4", "relationship": "parentOf"}]
     assert report.summary["operation"] == "extend"
+
+
+def test_a_changed_byte_inside_the_manifest_is_tampering(signed, tmp_path):
+    k, _, out = signed
+    data = bytearray(out.read_bytes())
+    data[data.find(b"c2pa") + 200] ^= 0xFF
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    assert c2pa.read(bad, k.root_pem).status == "tampered"
+
+
+def test_formats_without_c2pa_support_or_data_are_missing(tmp_path):
+    import av
+    from PIL import Image
+
+    webm = tmp_path / "clip.webm"
+    with av.open(str(webm), "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    png = tmp_path / "frame.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
+    assert c2pa.read(webm).status == "missing"
+    assert c2pa.read(png).status == "missing"

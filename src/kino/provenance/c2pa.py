@@ -88,6 +88,17 @@ class Report:
     error: str | None = None
 
 
+def _has_c2pa_bytes(path: Path) -> bool:
+    """Whether the file holds a C2PA JUMBF box (its "c2pa" label), read in 1 MiB chunks."""
+    tail = b""
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            if b"c2pa" in tail + chunk:
+                return True
+            tail = chunk[-3:]
+    return False
+
+
 def _summary(store: dict) -> dict:
     active = store["manifests"][store["active_manifest"]]
     actions = []
@@ -119,7 +130,7 @@ def read(path: str | Path, trust_anchors: bytes | str | None = None) -> Report:
     mime = MIME.get(path.suffix.lower())
     try:
         with _context(trust_anchors) as ctx, open(path, "rb") as f:
-            reader = c2pa.Reader.try_create(mime or "video/mp4", f, None, ctx)
+            reader = c2pa.Reader.try_create(mime, f, None, ctx)  # None: the library detects the format
             if reader is None:
                 return Report("missing")
             with reader:
@@ -127,8 +138,9 @@ def read(path: str | Path, trust_anchors: bytes | str | None = None) -> Report:
                 state = reader.get_validation_state()
                 results = reader.get_validation_results() or {}
     except c2pa.C2paError as e:
-        # A manifest is there but cannot be parsed or checked: the file was altered.
-        return Report("tampered", error=str(e).splitlines()[0][:300])
+        # Unreadable: with C2PA data inside, the file was altered; without, there is nothing to check.
+        error = str(e).splitlines()[0][:300]
+        return Report("tampered" if _has_c2pa_bytes(path) else "missing", error=error)
     failures = [f["code"] for f in results.get("activeManifest", {}).get("failure", [])]
     hard = [c for c in failures if c != "signingCredential.untrusted"]
     if hard or state == "Invalid" and not failures:
