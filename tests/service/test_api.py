@@ -106,6 +106,9 @@ def test_upload_limits(settings, make_client):
     for files, status, code in cases:
         r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, files=files, headers=h)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    huge = {"image": ("x.png", b"\0" * (2**20 + 7000), "image/png")}
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, files=huge, headers=h)
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "request_too_large")
     assert client.get("/api/v1/jobs", headers=h).json()["total"] == 0  # nothing was queued
 
 
@@ -190,6 +193,7 @@ def test_cancel_and_delete(client):
     assert client.get(f"/api/v1/jobs/{done['id']}", headers=h).status_code == 404
     actions = [e["action"] for e in client.get("/api/v1/admin/audit", headers=h).json()]
     assert actions.count("job.create") == 3 and "job.cancel" in actions and "job.delete" in actions
+    assert actions.count("job.cancelled") == 1 and actions.count("job.done") == 1  # the running one, by its worker
 
 
 def test_events_stream_progress(client):

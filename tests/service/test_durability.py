@@ -87,7 +87,7 @@ def test_server_killed_mid_job_completes_after_restart(tmp_path, tiny_model_dir)
     try:
         wait_http(url, server)
         with httpx.Client(base_url=url, timeout=30) as http:
-            r = http.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=h)
+            r = http.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 100, "seconds": 8}, headers=h)
             assert r.status_code == 201, r.text
             jid = r.json()["id"]
             poll_job(http, h, jid, lambda j: j["status"] == "running" and j["step"] >= 1)

@@ -54,7 +54,7 @@ def redis_url():
     r.flushdb()
 
 
-def test_api_on_postgres(settings, make_client, pg_url):
+def test_api_on_postgres(pg_url, settings, make_client):  # pg_url first: the database outlives the app
     client = make_client(dataclasses.replace(settings, db_url=pg_url))
     a, b = add_user(client, "ann", "artist"), add_user(client, "bob", "artist")
     job = client.post("/api/v1/jobs", data={"prompt": "a red ball", "steps": 2}, headers=a).json()
@@ -71,7 +71,7 @@ def test_api_on_postgres(settings, make_client, pg_url):
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
         actions = conn.execute(text("SELECT action FROM audit ORDER BY id")).scalars().all()
     engine.dispose()
-    assert actions == ["job.create", "job.refused"]
+    assert actions == ["job.create", "job.done", "job.refused"]
 
 
 def test_redis_workers_survive_kill9(tmp_path, tiny_model_dir, pg_url, redis_url):
@@ -86,7 +86,7 @@ def test_redis_workers_survive_kill9(tmp_path, tiny_model_dir, pg_url, redis_url
         procs["w1"] = kino("worker", *common)
         wait_http(url, procs["server"])
         with httpx.Client(base_url=url, timeout=30) as http:
-            long = http.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=h)
+            long = http.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 100, "seconds": 8}, headers=h)
             assert long.status_code == 201, long.text
             jid = long.json()["id"]
             short = [http.post("/api/v1/jobs", data={"prompt": f"a cube {i}", "steps": 2}, headers=h).json()["id"]

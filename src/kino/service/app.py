@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def admin(who: Caller = Depends(caller)) -> Caller:
     return who
 
 
+def preload(pipelines: Pipelines) -> None:
+    for name in pipelines.names():
+        try:
+            pipelines.get(name)
+        except Exception:  # a request for this model will report it
+            log.exception("model %s did not load", name)
+
+
 def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAPI:
     """The app; its lifespan migrates the database and starts the embedded worker (without Redis).
 
@@ -97,6 +106,8 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
         svc.threads.append(maintenance)
         if settings.embedded_worker and not settings.redis_url:
             svc.threads.append(EmbeddedWorker(Runner(settings, svc.sessions, svc.pipelines), svc.notifier))
+        # Load the models in the background: the first request should not wait for them if it can help it.
+        threading.Thread(target=preload, args=(pipes,), daemon=True).start()
         for t in svc.threads:
             t.start()
         try:
@@ -111,6 +122,15 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
 
     app = FastAPI(title="kino", version="1", lifespan=lifespan,
                   description="Text-to-video as a service: jobs, accounts with staged access, audit log.")
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        # Refuse oversized bodies before they are read; three uploads fit, with room for the form fields.
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > 3 * settings.max_upload_bytes + 2**20:
+            return JSONResponse(error_body("request_too_large", f"the request has {length} bytes; uploads are "
+                                           f"limited to {settings.max_upload_bytes} bytes each"), status_code=413)
+        return await call_next(request)
 
     @app.exception_handler(ApiError)
     async def _api_error(_req, e: ApiError):

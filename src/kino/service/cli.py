@@ -21,17 +21,18 @@ def add_arguments(p: argparse.ArgumentParser, default_model: Path) -> None:
     p.add_argument("--config", default=None, help="TOML settings file: role policies, limits ($KINO_CONFIG)")
 
 
-def settings_from(args, default_model: Path, usage_error) -> Settings:
+def settings_from(args, default_model: Path, usage_error, check_model: bool = True) -> Settings:
     """Flags over environment over file over defaults; a bad value is a usage error naming it."""
     pick = {k: getattr(args, k, None) or os.environ.get(v) for k, v in ENV.items()}
     data_dir = Path(pick["data_dir"] or "kino-service")
     model = getattr(args, "model", None) or str(default_model)
-    from kino.models.folder import ModelFolderError, load_config
+    if check_model:
+        from kino.models.folder import ModelFolderError, load_config
 
-    try:
-        load_config(model)
-    except ModelFolderError as e:
-        raise usage_error(str(e)) from e
+        try:
+            load_config(model)
+        except ModelFolderError as e:
+            raise usage_error(str(e)) from e
     overrides = dict(db_url=pick["db"] or f"sqlite:///{data_dir / 'kino.db'}", data_dir=data_dir,
                      redis_url=pick["redis"], models={"default": model})
     if pick["db"] and not pick["db"].startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
@@ -104,7 +105,7 @@ def cmd_users(args, default_model: Path, usage_error) -> int:
 
     if args.action != "list" and not args.name:
         raise usage_error(f"kino users {args.action} needs a NAME")
-    settings = settings_from(args, default_model, usage_error)
+    settings = settings_from(args, default_model, usage_error, check_model=False)  # accounts need no model
     sessions = session_factory(check_db(settings, usage_error))
     if args.action == "add":
         try:

@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from kino.service.db import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job, now
+from kino.safety.moderation import SafetyRefusal
+from kino.service.db import CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditEvent, Job, now
 from kino.service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,19 @@ def renew(sessions: sessionmaker, job_id: str, worker: str, lease_seconds: float
     return ours, cancel
 
 
-def finish(sessions: sessionmaker, job_id: str, worker: str, status: str, **values) -> bool:
-    """Move a job we hold to a final state; False if the lease was lost (someone else owns the job now)."""
+def finish(sessions: sessionmaker, job_id: str, worker: str, status: str, audit_detail: dict | None = None,
+           **values) -> bool:
+    """Move a job we hold to a final state, with its audit event; False if the lease was lost."""
     with sessions.begin() as db:
-        return db.execute(
+        won = db.execute(
             update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
             .values(status=status, finished=now(), lease_until=None, **values)
         ).rowcount == 1
+        if won:
+            user_id = db.scalar(select(Job.user_id).where(Job.id == job_id))
+            db.add(AuditEvent(action=f"job.{status}", user_id=user_id, actor=f"worker:{worker}"[:64], target=job_id,
+                              detail=audit_detail or {k: v for k, v in values.items() if k in ("error_code", "error")}))
+        return won
 
 
 def reap(sessions: sessionmaker, max_attempts: int) -> list[str]:
@@ -102,6 +109,11 @@ def reap(sessions: sessionmaker, max_attempts: int) -> list[str]:
                 values = dict(status=QUEUED)
             done = db.execute(update(Job).where(Job.id == jid, Job.status == RUNNING, Job.lease_until == lease)
                               .values(worker=None, lease_until=None, **values)).rowcount
+            if done:
+                action = "job.requeued" if values["status"] == QUEUED else f"job.{values['status']}"
+                user_id = db.scalar(select(Job.user_id).where(Job.id == jid))
+                db.add(AuditEvent(action=action, user_id=user_id, actor="maintenance", target=jid,
+                                  detail={"reason": "worker_lost", "attempts": attempts}))
             if done and values["status"] == QUEUED:
                 log.warning("job %s: worker lost (attempt %d of %d); queued again", jid, attempts, max_attempts)
                 requeued.append(jid)
@@ -167,6 +179,12 @@ class Runner:
         except LeaseLost:
             stop.set()
             log.warning("job %s: lease lost to another worker; dropped this run", job.id)
+            return
+        except SafetyRefusal as e:  # e.g. the output frames failed the frame checks
+            stop.set()
+            v = e.verdict
+            finish(self.sessions, job.id, self.name, FAILED, error_code="refused", error=f"refused: {v.category}",
+                   audit_detail={"category": v.category, "matched": v.matched, "stage": "run"})
             return
         except Exception as e:  # a job that fails on its inputs fails the same way every time: no retry
             stop.set()

@@ -104,6 +104,8 @@ def run_worker(settings: Settings, sessions: sessionmaker, pipelines, burst: boo
     """The ``kino worker`` loop: RQ when ``settings.redis_url`` is set, else polling the database."""
     global _runner
     _runner = Runner(settings, sessions, pipelines)
+    for name in pipelines.names():  # load before taking work, so a claimed job's lease is not spent loading
+        pipelines.get(name)
     notifier = Notifier(settings)
     maintain(settings, sessions, notifier)
     maintenance = Maintenance(settings, sessions, notifier)
