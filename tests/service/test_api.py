@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from kino.data.video_io import read_video, write_video
+
 from service_helpers import add_user, wait_for, with_policy
 
 
@@ -34,12 +36,16 @@ def test_generate_download_and_play(client, tmp_path):
     assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
 
 
-def test_same_seed_same_video(client):
+def test_same_seed_same_video(client, tmp_path):
     h = add_user(client, "ann", "artist")
     ids = [client.post("/api/v1/jobs", data={"prompt": "a blue cube", "seed": 5, "steps": 2}, headers=h).json()["id"]
            for _ in range(2)]
-    videos = [client.get(wait_for(client, h, i)["video_url"], headers=h).content for i in ids]
-    assert videos[0] == videos[1]
+    videos = []
+    for n, i in enumerate(ids):
+        path = tmp_path / f"{n}.mp4"
+        path.write_bytes(client.get(wait_for(client, h, i)["video_url"], headers=h).content)
+        videos.append(read_video(path)[0])
+    assert np.array_equal(videos[0], videos[1])  # the frames; the signed files differ in their manifests
 
 
 def png(size=(64, 64), color=(200, 30, 30)) -> bytes:
@@ -212,7 +218,7 @@ def test_events_stream_progress(client):
     assert progress == sorted(progress) and len(set(progress)) >= 2
 
 
-def test_verify_upload(client):
+def test_verify_upload(client, tmp_path):
     h = add_user(client, "ann", "artist")
     job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, headers=h).json()
     clip = client.get(wait_for(client, h, job["id"])["video_url"], headers=h).content
@@ -220,7 +226,13 @@ def test_verify_upload(client):
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["media"]["width"] == 64 and out["media"]["codec"] == "h264"
-    assert out["provenance"] is not None or out["note"]  # without kino.provenance, a note says so
+    assert out["provenance"]["c2pa"]["status"] == "valid" and out["provenance"]["watermark"]["local_key"]
+    assert out["provenance_summary"] == "kino"
+    assert client.get(f"/api/v1/jobs/{job['id']}/provenance", headers=h).json()["provenance_summary"] == "kino"
+    plain = tmp_path / "plain.mp4"  # the same kind of file, made without kino's stamp
+    write_video(plain, np.zeros((9, 64, 64, 3), np.uint8), 4)
+    r = client.post("/api/v1/verify", files={"file": ("p.mp4", plain.read_bytes(), "video/mp4")}, headers=h)
+    assert r.json()["provenance_summary"] == "none" and r.json()["provenance"]["c2pa"]["status"] != "valid"
     r = client.post("/api/v1/verify", files={"file": ("c.txt", b"hello", "text/plain")}, headers=h)
     assert (r.status_code, r.json()["error"]["code"]) == (415, "unsupported_media_type")
 

@@ -121,9 +121,10 @@ class AuditOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
-    available: bool = Field(description="whether kino's provenance checker is installed")
-    media: dict = Field(description="what the file is: type, size, frames, fps")
-    provenance: dict | None = None
+    media: dict = Field(description="what the file is: container, size, frames, fps")
+    provenance: dict | None = Field(None, description="`kino verify`'s verdict: C2PA status and watermark")
+    provenance_summary: str = Field(description="kino (signed by this service and watermarked), marked, signed, "
+                                    "none, or unreadable")
     note: str | None = None
 
 
@@ -421,11 +422,11 @@ async def events(job_id: str, request: Request, who: Caller = Depends(caller), s
 # -- verification --------------------------------------------------------------------------------
 
 
-def verify_file(path: Path) -> VerifyOut:
-    """What the file is, and its provenance when kino's checker (kino.provenance) is installed."""
+def verify_file(svc: Service, path: Path) -> VerifyOut:
+    """What the file is, and where it came from."""
     from kino.service.provenance import check
 
-    return VerifyOut(**check(path))
+    return VerifyOut(**check(path, svc.settings.signing_keys))
 
 
 @router.post("/verify", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
@@ -445,9 +446,9 @@ def verify_upload(file: UploadFile = File(..., description="an image or video to
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"upload{suffix}"
         path.write_bytes(data)
-        out = verify_file(path)
+        out = verify_file(svc, path)
     with svc.sessions.begin() as db:
-        audit(db, "verify", who.user, bytes=len(data), verified=bool(out.provenance))
+        audit(db, "verify", who.user, bytes=len(data), result=out.provenance_summary)
     return out
 
 
@@ -456,7 +457,7 @@ def job_provenance(job_id: str, who: Caller = Depends(caller), svc: Service = De
     job = own_job(svc, who, job_id)
     if job.status != DONE:
         raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}")
-    return verify_file(outputs_dir(svc.settings) / job.output)
+    return verify_file(svc, outputs_dir(svc.settings) / job.output)
 
 
 # -- admin ---------------------------------------------------------------------------------------

@@ -209,6 +209,16 @@ class Runner:
             state["lost"], state["cancel"] = not ours, cancel
 
 
+def stamp(settings: Settings, pipelines, job: Job, folder: Path):
+    """The provenance every output carries: watermark and C2PA manifest, signed with the service's keys."""
+    from kino import provenance
+    from kino.provenance.keys import ensure
+
+    operation = "extend" if job.command == "extend" else "generate"
+    sources = tuple(folder / job.inputs[k] for k in ("video",) if k in job.inputs)
+    return provenance.Stamp(ensure(settings.signing_keys), pipelines.model_id(job.model), operation, sources)
+
+
 def user_field(name: str) -> dict:
     """``user=name`` for the pipeline's safety audit, where the pipeline's Request has that field."""
     import dataclasses
@@ -243,6 +253,6 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
                       **user_field(p.get("user", "")))
         result = pipe(req, progress=on_step)
         video, fps = result.frames, result.fps
-    write_video(out, video, fps)
+    write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
     return {"frames": int(len(video)), "fps": int(fps), "width": int(video.shape[2]), "height": int(video.shape[1]),
             "seconds": round(len(video) / fps, 3)}

@@ -14,6 +14,7 @@ class Pipelines:
         self.models = dict(models)
         self.torch_threads = torch_threads
         self._loaded: dict[str, TextToVideoPipeline] = {}
+        self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -26,3 +27,12 @@ class Pipelines:
                     torch.set_num_threads(self.torch_threads)
                 self._loaded[name] = TextToVideoPipeline.from_pretrained(self.models[name])
             return self._loaded[name]
+
+    def model_id(self, name: str) -> str:
+        """``folder@sha256:...`` of the weights, for the C2PA manifest (hashed once per process)."""
+        from kino.provenance import model_id
+
+        with self._lock:
+            if name not in self._ids:
+                self._ids[name] = model_id(self.models[name])
+            return self._ids[name]

@@ -1,17 +1,11 @@
-"""The service's view of a file: what it is, and its provenance if kino's checker is installed.
-
-``kino.provenance`` (C2PA manifest and watermark, issue 5) may or may not be present; the
-service reports ``available: false`` without it rather than pretending a file is unverified.
-"""
+"""The service's view of a file: what it is (container, size, frames) and what ``kino verify`` says about it."""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import logging
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from kino.provenance import keys as signing
+from kino.provenance.verify import VerifyError, verify
 
 
 def media_info(path: Path) -> dict:
@@ -31,28 +25,27 @@ def media_info(path: Path) -> dict:
     return info
 
 
-def _as_dict(x) -> dict:
-    if dataclasses.is_dataclass(x):
-        return dataclasses.asdict(x)
-    if isinstance(x, dict):
-        return x
-    return {"result": str(x)}
-
-
-def check(path: Path) -> dict:
-    out = {"available": False, "media": media_info(path), "provenance": None, "note": None}
+def check(path: Path, keys_dir: Path) -> dict:
+    """Media facts and the provenance verdict; C2PA is judged against the service's own root certificate."""
+    out = {"media": media_info(path), "provenance": None, "note": None}
     try:
-        verify = importlib.import_module("kino.provenance.verify")
-    except ImportError:
-        out["note"] = "kino.provenance is not installed here: no C2PA or watermark check was made"
-        return out
-    fn = getattr(verify, "verify", None) or getattr(verify, "verify_file", None)
-    if fn is None:
-        out["note"] = "kino.provenance.verify has no verify() function"
-        return out
+        keys = signing.load(keys_dir)
+        anchors, local = keys.root_pem, keys.key_id
+    except signing.KeysError:
+        anchors, local = None, None
+        out["note"] = "this service has signed nothing yet: C2PA is checked without a trust anchor"
     try:
-        out["provenance"], out["available"] = _as_dict(fn(path)), True
-    except Exception as e:  # the checker's failure on a strange file is a result, not a server error
-        log.warning("provenance check of %s failed: %s", path.name, e)
-        out.update(available=True, note=f"provenance check failed: {e}"[:300])
+        out["provenance"] = verify(path, trust_anchors=anchors, local_key_id=local).to_dict()
+    except VerifyError as e:
+        out["note"] = str(e)
+    out["provenance_summary"] = summary(out["provenance"])
     return out
+
+
+def summary(verdict: dict | None) -> str:
+    """One word for the badge: kino (signed here and marked), marked, signed, or none."""
+    if not verdict:
+        return "unreadable"
+    signed = verdict["c2pa"].get("status") == "valid"
+    marked = verdict["watermark"].get("present") and verdict["watermark"].get("local_key")
+    return "kino" if signed and marked else "marked" if marked else "signed" if signed else "none"

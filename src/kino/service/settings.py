@@ -50,6 +50,11 @@ class Settings:
     max_attempts: int = 3  # runs of a job (first try + retries after lost workers)
     poll_seconds: float = 0.5  # how often an idle embedded worker looks for work
     torch_threads: int | None = None  # torch.set_num_threads in workers (None: leave as is)
+    keys_dir: Path | None = None  # C2PA signing keys shared by all workers (None: data_dir / "keys")
+
+    @property
+    def signing_keys(self) -> Path:
+        return Path(self.keys_dir) if self.keys_dir else Path(self.data_dir) / "keys"
 
     def policy(self, role: str) -> RolePolicy:
         return self.policies[role]
@@ -68,8 +73,9 @@ class Settings:
                 policies[role] = dataclasses.replace(policies[role], **table)
             except TypeError as e:
                 raise ValueError(f"{path}: policies.{role}: {e}") from None
-        if "data_dir" in data:
-            data["data_dir"] = Path(data["data_dir"])
+        for key in ("data_dir", "keys_dir"):
+            if key in data:
+                data[key] = Path(data[key])
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

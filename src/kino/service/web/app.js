@@ -109,10 +109,13 @@ async function refreshGallery() {
       badge.className = "badge"; badge.textContent = "provenance…";
       card.append(badge);
       json(`/jobs/${job.id}/provenance`).then((pv) => {
-        const ok = pv.provenance && (pv.provenance.valid || pv.provenance.ok || pv.provenance.verified);
-        badge.className = "badge " + (pv.available ? (ok ? "ok" : "no") : "");
-        badge.textContent = !pv.available ? "provenance: checker not installed" : ok ? "provenance verified" : "provenance: not verified";
-        badge.title = JSON.stringify(pv.provenance || pv.note);
+        const words = { kino: "provenance: signed and watermarked by kino", marked: "provenance: watermark only",
+          signed: "provenance: C2PA only", none: "provenance: none found", unreadable: "provenance: unreadable" };
+        badge.className = "badge " + (pv.provenance_summary === "kino" ? "ok" : "no");
+        badge.dataset.summary = pv.provenance_summary;
+        badge.textContent = words[pv.provenance_summary] || pv.provenance_summary;
+        badge.title = pv.provenance ? `C2PA: ${pv.provenance.c2pa.status}; watermark: ` +
+          (pv.provenance.watermark.present ? `key ${pv.provenance.watermark.key_id}` : "not found") : (pv.note || "");
       }).catch(() => { badge.textContent = "provenance: unavailable"; });
     }
     const del = document.createElement("button");
