@@ -124,3 +124,14 @@ def test_cli_add_list_then_generate_from_that_face_is_refused_then_remove(capsys
     assert main(["likeness", "remove", "Eileen Collins"]) == 0
     assert main(["likeness", "remove", "Eileen Collins"]) == 2
     assert main(["likeness", "list"]) == 0 and capsys.readouterr().out == ""
+
+
+def test_cli_add_with_a_missing_or_unreadable_image_exits_2_with_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KINO_LIKENESS_DIR", str(tmp_path / "faces"))
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    for path, message in ((tmp_path / "missing.png", "no such file"), (tmp_path / "junk.png", "not a readable image")):
+        assert main(["likeness", "add", "Someone", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert main(["likeness", "add", "", str(tmp_path / "junk.png")]) == 2
+    assert not (tmp_path / "faces" / "faces.json").exists()
