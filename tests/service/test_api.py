@@ -266,3 +266,22 @@ def test_web_page_served(client):
     assert "Shot ${n + 1}" in client.get("/static/app.js").text
     spec = client.get("/openapi.json").json()
     assert "/api/v1/jobs" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
+
+
+def test_storyboard_loop_and_camera(client):
+    h = add_user(client, "ann", "artist")
+    story = "Shot 1: a red ball rolls to the right Shot 2: a blue cube falls"
+    r = client.post("/api/v1/jobs", data={"prompt": story, "seconds": 2, "steps": 2}, headers=h)
+    assert r.status_code == 201, r.text
+    job = wait_for(client, h, r.json()["id"])
+    assert job["status"] == "done" and job["params"]["shots"] == 2, job
+    assert job["result"]["frames"] == 10  # two 1 s shots at 4 fps, 5 frames each, joined by a cut
+    looped = client.post("/api/v1/jobs", data={"prompt": "a ball", "loop": "true", "steps": 2}, headers=h).json()
+    assert wait_for(client, h, looped["id"])["status"] == "done"
+    panned = client.post("/api/v1/jobs", data={"prompt": "a ball", "camera": "pan-left", "steps": 2}, headers=h)
+    assert panned.json()["params"]["prompt"] != "a ball"  # the camera phrase is part of what the model reads
+    for data, code in [({"prompt": story, "loop": "true"}, "conflicting_inputs"),
+                       ({"prompt": "a ball", "camera": "spin"}, "invalid_field"),
+                       ({"prompt": "Once upon a time: Shot 1: a ball"}, "invalid_request")]:
+        r = client.post("/api/v1/jobs", data=data, headers=h)
+        assert (r.status_code, r.json()["error"]["code"]) == (422, code), r.text

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
 from kino.io import atomic_path
+from kino.pipelines import prompting, storyboard
 from kino.pipelines.text_to_video import Request as GenRequest
 from kino.pipelines.text_to_video import RequestError
 from kino.safety.moderation import SafetyRefusal
@@ -243,13 +244,18 @@ def create_job(
     guidance: float | None = Form(None, ge=0, le=1000),
     sampler: str | None = Form(None, max_length=32),
     backward: bool = Form(False, description="extend: add the new video before the clip"),
+    loop: bool = Form(False, description="the last frame leads seamlessly back into the first"),
+    camera: Literal["still", "pan-left", "pan-right", "zoom-in", "zoom-out"] | None = Form(None),
     image: UploadFile | None = File(None, description="first frame (image to video): PNG, JPEG, WebP"),
     last_image: UploadFile | None = File(None, description="last frame to reach (image to video)"),
     video: UploadFile | None = File(None, description="video to extend: MP4, WebM, MOV"),
     who: Caller = Depends(caller),
     svc: Service = Depends(service),
 ):
-    """Queue a video job. With ``video`` it extends that clip; with ``image``/``last_image`` it animates them."""
+    """Queue a video job. With ``video`` it extends that clip; with ``image``/``last_image`` it animates them.
+
+    A prompt written as shots ("Shot 1: ... Shot 2: ...") becomes a multi-shot video, the duration split evenly.
+    """
     policy = svc.settings.policy(who.user.role)
     if not policy.enabled:
         raise ApiError(403, "role_not_released", f"generation is not open to role {who.user.role} yet")
@@ -279,9 +285,19 @@ def create_job(
 
             width, height = model_size(frames_in, pipe.size_multiple)
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
-        req = GenRequest(prompt, seed=seed, seconds=seconds, fps=fps, width=width, height=height, steps=steps,
-                         guidance=guidance, sampler=sampler, **images, **user_field(who.user.name))
-        r = pipe.resolve(req)
+        options = dict(fps=fps, width=width, height=height, steps=steps, guidance=guidance, sampler=sampler)
+        story = storyboard.from_prompt(prompt, seconds, seed) if command == "generate" else None
+        if story is not None:
+            if loop or camera:
+                raise ApiError(422, "conflicting_inputs", "a multi-shot prompt cannot be combined with loop or camera")
+            shots = storyboard.shot_requests(pipe, story, **options, **user_field(who.user.name))
+            r = dataclasses.replace(shots[0], seconds=sum(x.seconds for x in shots))  # the whole video, for limits
+        else:
+            req = GenRequest(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, **options, **images,
+                             **user_field(who.user.name))
+            r = pipe.resolve(req)
+            if loop and (command == "extend" or r.last_image is not None):
+                raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
     except UploadError as e:
         raise ApiError(e.status, e.code, str(e)) from None
     except RequestError as e:
@@ -289,8 +305,11 @@ def create_job(
     except SafetyRefusal as e:
         raise refuse(svc, who, e, prompt) from None
     check_policy(svc, who, r)
-    params = dict(prompt=r.prompt, seed=r.seed, seconds=r.seconds, fps=r.fps, width=r.width, height=r.height,
-                  steps=r.steps, guidance=r.guidance, sampler=r.sampler, user=who.user.name)
+    params = dict(prompt=r.prompt if story is None else prompt.strip(), seed=r.seed, seconds=r.seconds, fps=r.fps,
+                  width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=r.sampler,
+                  loop=loop, user=who.user.name)
+    if story is not None:
+        params["shots"] = len(story.shots)
     if command == "extend":
         params.update(backward=backward, input_frames=int(len(frames_in)))
     job_id = new_job_id()

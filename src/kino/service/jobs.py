@@ -244,14 +244,22 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         video = extend(pipe, frames, fps, p["seconds"], p["prompt"], backward=p.get("backward", False),
                        seed=p["seed"], progress=on_step, steps=p["steps"], guidance=p["guidance"],
                        sampler=p["sampler"], **user_field(p.get("user", "")))
-    else:
+    elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
+        from kino.pipelines import storyboard
+
+        story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
+        options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
+        result = storyboard.render_story(pipe, story, progress=on_step, **options, **user_field(p.get("user", "")))
+        video, fps = result.frames, result.fps
+    else:  # one shot, made chunk by chunk when longer than the model's window
+        from kino.pipelines import long_video
         from kino.pipelines.text_to_video import Request
 
         images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
         req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
                       **user_field(p.get("user", "")))
-        result = pipe(req, progress=on_step)
+        result = long_video.generate(pipe, req, loop=p.get("loop", False), progress=on_step)
         video, fps = result.frames, result.fps
     write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
     return {"frames": int(len(video)), "fps": int(fps), "width": int(video.shape[2]), "height": int(video.shape[1]),
