@@ -90,3 +90,20 @@ def test_formats_without_c2pa_support_or_data_are_missing(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
     assert c2pa.read(webm).status == "missing"
     assert c2pa.read(png).status == "missing"
+
+
+def test_a_source_c2pa_cannot_read_is_named_instead(signed, tmp_path, caplog):
+    import av
+
+    k, plain, _ = signed
+    webm = tmp_path / "in.webm"
+    with av.open(str(webm), "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    out = tmp_path / "out.mp4"
+    c2pa.sign(plain, out, k, title="out.mp4", model_id="m", operation="extend", sources=(webm,))
+    report = c2pa.read(out, k.root_pem)
+    assert report.status == "valid" and report.summary["operation"] == "extend"
+    assert "in.webm" in caplog.text

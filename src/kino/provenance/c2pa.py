@@ -62,9 +62,22 @@ def _context(trust_anchors: bytes | str | None) -> c2pa.Context:
 def sign(src: Path, dst: Path, keys: Keys, *, title: str, model_id: str, operation: str,
          sources: tuple[Path, ...] = ()) -> None:
     """Write ``src`` with a signed manifest to ``dst``. ``sources``, the inputs of an edit, become its
-    ingredients: the first its parent, the others components."""
+    ingredients: the first its parent, the others components. A source C2PA cannot read as an
+    ingredient (a .webm, say) is named in the action's parameters instead."""
     mime = MIME.get(Path(title).suffix.lower(), "video/mp4")
-    definition = manifest(title, model_id, operation, edited=bool(sources))
+    try:
+        _sign(src, dst, keys, manifest(title, model_id, operation, edited=bool(sources)), mime, sources)
+    except c2pa.C2paError as e:
+        if not sources:
+            raise
+        log.warning("cannot record %s as a C2PA ingredient (%s); naming it in the manifest instead",
+                    ", ".join(Path(p).name for p in sources), str(e).splitlines()[0])
+        definition = manifest(title, model_id, operation, edited=False)
+        definition["assertions"][0]["data"]["actions"][0]["parameters"]["sources"] = [Path(p).name for p in sources]
+        _sign(src, dst, keys, definition, mime, ())
+
+
+def _sign(src: Path, dst: Path, keys: Keys, definition: dict, mime: str, sources: tuple[Path, ...]) -> None:
     signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, keys.chain_pem, keys.key_pem, None))
     with signer, _context(keys.root_pem) as ctx, c2pa.Builder(definition, context=ctx) as builder:
         for i, source in enumerate(sources):
@@ -72,7 +85,7 @@ def sign(src: Path, dst: Path, keys: Keys, *, title: str, model_id: str, operati
             if i == 0:
                 ingredient["label"] = "source"  # what c2pa.opened points at
             with open(source, "rb") as f:
-                builder.add_ingredient(ingredient, MIME.get(Path(source).suffix.lower(), "video/mp4"), f)
+                builder.add_ingredient(ingredient, MIME.get(Path(source).suffix.lower()) or "video/mp4", f)
         with open(src, "rb") as s, open(dst, "w+b") as d:
             builder.sign(signer, mime, s, d)
 

@@ -7,24 +7,28 @@ Florencio, "Improved spread spectrum", 2003).
 
 - The mark is a pseudo-random +-1 field on a ``grid x grid`` lattice of cells spanning the whole
   frame, so it scales with the frame: any later resize sees the same pattern. The grid is 64 for
-  frames of 256 pixels and more, 32 from 128, 16 below, so that a cell stays about 4 pixels.
+  frames of 256 pixels and more, 32 below (cells of 2 to 4 pixels).
 - Some cells (half on small frames, 30% on large ones) are a fixed sync template; the rest carry the 48
   payload bits, coded by a rate-1/2 convolutional code into 108 bits (``ecc``), round-robin over cells
   (cell value = chip * (+-1)). Cells sit at random over the frame: a crop loses a few cells of
   every coded bit, never a whole bit, and soft Viterbi decoding corrects the weak ones.
 - The field is upsampled bilinearly (smooth, so H.264 keeps it), added equally to R, G and B (a luma
   offset), the same in every frame: the detector averages frames, which washes out moving content
-  and coding noise. Before adding it, the embedder measures how the clip itself projects onto each
-  bit's template and on the sync template, and strengthens the cells of any bit the picture works
-  against (improved spread spectrum), so the payload does not depend on the content.
-- Detection: the temporal mean of the luma is resampled to a canonical size at candidate scales (a
+  and coding noise. Before adding it, the embedder measures how each 8-frame chunk projects onto
+  each coded bit's template and on the sync template, and sets each one's strength so that picture
+  plus mark give the response of the mark alone (improved spread spectrum): the payload does not
+  depend on the content, and frames that already carry the mark (an extended kino video) get
+  almost nothing added.
+- Detection: the temporal mean of the luma, less its 7x7 median (a prediction filter: flat areas and
+  clean edges drop out, the mark stays), is resampled to a canonical size at candidate scales (a
   crop makes the frame-relative pattern look larger; resizing does nothing to it), whitened, and
   cross-correlated with the sync template by FFT, all offsets at once. The statistic ``z`` is the best
   peak in units of the correlation surface's own robust spread; under no watermark each value is about
   standard normal, so the sync p-value is the Gaussian tail times the number of hypotheses tried
-  (Bonferroni). The payload is read at that alignment; when its 16 marker bits decode exactly (or with
-  one error), which noise does with chance 2^-16 (17 / 2^16), the p-value is multiplied by that. A clip is called marked when the
-  p-value is at most ``P_THRESHOLD``.
+  (Bonferroni). The payload is read at the best few alignments; when its 16 marker bits decode
+  exactly (or with one error), which noise does with chance 2^-16 (17 / 2^16), the p-value is
+  multiplied by that and by the number of alignments read. A clip is called marked when the p-value
+  is at most ``P_THRESHOLD``; the bench measures the false-positive rate on unmarked clips.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ PATTERN_SEED = 0x6B696E6F  # "kino"; public: anyone may detect the mark
 SCALES = tuple(float(s) for s in np.round(np.arange(1.0, 1.151, 0.015), 4))  # 1 / kept share of a side
 P_THRESHOLD = 1e-6  # called marked at or below this p-value
 CANDIDATES = 6  # alignments whose payload is read
-MEDIAN = True
+MEDIAN = True  # subtract the 7x7 median before whitening
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
