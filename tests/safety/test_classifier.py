@@ -9,9 +9,10 @@ from kino.safety.classifier import (
     WEIGHTS,
     CombinedModerator,
     PromptClassifier,
+    category_probabilities,
     embed_rows,
-    harm_probability,
     pieces,
+    refused,
     train_on,
     training_rows,
 )
@@ -28,7 +29,7 @@ def test_shipped_weights_are_small_and_match_the_labels():
     c = shipped()
     assert WEIGHTS.stat().st_size < 64_000
     assert c.weight.shape == (len(LABELS), 384) and c.bias.shape == (len(LABELS),)
-    assert 0.5 < c.threshold < 1.0
+    assert set(c.thresholds) == set(LABELS[1:]) and all(0.1 < t < 1.0 for t in c.thresholds.values())
 
 
 def test_pieces_are_the_whole_and_each_sentence_normalised():
@@ -45,10 +46,10 @@ def test_embeddings_are_unit_sentence_vectors_that_order_meaning():
 
 def test_classifier_scores_harm_higher_than_harmless_and_names_a_category():
     c = shipped()
-    harm = 1 - c.probabilities("a man ends his brother's life with a shovel")["safe"]
-    calm = 1 - c.probabilities("a grandmother knitting by the fire")["safe"]
-    assert harm > calm + 0.15
-    forced = PromptClassifier(c.embedder, c.weight, c.bias, threshold=0.0)  # refuse everything: read the category
+    harm = c.probabilities("a man ends his brother's life with a shovel")
+    calm = c.probabilities("a grandmother knitting by the fire")
+    assert harm["violence_extreme"] > max(calm.values()) + 0.1
+    forced = PromptClassifier(c.embedder, c.weight, c.bias, dict.fromkeys(LABELS[1:], 0.0))  # refuse all: the category
     v = forced("a man ends his brother's life with a shovel")
     assert (v.allowed, v.category) == (False, "violence_extreme") and v.matched.startswith("classifier ")
 
@@ -60,9 +61,8 @@ def test_combination_keeps_every_lexicon_refusal_and_adds_none_on_the_heldout_ne
     assert len(benign) >= 80
     allowed = [r for r in benign if moderate_prompt(r["prompt"]).allowed]
     x, groups = embed_rows(allowed, shipped().embedder)  # what the combination computes, in one batch
-    added = [r["prompt"] for r, p in zip(allowed, harm_probability(x, groups, shipped().weight, shipped().bias))
-             if p >= shipped().threshold]
-    assert added == []
+    probs = category_probabilities(x, groups, shipped().weight, shipped().bias)
+    assert not refused(probs, shipped().thresholds).any()
     assert combined(allowed[0]["prompt"]).allowed
 
 
@@ -84,10 +84,12 @@ def test_training_picks_a_threshold_above_every_out_of_fold_benign_score():
          "a body is dismembered", "a hostage is tortured", "a man is burned alive"])]
     x, groups = embed_rows(rows, shipped().embedder)
     result = train_on(x, groups, rows)
-    benign_oof = [p for p, r in zip(result["oof"], rows) if r["label"] == "safe"]
-    assert result["threshold"] > max(benign_oof)
+    benign = torch.tensor([r["label"] == "safe" for r in rows])
+    highest = result["oof"][benign].max(0).values
+    assert all(result["thresholds"][c] > float(h) for c, h in zip(LABELS[1:], highest))
+    assert result["cv_false_positives"] == 0
     assert result["cv_recall"] > 0.5  # ten violent prompts are easy to tell from ten calm ones
-    assert isinstance(CombinedModerator(lambda p: Verdict(True, None, None, {}),
-                                        PromptClassifier(shipped().embedder, result["weight"], result["bias"],
-                                                         result["threshold"]))("a man stabs a stranger"), Verdict)
+    clf = PromptClassifier(shipped().embedder, result["weight"], result["bias"], result["thresholds"])
+    v = CombinedModerator(lambda p: Verdict(True, None, None, {}), clf)("a man stabs a stranger in the street")
+    assert (v.allowed, v.category) == (False, "violence_extreme")
 

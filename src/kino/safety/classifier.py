@@ -7,15 +7,17 @@
    then embedded as all-MiniLM-L6-v2 sentence embeddings (mean of the token states, L2-normalised;
    the encoder in ``kino.models.text_encoder``, read from the installed package, never a hub).
 2. Model: multinomial logistic regression, 384 -> 9 labels ("safe" and the eight categories),
-   classes weighted to balance, L2 penalty; fitted with L-BFGS in torch. A prompt's harm
-   probability is the highest ``1 - p(safe)`` over its pieces and the whole.
-3. Threshold: chosen on the tune split alone, from out-of-fold predictions (5 folds grouped by base
-   prompt, so no variant of a prompt is scored by a model that saw another variant): the lowest
-   value above every tune benign prompt's harm probability, plus ``MARGIN``. The held-out split
-   is never read here.
+   "safe" weighted as much as all categories together; L2 penalty; fitted with L-BFGS in torch.
+   A prompt's probability for a category is the highest over its pieces and the whole.
+3. Thresholds, one per category: chosen on training rows alone (the tune split and
+   ``classifier_train.txt``), from out-of-fold predictions (5 folds grouped by base prompt, so no
+   variant of a prompt is scored by a model that saw another variant): the highest out-of-fold
+   probability of that category on any benign row, plus ``MARGIN``. The held-out split is never
+   read here. (One threshold on ``1 - p(safe)`` instead caught half as much at the same zero
+   false positives: out-of-fold recall 0.10 against 0.29.)
 4. Combination (``CombinedModerator``): the lexicon decides first; a prompt it allows is refused
-   when the classifier's harm probability reaches the threshold, in the category it scores highest.
-   The classifier can only add refusals.
+   when a category's probability reaches its threshold (the category furthest above its threshold
+   is reported). The classifier can only add refusals.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class PromptClassifier:
     embedder: Embedder
     weight: torch.Tensor  # (9, 384)
     bias: torch.Tensor  # (9,)
-    threshold: float
+    thresholds: dict[str, float]  # per category
 
     @classmethod
     def load(cls, path: str | Path = WEIGHTS, embedder: Embedder | None = None) -> "PromptClassifier":
@@ -95,21 +97,20 @@ class PromptClassifier:
             weight, bias = f.get_tensor("weight"), f.get_tensor("bias")
         if tuple(json.loads(meta["labels"])) != LABELS:
             raise ValueError(f"{path} was trained for labels {meta['labels']}, not {LABELS}")
-        return cls(embedder or Embedder(), weight, bias, float(meta["threshold"]))
+        return cls(embedder or Embedder(), weight, bias, json.loads(meta["thresholds"]))
 
     def probabilities(self, prompt: str) -> dict[str, float]:
-        """Per label, over the prompt's pieces: p(safe) of the least safe piece, the highest p of each category."""
-        p = torch.softmax(self.embedder(pieces(prompt)) @ self.weight.T + self.bias, dim=-1)  # (pieces, 9)
-        worst = int(p[:, 0].argmin())
-        return {"safe": float(p[worst, 0]), **{c: float(p[:, i + 1].max()) for i, c in enumerate(CATEGORIES)}}
+        """Each category's highest probability over the prompt's pieces."""
+        x = self.embedder(pieces(prompt))
+        row = category_probabilities(x, [list(range(len(x)))], self.weight, self.bias)[0]
+        return dict(zip(CATEGORIES, map(float, row)))
 
     def __call__(self, prompt: str) -> Verdict:
-        probs = self.probabilities(prompt)
-        harm = 1.0 - probs["safe"]
-        scores = {c: probs[c] for c in CATEGORIES}
-        if harm >= self.threshold:
-            category = max(CATEGORIES, key=scores.get)
-            return Verdict(False, category, f"classifier {harm:.2f}", scores)
+        scores = self.probabilities(prompt)
+        over = {c: scores[c] - self.thresholds[c] for c in CATEGORIES if scores[c] >= self.thresholds[c]}
+        if over:
+            category = max(over, key=over.get)
+            return Verdict(False, category, f"classifier {scores[category]:.2f}", scores)
         return Verdict(True, None, None, scores)
 
 
@@ -162,10 +163,15 @@ def fit(x: torch.Tensor, y: torch.Tensor, l2: float = L2, steps: int = 200) -> t
     return w.detach(), b.detach()
 
 
-def harm_probability(x: torch.Tensor, groups: list[list[int]], w: torch.Tensor, b: torch.Tensor) -> list[float]:
-    """Per prompt, 1 - p(safe) of its least safe piece; ``groups[i]`` are prompt i's rows of ``x``."""
-    p_safe = torch.softmax(x @ w.T + b, dim=-1)[:, 0]
-    return [1.0 - float(p_safe[g].min()) for g in groups]
+def category_probabilities(x: torch.Tensor, groups: list[list[int]], w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(prompts, 8): each category's highest probability over a prompt's pieces; ``groups[i]`` are its rows of x."""
+    p = torch.softmax(x @ w.T + b, dim=-1)[:, 1:]
+    return torch.stack([p[g].max(0).values for g in groups])
+
+
+def refused(probs: torch.Tensor, thresholds: dict[str, float]) -> torch.Tensor:
+    """(prompts,) bool: some category at or above its threshold."""
+    return (probs >= torch.tensor([thresholds[c] for c in CATEGORIES])).any(1)
 
 
 def embed_rows(rows: list[dict], embedder: Embedder) -> tuple[torch.Tensor, list[list[int]]]:
@@ -190,23 +196,22 @@ def train_on(x: torch.Tensor, groups: list[list[int]], rows: list[dict], l2: flo
     y = torch.tensor([LABELS.index(r["label"]) for r in rows])
     bases = sorted({r["base"] for r in rows})
     fold_of = {base: i % FOLDS for i, base in enumerate(bases)}
-    oof = [0.0] * len(rows)
+    oof = torch.zeros(len(rows), len(CATEGORIES))
     for k in range(FOLDS):
         train_idx = torch.tensor([i for i, r in enumerate(rows) if fold_of[r["base"]] != k])
         w, b = fit(x[whole[train_idx]], y[train_idx], l2)
         held = [i for i, r in enumerate(rows) if fold_of[r["base"]] == k]
-        for i, p in zip(held, harm_probability(x, [groups[i] for i in held], w, b)):
-            oof[i] = p
-    benign = [p for p, r in zip(oof, rows) if r["label"] == "safe"]
-    harmful = [p for p, r in zip(oof, rows) if r["label"] != "safe"]
-    threshold = min(0.99, max(benign) + MARGIN)
+        oof[held] = category_probabilities(x, [groups[i] for i in held], w, b)
+    benign = torch.tensor([r["label"] == "safe" for r in rows])
+    highest = oof[benign].max(0).values
+    thresholds = {c: min(0.99, float(v) + MARGIN) for c, v in zip(CATEGORIES, highest)}
     w, b = fit(x[whole], y, l2)
     return {
         "weight": w,
         "bias": b,
-        "threshold": threshold,
-        "cv_recall": sum(p >= threshold for p in harmful) / len(harmful),
-        "cv_max_benign": max(benign),
+        "thresholds": thresholds,
+        "cv_recall": float(refused(oof[~benign], thresholds).float().mean()),
+        "cv_false_positives": int(refused(oof[benign], thresholds).sum()),
         "oof": oof,
     }
 
@@ -230,13 +235,13 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = training_rows()
     result = train(rows, Embedder())
-    meta = {"labels": json.dumps(LABELS), "threshold": f"{result['threshold']:.4f}",
+    meta = {"labels": json.dumps(LABELS), "thresholds": json.dumps({c: round(t, 4) for c, t in result["thresholds"].items()}),
             "trained_on": "eval_prompts.jsonl split=tune + classifier_train.txt", "rows": str(len(rows))}
     with atomic_path(WEIGHTS) as tmp:
         save_file({"weight": result["weight"].contiguous(), "bias": result["bias"].contiguous()}, str(tmp), meta)
-    log.info("wrote %s: %d training rows, threshold %.4f (highest out-of-fold benign %.4f), out-of-fold recall "
-             "of the classifier alone %.4f", WEIGHTS, len(rows), result["threshold"], result["cv_max_benign"],
-             result["cv_recall"])
+    log.info("wrote %s: %d training rows, thresholds %s; out-of-fold recall of the classifier alone %.4f, "
+             "out-of-fold false positives %d", WEIGHTS, len(rows), meta["thresholds"], result["cv_recall"],
+             result["cv_false_positives"])
 
 
 if __name__ == "__main__":
