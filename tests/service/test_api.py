@@ -285,3 +285,20 @@ def test_storyboard_loop_and_camera(client):
                        ({"prompt": "Once upon a time: Shot 1: a ball"}, "invalid_request")]:
         r = client.post("/api/v1/jobs", data=data, headers=h)
         assert (r.status_code, r.json()["error"]["code"]) == (422, code), r.text
+
+
+def test_broken_model_is_503_not_500(settings, tmp_path):
+    import dataclasses
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    s = dataclasses.replace(settings, models={"default": str(broken)})
+    from fastapi.testclient import TestClient
+
+    from kino.service.app import create_app
+
+    with TestClient(create_app(s)) as client:  # its own Pipelines: this model is not the shared tiny one
+        h = add_user(client, "ann", "artist")
+        r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, headers=h)
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "model_unavailable")

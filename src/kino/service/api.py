@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_positio
 from kino.service.settings import ROLES
 from kino.service.uploads import UploadError, check_upload, decode_image, decode_video
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 ERRORS = {
     400: {"description": "bad request"}, 401: {"description": "no or bad API key"},
@@ -34,6 +36,7 @@ ERRORS = {
     404: {"description": "no such job (or not yours)"}, 409: {"description": "the job is in the wrong state"},
     413: {"description": "upload too large"}, 415: {"description": "unsupported upload type"},
     422: {"description": "a field is invalid"}, 429: {"description": "rate limit or quota reached"},
+    503: {"description": "the model cannot be loaded right now"},
 }
 
 
@@ -275,7 +278,12 @@ def create_job(
     uploads = {k: read_upload(svc, k, f, kind) for k, f, kind in
                (("image", image, "image"), ("last_image", last_image, "image"), ("video", video, "video"))}
     uploads = {k: v for k, v in uploads.items() if v is not None}
-    pipe = svc.pipelines.get(model)
+    try:
+        pipe = svc.pipelines.get(model)
+    except Exception:  # a broken or half-installed model folder is the server's problem, said plainly
+        log.exception("model %s did not load", model)
+        raise ApiError(503, "model_unavailable", f"model {model!r} cannot be loaded right now; try again later",
+                       retry_after=30) from None
     frames_in = None
     try:
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
