@@ -102,3 +102,22 @@ def test_server_killed_mid_job_completes_after_restart(tmp_path, tiny_model_dir)
         assert outputs == [f"{jid}-2.mp4"]  # one finished file; the killed run left none
     finally:
         stop(server)
+
+
+def test_deleting_a_running_job_stops_it_and_leaves_no_file(client, caplog):
+    import time
+
+    h = add_user(client, "ann", "admin")
+    job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=h).json()
+    wait_for(client, h, job["id"], until=("running",))
+    t0 = time.monotonic()
+    assert client.delete(f"/api/v1/jobs/{job['id']}", headers=h).status_code == 204
+    while "dropped this run" not in caplog.text:  # the worker notices within a heartbeat and stops sampling
+        assert time.monotonic() - t0 < 10, "the worker kept running a deleted job"
+        time.sleep(0.05)
+    svc = client.app.state.service
+    with svc.sessions() as db:
+        row = db.get(Job, job["id"])
+    assert (row.status, row.output, row.worker) == ("deleted", None, None)
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=h).status_code == 404
+    assert list((svc.settings.data_dir / "outputs").glob("*.mp4")) == []

@@ -428,7 +428,7 @@ async def events(job_id: str, request: Request, who: Caller = Depends(caller), s
     await run_in_threadpool(own_job, svc, who, job_id)
 
     async def stream():
-        last = None
+        last, quiet = None, 0.0
         while True:
             try:
                 job = await run_in_threadpool(own_job, svc, who, job_id)
@@ -438,10 +438,14 @@ async def events(job_id: str, request: Request, who: Caller = Depends(caller), s
             state = job_out(job).model_dump_json()
             if state != last:
                 yield f"data: {state}\n\n"
-                last = state
+                last, quiet = state, 0.0
+            elif quiet >= 15:  # a comment line keeps proxies from closing a stream whose job waits in the queue
+                yield ": waiting\n\n"
+                quiet = 0.0
             if job.status in FINISHED or await request.is_disconnected():
                 return
             await asyncio.sleep(0.25)
+            quiet += 0.25
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
