@@ -24,6 +24,7 @@ def test_generate_download_and_play(client, tmp_path):
     done = wait_for(client, h, job["id"])
     assert done["status"] == "done", done
     assert done["progress"] == 1.0 and done["step"] == 3 and done["attempts"] == 1
+    assert {"transformer", "vae_decode", "write_and_sign"} <= set(done["result"]["timings"])
     video = client.get(done["video_url"], headers=h)
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
     path = tmp_path / "out.mp4"

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +239,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
     p = dict(job.params)
     folder = uploads_dir(settings, job.id)
     out.parent.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
     if job.command == "extend":
         frames, fps = read_video(folder / job.inputs["video"])
         fps = round(fps) or 8
@@ -260,7 +262,9 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
                       **user_field(p.get("user", "")))
         result = long_video.generate(pipe, req, loop=p.get("loop", False), progress=on_step)
-        video, fps = result.frames, result.fps
+        video, fps, timings = result.frames, result.fps, dict(result.timings)
+    t0 = time.perf_counter()
     write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
+    timings["write_and_sign"] = time.perf_counter() - t0
     return {"frames": int(len(video)), "fps": int(fps), "width": int(video.shape[2]), "height": int(video.shape[1]),
-            "seconds": round(len(video) / fps, 3)}
+            "seconds": round(len(video) / fps, 3), "timings": {k: round(v, 3) for k, v in timings.items()}}
