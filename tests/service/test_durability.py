@@ -12,8 +12,8 @@ from kino.service.db import DONE, FAILED, QUEUED, RUNNING, Job, make_engine, mig
 from kino.service.jobs import claim, finish, reap, renew
 
 
-def queue(tmp_path, n: int = 1):
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+def queue(tmp_path, n: int = 1, url: str | None = None):
+    engine = make_engine(url or f"sqlite:///{tmp_path / 'q.db'}")
     migrate(engine)
     sessions = session_factory(engine)
     with sessions.begin() as db:
@@ -37,6 +37,31 @@ def test_claim_is_exclusive_and_in_order(tmp_path):
     got = [claim(sessions, f"w{i}", 30).id for i in range(3)]
     assert got == ["job0", "job1", "job2"]
     assert claim(sessions, "w9", 30) is None
+
+
+def claim_concurrently(sessions, workers: int = 8) -> list[str]:
+    """Every worker thread claims until the queue is empty; returns all claimed ids."""
+    import threading
+
+    claimed, lock = [], threading.Lock()
+
+    def work(name):
+        while (job := claim(sessions, name, 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return claimed
+
+
+def test_concurrent_claims_take_each_job_once(tmp_path):
+    sessions = queue(tmp_path, 40)
+    claimed = claim_concurrently(sessions)
+    assert sorted(claimed) == sorted(f"job{i}" for i in range(40))
 
 
 def test_lost_worker_is_retried_and_stale_completion_is_refused(tmp_path):

@@ -74,6 +74,15 @@ def test_api_on_postgres(pg_url, settings, make_client):  # pg_url first: the da
     assert actions == ["job.create", "job.done", "job.refused"]
 
 
+def test_concurrent_claims_on_postgres_take_each_job_once(tmp_path, pg_url):
+    from test_durability import claim_concurrently, queue
+
+    sessions = queue(tmp_path, 60, url=pg_url)
+    claimed = claim_concurrently(sessions, workers=12)
+    assert sorted(claimed) == sorted(f"job{i}" for i in range(60))  # none twice, none left behind
+    sessions.kw["bind"].dispose()
+
+
 def test_redis_workers_survive_kill9(tmp_path, tiny_model_dir, pg_url, redis_url):
     """A server without a worker and a `kino worker` over Redis, killed mid-job; a new worker finishes everything."""
     common = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"), "--db", pg_url,

@@ -51,6 +51,9 @@ def claim(sessions: sessionmaker, worker: str, lease_seconds: float, job_id: str
         with sessions.begin() as db:
             q = select(Job.id).where(Job.status == QUEUED)
             q = q.where(Job.id == job_id) if job_id else q.order_by(Job.created).limit(1)
+            # PostgreSQL: rows another worker is claiming right now are skipped, not waited for (SQLite has
+            # one writer at a time anyway, and SQLAlchemy leaves the clause out there).
+            q = q.with_for_update(skip_locked=True)
             jid = db.scalar(q)
             if jid is None:
                 return None

@@ -11,6 +11,7 @@ IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 VIDEO_TYPES = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_VIDEO_FRAMES = 2000
+MAX_VIDEO_BYTES = 256 * 1024 * 1024  # decoded RGB: a small file can hold many large frames
 
 
 class UploadError(ValueError):
@@ -73,11 +74,13 @@ def decode_video(field: str, path: Path) -> tuple[np.ndarray, float]:
                 raise UploadError("unreadable_video", f"{field} has no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0)
-            frames = []
+            frames, size = [], 0
             for f in container.decode(stream):
                 frames.append(f.to_ndarray(format="rgb24"))
-                if len(frames) > MAX_VIDEO_FRAMES:
-                    raise UploadError("video_too_long", f"{field} has more than {MAX_VIDEO_FRAMES} frames")
+                size += frames[-1].nbytes
+                if len(frames) > MAX_VIDEO_FRAMES or size > MAX_VIDEO_BYTES:
+                    raise UploadError("video_too_long", f"{field} decodes to more than {MAX_VIDEO_FRAMES} frames "
+                                      f"or {MAX_VIDEO_BYTES >> 20} MiB of pixels; send a shorter or smaller clip")
     except UploadError:
         raise
     except Exception as e:
