@@ -146,3 +146,22 @@ def test_deleting_a_running_job_stops_it_and_leaves_no_file(client, caplog):
     assert (row.status, row.output, row.worker) == ("deleted", None, None)
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=h).status_code == 404
     assert list((svc.settings.data_dir / "outputs").glob("*.mp4")) == []
+
+
+def test_shutdown_releases_a_running_job_and_the_next_start_runs_it(settings, make_client, pipelines):
+    from fastapi.testclient import TestClient
+
+    from kino.service.app import create_app
+
+    with TestClient(create_app(settings, pipelines)) as first:
+        h = add_user(first, "ann", "admin")
+        job = first.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 100, "seconds": 8}, headers=h).json()
+        wait_for(first, h, job["id"], until=("running",))
+    # The first server stopped mid-job: the job is queued again at once, its attempt not counted.
+    second = make_client(settings)
+    back = second.get(f"/api/v1/jobs/{job['id']}", headers=h).json()
+    assert back["status"] in ("queued", "running") and back["attempts"] <= 1
+    done = wait_for(second, h, job["id"], timeout=120)
+    assert done["status"] == "done" and done["attempts"] == 1
+    actions = [e["action"] for e in second.get("/api/v1/admin/audit", headers=h).json()]
+    assert "job.released" in actions

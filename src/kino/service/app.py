@@ -115,6 +115,8 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
         finally:
             for t in svc.threads:
                 t.stop.set()
+                if isinstance(t, EmbeddedWorker):
+                    t.runner.stopping.set()  # a job in progress goes back to the queue, not lost to a lease
             svc.notifier.wake.set()
             for t in svc.threads:
                 t.join(timeout=30)

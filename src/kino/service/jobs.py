@@ -138,6 +138,23 @@ class LeaseLost(Exception):
     pass
 
 
+class Released(Exception):
+    """This worker is shutting down: the job goes back to the queue at once, its attempt not counted."""
+
+
+def release(sessions: sessionmaker, job_id: str, worker: str) -> bool:
+    with sessions.begin() as db:
+        won = db.execute(
+            update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+            .values(status=QUEUED, worker=None, lease_until=None, step=0, attempts=Job.attempts - 1)
+        ).rowcount == 1
+        if won:
+            user_id = db.scalar(select(Job.user_id).where(Job.id == job_id))
+            db.add(AuditEvent(action="job.released", user_id=user_id, actor=f"worker:{worker}"[:64], target=job_id,
+                              detail={"reason": "worker shutting down"}))
+        return won
+
+
 @dataclass
 class Progress:
     step: int = 0
@@ -151,6 +168,7 @@ class Runner:
         self.settings, self.sessions = settings, sessions
         self.pipelines = pipelines  # kino.service.models.Pipelines (shared with the API in one process)
         self.name = worker_name()
+        self.stopping = threading.Event()  # set on shutdown: a running job is released within a step
 
     def run_next(self, job_id: str | None = None) -> str | None:
         """Claim and run one job; returns its id, or None if there was nothing to claim."""
@@ -172,6 +190,8 @@ class Runner:
                 raise LeaseLost(job.id)
             if state["cancel"]:
                 raise Cancelled(job.id)
+            if self.stopping.is_set():
+                raise Released(job.id)
 
         out = outputs_dir(self.settings) / f"{job.id}-{job.attempts}.mp4"
         try:
@@ -179,6 +199,11 @@ class Runner:
         except Cancelled:
             stop.set()
             finish(self.sessions, job.id, self.name, CANCELLED)
+            return
+        except Released:
+            stop.set()
+            release(self.sessions, job.id, self.name)
+            log.warning("job %s: released back to the queue (worker shutting down)", job.id)
             return
         except LeaseLost:
             stop.set()

@@ -8,6 +8,7 @@ maintenance loop re-issues a token whenever queued jobs wait and the Redis queue
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 
 from sqlalchemy import func, select
@@ -120,6 +121,13 @@ def run_worker(settings: Settings, sessions: sessionmaker, pipelines, burst: boo
             worker.work(burst=burst, logging_level="WARNING")
         else:
             w = EmbeddedWorker(_runner, notifier)
+
+            def on_term(_sig, _frame):  # SIGTERM: release the job in progress and leave
+                w.stop.set()
+                _runner.stopping.set()
+                notifier.wake.set()
+
+            signal.signal(signal.SIGTERM, on_term)
             if burst:
                 while _runner.run_next() is not None:
                     pass
