@@ -174,6 +174,14 @@ def test_rate_limit_and_quota(settings, make_client):
     assert codes == [201, 201, 429]
     r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=h)
     assert r.json()["error"]["code"] == "rate_limited" and r.headers["retry-after"] == "60"
+    # The minute limit is per key; the day quota is per user, whatever key they use.
+    root = add_user(client, "root", "admin")
+    uid = client.get("/api/v1/me", headers=h).json()["id"]
+    new_key = client.post(f"/api/v1/admin/users/{uid}/keys", headers=root).json()["api_key"]
+    second = {"Authorization": f"Bearer {new_key}"}
+    assert client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=second).status_code == 201
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=second)
+    assert (r.status_code, r.json()["error"]["code"]) == (429, "quota_exceeded")
 
 
 def test_cancel_and_delete(client):
