@@ -185,6 +185,8 @@ def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
 
 
 def cmd_storyboard(args) -> int:
+    import dataclasses
+
     from kino.pipelines import storyboard
     from kino.pipelines.text_to_video import RequestError
 
@@ -193,7 +195,7 @@ def cmd_storyboard(args) -> int:
     try:
         story = storyboard.load(args.story)
         if args.seed is not None:
-            story = storyboard.Storyboard(story.shots, story.characters, story.style, args.seed)
+            story = dataclasses.replace(story, seed=args.seed)
         pipe = load_pipeline(args.model)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
                                                   guidance=args.guidance), output_stamp(args, "storyboard"))

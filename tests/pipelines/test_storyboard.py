@@ -87,3 +87,20 @@ def test_a_camera_conflict_names_the_shot():
     story = storyboard.from_dict({"shots": ["a ball", {"prompt": "the camera zooms in", "camera": "pan-left"}]})
     with pytest.raises(RequestError, match="shot 2: --camera pan-left conflicts"):
         story.prompts()
+
+
+def test_reference_frame_starts_later_shots_from_the_first_shots_first_frame(tiny_pipeline):
+    from kino.pipelines.long_video import generate
+    from kino.pipelines.text_to_video import Request
+
+    data = {**STORY, "reference": True}
+    story = storyboard.from_dict(data)
+    result = storyboard.render_story(tiny_pipeline, story, steps=1)
+    first = result.frames[: result.cuts[0]]
+    shot2 = generate(tiny_pipeline, Request(result.prompts[1], seed=3, steps=1, image=first[0])).frames
+    assert np.array_equal(result.frames[result.cuts[0]:], shot2)
+    plain = storyboard.render_story(tiny_pipeline, story, steps=1, reference=False)
+    assert np.array_equal(plain.frames[: plain.cuts[0]], first)
+    assert not np.array_equal(plain.frames[plain.cuts[0]:], shot2)
+    with pytest.raises(RequestError, match="reference"):
+        storyboard.from_dict({**STORY, "reference": "yes"})

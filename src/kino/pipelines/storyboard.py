@@ -18,6 +18,7 @@ words for it, with the same seed, and the style words are the same in every shot
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Storyboard:
     characters: dict[str, str] = field(default_factory=dict)
     style: str | None = None
     seed: int = 0
+    reference: bool = False  # later shots start from the first shot's first frame (render_story)
 
     def prompts(self) -> list[str]:
         """The prompt the model reads for each shot: names expanded, camera and style words added."""
@@ -90,9 +92,12 @@ def from_dict(data: object) -> Storyboard:
     """A storyboard from parsed YAML; RequestError names the field that is wrong."""
     if not isinstance(data, dict):
         raise _fail("file", "must be a mapping with a 'shots' list")
-    unknown = sorted(set(data) - {"shots", "characters", "style", "seed"})
+    unknown = sorted(set(data) - {"shots", "characters", "style", "seed", "reference"})
     if unknown:
-        raise _fail(f"key {unknown[0]!r}", "is not known; use shots, characters, style, seed")
+        raise _fail(f"key {unknown[0]!r}", "is not known; use shots, characters, style, seed, reference")
+    reference = data.get("reference", False)
+    if not isinstance(reference, bool):
+        raise _fail("reference", f"{reference!r} is not allowed; use true or false")
     style = data.get("style")
     if style is not None and style not in STYLE_LEADS:
         raise _fail("style", f"{style!r} is not allowed; use {' or '.join(STYLE_LEADS)}")
@@ -113,7 +118,7 @@ def from_dict(data: object) -> Storyboard:
     if len(shots) > MAX_SHOTS:
         raise _fail("shots", f"has {len(shots)} shots; at most {MAX_SHOTS} are allowed")
     specs = [_shot(i, s) for i, s in enumerate(shots)]
-    return Storyboard(tuple(specs), {k: v.strip() for k, v in characters.items()}, style, seed)
+    return Storyboard(tuple(specs), {k: v.strip() for k, v in characters.items()}, style, seed, reference)
 
 
 def _shot(i: int, s: object) -> ShotSpec:
@@ -208,13 +213,23 @@ def steps_for(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
             for r in requests]  # fmt: skip
 
 
-def render_story(pipe: TextToVideoPipeline, story: Storyboard, progress=None, **options) -> StoryResult:
-    """Every shot generated with the same seed, joined with hard cuts."""
+def render_story(
+    pipe: TextToVideoPipeline, story: Storyboard, progress=None, reference: bool | None = None, **options
+) -> StoryResult:
+    """Every shot generated with the same seed, joined with hard cuts.
+
+    ``reference`` (default: the storyboard's): every shot after the first starts from the first
+    shot's first frame (kept through the first-frame channel), so its characters are drawn from the
+    same pixels; the shot's own words then say where they go (its opening place is the reference's).
+    """
+    reference = story.reference if reference is None else reference
     requests = shot_requests(pipe, story, **options)
     steps = steps_for(requests, pipe)
     clips, done = [], 0
-    for r, n in zip(requests, steps):
+    for k, (r, n) in enumerate(zip(requests, steps)):
         tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
+        if reference and k > 0:
+            r = dataclasses.replace(r, image=clips[0][0])
         clips.append(generate(pipe, r, progress=tick).frames)
         done += n
     cuts = [int(x) for x in np.cumsum([len(c) for c in clips])[:-1]]
