@@ -57,8 +57,8 @@ def png(size=(64, 64), color=(200, 30, 30)) -> bytes:
 
 def test_image_to_video_and_extend(client, tmp_path):
     h = add_user(client, "ann", "artist")
-    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, files={"image": ("a.png", png(), "image/png")},
-                    headers=h)
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2},
+                    files={"image": ("a.png", png(), "image/png")}, headers=h)
     assert r.status_code == 201, r.text
     first = wait_for(client, h, r.json()["id"])
     assert first["command"] == "image_to_video" and first["status"] == "done", first
@@ -256,7 +256,8 @@ def test_admin_users_and_roles(client):
     r = client.post("/api/v1/admin/users", json={"name": "carol", "role": "artist"}, headers=root)
     assert (r.status_code, r.json()["error"]["code"]) == (409, "user_exists")
     uid = r = client.get("/api/v1/me", headers=carol).json()["id"]
-    assert client.patch(f"/api/v1/admin/users/{uid}", json={"role": "red_team"}, headers=root).json()["role"] == "red_team"
+    changed = client.patch(f"/api/v1/admin/users/{uid}", json={"role": "red_team"}, headers=root).json()
+    assert changed["role"] == "red_team"
     client.patch(f"/api/v1/admin/users/{uid}", json={"disabled": True}, headers=root)
     assert client.get("/api/v1/me", headers=carol).json()["error"]["code"] == "invalid_key"
     actions = [e["action"] for e in client.get("/api/v1/admin/audit", headers=root).json()]

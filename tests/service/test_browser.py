@@ -57,7 +57,8 @@ def test_log_in_generate_watch_and_play(live, page):
     page.fill("input[name=seconds]", "8")
     page.evaluate("""() => { window.seen = [];
         new MutationObserver(() => window.seen.push(document.querySelector('#progress').value))
-          .observe(document.querySelector('#current-status'), {childList: true, characterData: true, subtree: true}); }""")
+          .observe(document.querySelector('#current-status'),
+                   {childList: true, characterData: true, subtree: true}); }""")
     page.click("#submit")
     page.wait_for_selector("#current-status[data-status=done]", timeout=120_000)
     seen = page.evaluate("window.seen")

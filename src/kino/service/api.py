@@ -293,6 +293,8 @@ def create_job(
 
             width, height = model_size(frames_in, pipe.size_multiple)
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
+            if hasattr(pipe, "check_video"):  # the whole clip passes the frame checks before it is queued
+                pipe.check_video(frames_in, fps, "input video", prompt, who.user.name)
         options = dict(fps=fps, width=width, height=height, steps=steps, guidance=guidance, sampler=sampler)
         story = storyboard.from_prompt(prompt, seconds, seed) if command == "generate" else None
         if story is not None:
@@ -381,8 +383,13 @@ def get_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(s
     return job_out(job, queue_position(svc.sessions, job) if job.status == QUEUED else None)
 
 
-@router.get("/jobs/{job_id}/video", operation_id="download_video", response_class=FileResponse, responses={**ERRORS, 200: {
-    "content": {"video/mp4": {}}, "description": "the video (H.264 MP4)"}}, tags=["jobs"])
+VIDEO_OK = {200: {"content": {"video/mp4": {}}, "description": "the video (H.264 MP4)"}}
+EVENTS_OK = {200: {"content": {"text/event-stream": {}},
+                   "description": "server-sent events: one JSON job state per change, until it finishes"}}
+
+
+@router.get("/jobs/{job_id}/video", operation_id="download_video", response_class=FileResponse,
+            responses={**ERRORS, **VIDEO_OK}, tags=["jobs"])
 def download(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     job = own_job(svc, who, job_id)
     if job.status != DONE:
@@ -421,8 +428,7 @@ def delete_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depend
     return Response(status_code=204)
 
 
-@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}},
-            "description": "server-sent events: one JSON job state per change, until it finishes"}}, tags=["jobs"])
+@router.get("/jobs/{job_id}/events", operation_id="job_events", responses={**ERRORS, **EVENTS_OK}, tags=["jobs"])
 async def events(job_id: str, request: Request, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Live progress as server-sent events (``data: {job}``); the stream ends when the job finishes."""
     await run_in_threadpool(own_job, svc, who, job_id)
@@ -483,7 +489,8 @@ def verify_upload(file: UploadFile = File(..., description="an image or video to
     return out
 
 
-@router.get("/jobs/{job_id}/provenance", operation_id="job_provenance", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
+@router.get("/jobs/{job_id}/provenance", operation_id="job_provenance", response_model=VerifyOut, responses=ERRORS,
+            tags=["provenance"])
 def job_provenance(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     job = own_job(svc, who, job_id)
     if job.status != DONE:

@@ -46,7 +46,8 @@ def add_user(db: Session, name: str, role: str) -> tuple[User, str]:
     """Create a user with one API key; returns the user and the key (the only time it is readable)."""
     check_role(role)
     if not NAME_RE.fullmatch(name or ""):
-        raise AccountError("invalid_name", "a user name is 1-64 letters, digits or _.@- and starts with a letter or digit")
+        raise AccountError("invalid_name",
+                           "a user name is 1-64 letters, digits or _.@- and starts with a letter or digit")
     if db.scalar(select(User).where(User.name == name)):
         raise AccountError("user_exists", f"user {name!r} already exists")
     user = User(name=name, role=role, disabled=False)

@@ -1,4 +1,7 @@
-"""``kino serve``, ``kino worker`` and ``kino users``: settings come from flags, then KINO_* variables, then a TOML file."""
+"""``kino serve``, ``kino worker`` and ``kino users``.
+
+Settings come from flags, then KINO_* variables, then a TOML file; they are read here, once.
+"""
 
 from __future__ import annotations
 
