@@ -100,6 +100,7 @@ def test_admin_view(live, page):
     row = page.locator("#users tbody tr:nth-child(2)")
     row.locator("select").select_option("red_team")
     page.wait_for_selector("#audit td:has-text('admin.user_change')")
+    assert page.locator("#roles tr").count() == 5  # a header and the four roles
     roles = {u["name"]: u["role"] for u in client.get("/api/v1/admin/users",
                                                       headers={"Authorization": f"Bearer {key}"}).json()}
     assert roles == {"root": "admin", "pub": "red_team", "carol": "artist"}

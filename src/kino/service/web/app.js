@@ -176,7 +176,20 @@ async function refreshAdmin() {
     tr.append(...cells);
     $("#users tbody").append(tr);
   }
-  $("#roles").textContent = JSON.stringify(await json("/roles"), null, 1);
+  const roles = await json("/roles");
+  const cols = ["models", "commands", "max_seconds", "max_pixels", "max_steps", "jobs_per_minute", "jobs_per_day",
+    "see_scores", "enabled"];
+  $("#roles").innerHTML = "";
+  const head = document.createElement("tr");
+  for (const c of ["role", ...cols]) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+  $("#roles").append(head);
+  for (const [role, p] of Object.entries(roles)) {
+    const tr = document.createElement("tr");
+    for (const x of [role, ...cols.map((c) => Array.isArray(p[c]) ? p[c].join(", ") : String(p[c]))]) {
+      const td = document.createElement("td"); td.textContent = x; tr.append(td);
+    }
+    $("#roles").append(tr);
+  }
   const events = await json("/admin/audit?limit=50");
   $("#audit tbody").innerHTML = "";
   for (const ev of events) {
