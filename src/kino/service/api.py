@@ -441,7 +441,8 @@ async def events(job_id: str, request: Request, who: Caller = Depends(caller), s
             except ApiError:  # deleted meanwhile
                 yield "event: deleted\ndata: {}\n\n"
                 return
-            state = job_out(job).model_dump_json()
+            position = await run_in_threadpool(queue_position, svc.sessions, job) if job.status == QUEUED else None
+            state = job_out(job, position).model_dump_json()
             if state != last:
                 yield f"data: {state}\n\n"
                 last, quiet = state, 0.0

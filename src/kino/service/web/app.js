@@ -83,7 +83,8 @@ async function follow(job) {
 
 function show(job) {
   const pct = Math.round(job.progress * 100);
-  $("#current-status").textContent = job.status + (job.status === "running" ? ` ${pct}%` : "") +
+  const waiting = job.status === "queued" && job.queue_position != null ? ` (${job.queue_position} ahead)` : "";
+  $("#current-status").textContent = job.status + waiting + (job.status === "running" ? ` ${pct}%` : "") +
     (job.error ? ` — ${job.error.code}: ${job.error.message}` : "");
   $("#current-status").dataset.status = job.status;
   $("#progress").value = job.progress;
