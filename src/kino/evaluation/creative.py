@@ -90,16 +90,16 @@ def extend_seams(pipe, steps: int, n: int) -> dict:
                                    "median": round(float(np.median(boundary)), 3)}}  # fmt: skip
 
 
-def connect_seams(pipe, steps: int, n: int) -> dict:
+def connect_seams(pipe, steps: int, n: int, seconds: float = 1.0) -> dict:
     from kino.pipelines.connect import connect
 
     into, out_of = [], []
     for i in range(n):
         (a, _), (b, _) = _generated(pipe, 200 + i, steps), _generated(pipe, 300 + i, steps)
-        video, k = connect(pipe, a, b, FPS, 1.0, seed=i, steps=steps)
+        video, k = connect(pipe, a, b, FPS, seconds, seed=i, steps=steps)
         into.append(seams.seam_ratio(video, len(a)))
         out_of.append(seams.seam_ratio(video, len(a) + k))
-    return {"what": "change at A -> transition and transition -> B over the clip's median",
+    return {"what": "change at A -> transition and transition -> B over the clip's median", "seconds": seconds,
             "a_to_transition": _summary(into, 2.0), "transition_to_b": _summary(out_of, 2.0)}
 
 
@@ -299,6 +299,7 @@ def run(model: str, steps: int, n: int, n_storyboards: int, durations=DURATIONS,
         "image_to_video": lambda: image_to_video(pipe, steps, n),
         "extend": lambda: extend_seams(pipe, steps, n),
         "connect": lambda: connect_seams(pipe, steps, n),
+        "connect_2s": lambda: connect_seams(pipe, steps, n, seconds=2.0),
         "loop": lambda: loops(pipe, steps, n),
         "edit_mask": lambda: masked_edits(pipe, steps, n),
         "camera": lambda: camera_moves(pipe, steps, n),
