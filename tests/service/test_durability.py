@@ -165,3 +165,16 @@ def test_shutdown_releases_a_running_job_and_the_next_start_runs_it(settings, ma
     assert done["status"] == "done" and done["attempts"] == 1
     actions = [e["action"] for e in second.get("/api/v1/admin/audit", headers=h).json()]
     assert "job.released" in actions
+
+
+def test_unexplained_failure_is_retried_then_failed(settings, make_client):
+    client = make_client(settings)
+    h = add_user(client, "root", "admin")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "outputs").write_text("a file where the outputs folder should be")  # every write fails
+    job = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers=h).json()
+    failed = wait_for(client, h, job["id"], timeout=60)
+    assert (failed["status"], failed["error"]["code"], failed["attempts"]) == ("failed", "internal_error", 3)
+    events = client.get("/api/v1/admin/audit", headers=h).json()
+    assert [e["action"] for e in events if e["target"] == job["id"]] == [
+        "job.failed", "job.retry", "job.retry", "job.create"]

@@ -142,16 +142,20 @@ class Released(Exception):
     """This worker is shutting down: the job goes back to the queue at once, its attempt not counted."""
 
 
-def release(sessions: sessionmaker, job_id: str, worker: str) -> bool:
+def release(sessions: sessionmaker, job_id: str, worker: str, count_attempt: bool = False,
+            reason: str = "worker shutting down") -> bool:
+    """Put a job we hold back in the queue; its attempt counts only if ``count_attempt`` (a failed run)."""
     with sessions.begin() as db:
         won = db.execute(
             update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
-            .values(status=QUEUED, worker=None, lease_until=None, step=0, attempts=Job.attempts - 1)
+            .values(status=QUEUED, worker=None, lease_until=None, step=0,
+                    attempts=Job.attempts if count_attempt else Job.attempts - 1)
         ).rowcount == 1
         if won:
             user_id = db.scalar(select(Job.user_id).where(Job.id == job_id))
-            db.add(AuditEvent(action="job.released", user_id=user_id, actor=f"worker:{worker}"[:64], target=job_id,
-                              detail={"reason": "worker shutting down"}))
+            action = "job.retry" if count_attempt else "job.released"
+            db.add(AuditEvent(action=action, user_id=user_id, actor=f"worker:{worker}"[:64], target=job_id,
+                              detail={"reason": reason[:500]}))
         return won
 
 
@@ -215,11 +219,16 @@ class Runner:
             finish(self.sessions, job.id, self.name, FAILED, error_code="refused", error=f"refused: {v.category}",
                    audit_detail={"category": v.category, "matched": v.matched, "stage": "run"})
             return
-        except Exception as e:  # a job that fails on its inputs fails the same way every time: no retry
+        except Exception as e:
             stop.set()
             code = getattr(e, "code", None) or ("invalid_request" if isinstance(e, ValueError) else "internal_error")
             if code == "internal_error":
-                log.exception("job %s failed", job.id)
+                log.exception("job %s failed (attempt %d of %d)", job.id, job.attempts, self.settings.max_attempts)
+                # An unexplained failure may be this machine's (memory, disk): another run may succeed.
+                if job.attempts < self.settings.max_attempts:
+                    release(self.sessions, job.id, self.name, count_attempt=True, reason=f"{type(e).__name__}: {e}")
+                    return
+            # A job that fails on its inputs fails the same way every time: no retry.
             finish(self.sessions, job.id, self.name, FAILED, error_code=code, error=str(e)[:2000])
             return
         finally:
@@ -233,8 +242,12 @@ class Runner:
     def _heartbeat(self, job_id: str, progress: Progress, stop: threading.Event, state: dict) -> None:
         interval = min(0.5, self.settings.lease_seconds / 3)
         while not stop.wait(interval):
-            ours, cancel = renew(self.sessions, job_id, self.name, self.settings.lease_seconds,
-                                 progress.step, progress.total)
+            try:
+                ours, cancel = renew(self.sessions, job_id, self.name, self.settings.lease_seconds,
+                                     progress.step, progress.total)
+            except Exception:  # a database hiccup: try again next beat; the lease has slack for a few
+                log.warning("job %s: heartbeat failed", job_id, exc_info=True)
+                continue
             state["lost"], state["cancel"] = not ours, cancel
 
 
