@@ -6,9 +6,11 @@ affine resistant image watermarks", 2000), with host-interference rejection at e
 Florencio, "Improved spread spectrum", 2003).
 
 - The mark is a pseudo-random +-1 field on a ``grid x grid`` lattice of cells spanning the whole
-  frame, so it scales with the frame: any later resize sees the same pattern. The grid is 64 for
-  frames of 256 pixels and more, 32 below (cells of 2 to 4 pixels).
-- Some cells (half on small frames, 30% on large ones) are a fixed sync template; the rest carry the 48
+  frame, so it scales with the frame: any later resize sees the same pattern. The grid is 64 at
+  every size (cells of 1 pixel at 64x64 up to 16 at 1024): more cells beat bigger ones, even on
+  small frames (measured: 64x64 and 128x128 clips went from 84-89% to 99% bit accuracy against a
+  32 grid, and PSNR rose 1.4 dB).
+- 30% of the cells are a fixed sync template; the rest carry the 48
   payload bits, coded by a rate-1/2 convolutional code into 108 bits (``ecc``), round-robin over cells
   (cell value = chip * (+-1)). Cells sit at random over the frame: a crop loses a few cells of
   every coded bit, never a whole bit, and soft Viterbi decoding corrects the weak ones.
@@ -43,7 +45,7 @@ import torch.nn.functional as F
 
 from kino.provenance import ecc
 
-GRIDS = (32, 64)  # lattice sizes; the embedder picks one by frame size, the detector tries all
+GRIDS = (64,)  # lattice sizes the detector tries; the embedder uses grid_for's
 PIXELS_PER_CELL = 3  # in the detector's canonical image
 SYNC_FRACTION = {32: 0.5, 64: 0.3}  # share of cells in the sync template; small frames need more to be found
 MARKER = 0x4B4E  # "KN": the 16 bits every kino watermark starts with
@@ -89,8 +91,9 @@ def payload_bits(key_id: int) -> np.ndarray:
 
 
 def grid_for(height: int, width: int) -> int:
-    side = min(height, width)
-    return 64 if side >= 256 else 32
+    """The lattice for a frame size: one for all sizes now, kept as a function so that the detector's
+    GRIDS and the embedder stay in step if sizes ever need different grids."""
+    return GRIDS[0]
 
 
 @functools.lru_cache(maxsize=None)
