@@ -149,7 +149,9 @@ def masked_edits(pipe, steps: int, n: int) -> dict:
     mask = np.zeros((SIZE, SIZE), np.uint8)
     mask[:, : SIZE // 2] = 255
     region = mask > 0
-    outside, inside_red, before_red, restyle = [], [], [], []
+    from kino.provenance import watermark
+
+    outside, marked, inside_red, before_red, restyle = [], [], [], [], []
     with tempfile.TemporaryDirectory() as d:
         for i in range(n):
             src, dst = Path(d) / f"in{i}.mp4", Path(d) / f"out{i}.mp4"
@@ -160,6 +162,9 @@ def masked_edits(pipe, steps: int, n: int) -> dict:
             write_video(dst, out, FPS)
             written, _ = read_video(dst)
             outside.append(seams.psnr(written, frames, ~region[None]))
+            # As the CLI writes it: every output carries the invisible watermark (key id: any).
+            write_video(dst, watermark.embed(out, 0x6B696E6F), FPS)
+            marked.append(seams.psnr(read_video(dst)[0], frames, ~region[None]))
             # Content: a red object (at least the readback's smallest object) inside the region, per frame.
             min_share = toyworld.readback.MIN_AREA * SIZE * SIZE / region.sum()
             inside_red.append(float((color_share(written, "red", region) >= min_share).mean()))
@@ -171,6 +176,7 @@ def masked_edits(pipe, steps: int, n: int) -> dict:
     return {
         "what": "add 'a big red ball on the left' inside a left-half mask of a toyworld mp4 with no red, strength 1",
         "outside_psnr_db": _summary(outside, 35.0, below=False),
+        "outside_psnr_watermarked_db": _summary(marked, 35.0, below=False),
         "inside_red_frames": {"values": [round(v, 3) for v in inside_red], "input_values": before_red,
                               "content_present_rate": sum(present) / len(present),
                               "rule": "red object of at least readback.MIN_AREA in >= 50% of frames, inside the mask"},
