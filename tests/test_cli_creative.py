@@ -30,7 +30,7 @@ def test_generate_loop_long_camera_and_enhance(capsys, tmp_path, tiny_model_dir)
     assert "enhanced prompt: A red ball starts on the left and moves right." in err
     assert "generating" in err
     frames, fps = read_video(out)
-    assert len(frames) == 24 and fps == 4  # 6 s at 4 fps in three chunks, the loop's duplicate frame dropped
+    assert len(frames) == 24 and fps == 4  # 6 s at 4 fps in five chunks, the loop's duplicate frame dropped
 
 
 def test_generate_multi_shot_prompt(capsys, tmp_path, tiny_model_dir):

@@ -6,9 +6,10 @@ from kino.pipelines.text_to_video import Request, RequestError
 
 
 def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
-    assert chunk_plan(25, 9, 4) == [9, 8, 8]
+    assert chunk_plan(25, 9, 4) == [9, 4, 4, 4, 4]  # 5 given + 4 new frames: every chunk fills the window
     assert chunk_plan(9, 33, 4) == [9]
-    assert chunk_plan(481, 33, 4) == [33] + [32] * 14
+    assert chunk_plan(481, 33, 4) == [33] + [28] * 16
+    assert chunk_plan(25, 9, 4, context=9) == [9, 4, 4, 4, 4]  # never fewer than 4 new frames
     assert seam_frames([9, 8, 8]) == [9, 17]
 
 
@@ -16,8 +17,8 @@ def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
     calls = []
     result = generate(tiny_pipeline, Request("a red ball", seconds=6, steps=1),
                       progress=lambda i, n: calls.append((i, n)))
-    assert result.frames.shape == (25, 64, 64, 3)  # 6 s at 4 fps, 3 chunks of the 2 s window
-    assert calls[-1] == (3, 3)  # one progress bar over all chunks
+    assert result.frames.shape == (25, 64, 64, 3)  # 6 s at 4 fps, 5 chunks of the 2 s window
+    assert calls[-1] == (5, 5)  # one progress bar over all chunks
     short = generate(tiny_pipeline, Request("a red ball", seconds=2, steps=1))
     assert np.array_equal(short.frames, result.frames[:9])  # the first chunk is the plain clip
 
