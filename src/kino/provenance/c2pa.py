@@ -102,14 +102,13 @@ class Report:
 
 
 def _has_c2pa_bytes(path: Path) -> bool:
-    """Whether the file holds a C2PA JUMBF box (its "c2pa" label), read in 1 MiB chunks."""
-    tail = b""
+    """Whether the file holds C2PA JUMBF boxes (both a "jumb" box and a "c2pa" label), read in 1 MiB chunks."""
+    seen, tail = set(), b""
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            if b"c2pa" in tail + chunk:
-                return True
+            seen |= {label for label in (b"jumb", b"c2pa") if label in tail + chunk}
             tail = chunk[-3:]
-    return False
+    return len(seen) == 2
 
 
 def _summary(store: dict) -> dict:
@@ -144,8 +143,10 @@ def read(path: str | Path, trust_anchors: bytes | str | None = None) -> Report:
     try:
         with _context(trust_anchors) as ctx, open(path, "rb") as f:
             reader = c2pa.Reader.try_create(mime, f, None, ctx)  # None: the library detects the format
-            if reader is None:
-                return Report("missing")
+            if reader is None:  # no manifest found; a damaged one still leaves its labels behind
+                damaged = _has_c2pa_bytes(path)
+                return Report("tampered" if damaged else "missing",
+                              error="C2PA data is present but cannot be read" if damaged else None)
             with reader:
                 store = json.loads(reader.json())
                 state = reader.get_validation_state()
