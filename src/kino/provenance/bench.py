@@ -1,6 +1,8 @@
 """Watermark robustness benchmark: bit accuracy after each attack, false positives on unmarked clips, PSNR.
 
-    python -m kino.provenance.bench --marked 200 --unmarked 240 --out watermark.json
+    python -m kino.provenance.bench --marked 200 --unmarked 240 [--c2pa 100] --out watermark.json
+
+(needs scikit-image, from the ``test`` extra, for the photographs).
 
 Marked clips are toyworld renders and panned/zoomed scikit-image photographs at the sizes kino
 makes, stored as kino stores them (H.264, CRF 18), then attacked. Unmarked clips are made the same
