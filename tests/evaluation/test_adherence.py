@@ -116,3 +116,21 @@ def test_inspect_sees_each_clip_once_before_it_is_dropped(cases):
     assert [(p, s) for p, s, *_ in seen] == [(c.prompt, s) for c in few for s in (0, 1)]
     record = adherence.outcome_record(outcomes[0])
     assert record["temporal"] == {"flicker": 0.0} and record["sheet"] == "sheets/x.png" and record["seed"] == 0
+
+
+def test_a_refused_clip_fails_and_the_run_goes_on(cases):
+    from kino.safety.moderation import SafetyRefusal, Verdict
+
+    few = cases[:3]
+    truth = render_truth({c.prompt: c for c in few})
+
+    def generate(prompt, seed):
+        if prompt == few[1].prompt:
+            raise SafetyRefusal(Verdict(False, "sexual", "female genitalia exposed 0.51 (output frame 26)", {}))
+        return truth(prompt, seed)
+
+    ticks = []
+    outcomes = adherence.run(few, generate, progress=ticks.append)
+    assert [o.passed for o in outcomes] == [True, False, True] and len(ticks) == 3
+    assert outcomes[1].details == ["refused by the safety layer: refused: sexual (matched: female genitalia "
+                                   "exposed 0.51 (output frame 26))"]

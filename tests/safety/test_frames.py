@@ -57,6 +57,21 @@ def test_detector_localises_a_real_class_on_a_real_photograph():
     assert found.describe("output") == f"face female {found.score:.2f} (output frame 1)"
 
 
+def test_in_a_video_a_middling_score_must_persist(monkeypatch):
+    from kino.safety import frames as frames_module
+
+    detector = default_nudity_detector()
+    a, c = astronaut()[:400, :400], coffee()[:400, :400]
+    score = detector([a])[0]["FACE_FEMALE"]
+    monkeypatch.setattr(frames_module, "NUDITY_CERTAIN", score + 0.05)  # the face is a middling score now
+    once, twice = np.stack([c, a, c]), np.stack([c, a, a])
+    assert detector.find(once, [0, 1, 2], FACE, 0.5) is None  # one flickering frame of three
+    assert detector.find(twice, [0, 1, 2], FACE, 0.5).index == 1  # held for two sampled frames
+    assert detector.find(once, [1], FACE, 0.5).index == 1  # a single image is judged alone
+    monkeypatch.setattr(frames_module, "NUDITY_CERTAIN", score - 0.05)
+    assert detector.find(once, [0, 1, 2], FACE, 0.5).index == 1  # a certain frame is refused alone
+
+
 def face_guard(tmp_path) -> Guard:
     """A guard that refuses a female face as if it were nudity: the plumbing with the real model."""
     return Guard(moderate_prompt, default_nudity_detector(), audit_log=tmp_path / "audit.jsonl", nudity_classes=FACE)
@@ -85,7 +100,8 @@ def test_output_frames_are_checked_after_decoding(tiny_pipeline, tmp_path, monke
 def test_extend_checks_the_whole_input_clip(tiny_pipeline, tmp_path, monkeypatch):
     monkeypatch.setattr(tiny_pipeline, "guard", face_guard(tmp_path))
     clip = np.stack([resized(coffee(), 128, 128)] * 17)
-    clip[2] = resized(astronaut(), 128, 128)  # early: far from the frames that condition the extension
+    clip[2:5] = resized(astronaut(), 128, 128)  # early (far from the frames that condition the extension),
+    # and held for half a second: a middling score must persist over two sampled frames
     with pytest.raises(SafetyRefusal) as e:
         extend(tiny_pipeline, clip, 8, 0.5, "more", steps=1)
     assert "input video frame 2" in e.value.verdict.matched

@@ -22,6 +22,7 @@ import numpy as np
 from kino.data import toyworld
 from kino.data.datasets import step_seed
 from kino.data.toyworld import Claim, readback
+from kino.safety.moderation import SafetyRefusal
 
 log = logging.getLogger(__name__)
 
@@ -231,12 +232,22 @@ def run(
     inspect: Inspect | None = None,
 ) -> list[Outcome]:
     """Generate and score every (case, seed). Frames live only for one clip: ``inspect`` may
-    measure them or draw a contact sheet (and fill in the outcome) before they are dropped."""
+    measure them or draw a contact sheet (and fill in the outcome) before they are dropped.
+
+    A clip the safety layer refuses (a benign prompt whose frames a detector flags) gave the
+    user nothing: it fails, with the refusal as its detail, and the run goes on.
+    """
     outcomes = []
     seeds = list(seeds)
     for case in cases:
         for seed in seeds:
-            frames, fps = generate(case.prompt, seed)
+            try:
+                frames, fps = generate(case.prompt, seed)
+            except SafetyRefusal as e:
+                outcomes.append(Outcome(case, seed, False, [f"refused by the safety layer: {e}"]))
+                if progress:
+                    progress(1)
+                continue
             passed, details = score(frames, case, fps)
             outcome = Outcome(case, seed, passed, details)
             if inspect:

@@ -48,6 +48,12 @@ NUDITY_CLASSES = frozenset({
 # scikit-image's synthetic colour wheel scores 0.83 (BUTTOCKS_EXPOSED) and is refused, a known
 # false positive of the detector.
 NUDITY_THRESHOLD = 0.5
+# In a video (two or more sampled frames) a score between the threshold and NUDITY_CERTAIN must
+# hold in NUDITY_PERSIST sampled frames: the default checkpoint's colour blobs once scored 0.51
+# (FEMALE_GENITALIA_EXPOSED) in one frame of 9, a flicker real nudity does not make. One frame at
+# NUDITY_CERTAIN or more is refused alone, so a single inserted frame cannot slip through.
+NUDITY_CERTAIN = 0.8
+NUDITY_PERSIST = 2
 CHECK_FPS = 4.0  # frames per second of video that are checked (the issue asks for at least 2)
 INPUT_SIZE = 320  # the shipped model's input side
 BATCH = 16
@@ -123,12 +129,22 @@ class NudityDetector:
         classes: frozenset[str] = NUDITY_CLASSES,
         threshold: float = NUDITY_THRESHOLD,
     ) -> Finding | None:
-        """The first of ``frames[indices]`` with a ``classes`` score at or above ``threshold``."""
+        """The first of ``frames[indices]`` with a ``classes`` score at or above ``threshold``.
+
+        With several frames, a score below ``NUDITY_CERTAIN`` counts only when ``NUDITY_PERSIST``
+        sampled frames reach ``threshold``; a single image is judged on ``threshold`` alone.
+        """
         scores = self([np.ascontiguousarray(frames[i]) for i in indices])
+        hits = []
         for index, row in zip(indices, scores):
             label = max(classes, key=lambda c: row[c])
             if row[label] >= threshold:
-                return Finding(index, label, row[label])
+                hits.append(Finding(index, label, row[label]))
+        certain = [h for h in hits if h.score >= max(threshold, NUDITY_CERTAIN)]
+        if certain:
+            return certain[0]
+        if hits and (len(hits) >= NUDITY_PERSIST or len(indices) < NUDITY_PERSIST):
+            return hits[0]
         return None
 
 
