@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,28 +25,28 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18, *
     _, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h}")
-    if provenance is not None:
-        frames = provenance.mark(frames)
     with atomic_path(path) as tmp:
         if provenance is None:
-            _encode(tmp, frames, fps, crf)
+            _encode(tmp, [frames], w, h, fps, crf)
             return
         plain = tmp.with_name(f"{tmp.stem}.unsigned{tmp.suffix}")
         try:
-            _encode(plain, frames, fps, crf)
+            # Marked a few frames at a time as they are encoded: no marked copy of the whole clip.
+            _encode(plain, provenance.mark_chunks(frames), w, h, fps, crf)
             provenance.sign(plain, tmp, title=Path(path).name)
         finally:
             plain.unlink(missing_ok=True)
 
 
-def _encode(path: Path, frames: np.ndarray, fps: int, crf: int) -> None:
-    h, w = frames.shape[1:3]
+def _encode(path: Path, chunks: Iterable[np.ndarray], w: int, h: int, fps: int, crf: int) -> None:
+    """Encode (n, H, W, 3) uint8 chunks of frames, in order, as one H.264 stream."""
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "medium", "movflags": "+faststart"}
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        for chunk in chunks:
+            for frame in chunk:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
 
 

@@ -35,6 +35,14 @@ class Stamp:
             frames = visible.stamp(frames)
         return watermark.embed(frames, self.keys.key_id)
 
+    def mark_chunks(self, frames: np.ndarray):
+        """``mark``, a few frames at a time (see ``watermark.embed_chunks``), for writers that stream."""
+        from kino.provenance import visible, watermark
+
+        if self.visible_mark:
+            frames = visible.stamp(frames)
+        return watermark.embed_chunks(frames, self.keys.key_id)
+
     def sign(self, src: Path, dst: Path, title: str) -> None:
         from kino.provenance import c2pa
 

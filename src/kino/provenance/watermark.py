@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,20 +129,31 @@ def _components(grid: int, coded: np.ndarray) -> np.ndarray:
 
 def embed(frames: np.ndarray, key_id: int) -> np.ndarray:
     """(T, H, W, 3) uint8 -> the same frames carrying the marker and ``key_id``."""
+    out = np.empty_like(frames)
+    start = 0
+    for chunk in embed_chunks(frames, key_id):
+        out[start:start + len(chunk)] = chunk
+        start += len(chunk)
+    return out
+
+
+def embed_chunks(frames: np.ndarray, key_id: int) -> Iterator[np.ndarray]:
+    """``embed``, ``CHUNK`` frames at a time, in order: a writer that encodes each chunk as it
+    comes never holds a marked copy of a whole (minute-long) clip."""
     _, h, w, _ = frames.shape
     grid = grid_for(h, w)
     coded = ecc.encode(payload_bits(key_id))
     comps = _components(grid, coded)
     unit = _upsample(comps.sum(0), h, w)
     gain = AMPLITUDE / float(np.sqrt((unit**2).mean()))
-    out = np.empty_like(frames)
     for start in range(0, len(frames), CHUNK):
         chunk = frames[start:start + CHUNK]
         weights = _host_rejection(chunk, grid, coded, comps, gain)
         delta = _upsample(np.tensordot(weights, comps, axes=1), h, w)[:, :, None] * gain
-        for i, frame in enumerate(chunk, start):  # frame by frame keeps memory flat for long clips
+        out = np.empty_like(chunk)
+        for i, frame in enumerate(chunk):  # frame by frame: no float copy of the chunk
             out[i] = np.clip(np.rint(frame + delta), 0, 255)
-    return out
+        yield out
 
 
 def _host_rejection(frames: np.ndarray, grid: int, coded: np.ndarray, comps: np.ndarray, gain: float) -> np.ndarray:
