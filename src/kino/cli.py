@@ -517,6 +517,14 @@ def cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def sampling_options(p: argparse.ArgumentParser, seed: int | None = 0, seed_help: str | None = None) -> None:
+    """--seed, --steps, --guidance and --model, as every command that samples the model takes them."""
+    p.add_argument("--seed", type=int, default=seed, help=seed_help)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+
+
 def build_parser() -> Parser:
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -547,10 +555,7 @@ def build_parser() -> Parser:
     x.add_argument("-o", "--output", required=True, help="output .mp4 path")
     x.add_argument("--seconds", type=float, default=2.0, help="seconds of new video (default 2)")
     x.add_argument("--backward", action="store_true", help="add the new video before the clip")
-    x.add_argument("--seed", type=int, default=0)
-    x.add_argument("--steps", type=int, default=None)
-    x.add_argument("--guidance", type=float, default=None)
-    x.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    sampling_options(x)
     x.set_defaults(func=cmd_extend)
 
     c = sub.add_parser("connect", help="join two clips with a generated transition")
@@ -559,10 +564,7 @@ def build_parser() -> Parser:
     c.add_argument("prompt", nargs="?", default="", help="what happens in the transition (optional)")
     c.add_argument("-o", "--output", required=True, help="output .mp4 path")
     c.add_argument("--seconds", type=float, default=1.0, help="length of the transition (default 1)")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--steps", type=int, default=None)
-    c.add_argument("--guidance", type=float, default=None)
-    c.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    sampling_options(c)
     c.set_defaults(func=cmd_connect)
 
     d = sub.add_parser("edit", help="redraw a clip from a prompt, all of it or inside a mask")
@@ -572,21 +574,15 @@ def build_parser() -> Parser:
     d.add_argument("--strength", type=float, default=0.6,
                    help="how much may change, more than 0 to 1 (default 0.6; 1 redraws the region from noise)")
     d.add_argument("--mask", default=None, help="picture, white where content may change; the rest is kept")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--steps", type=int, default=None)
-    d.add_argument("--guidance", type=float, default=None)
-    d.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    sampling_options(d)
     d.set_defaults(func=cmd_edit)
 
     s = sub.add_parser("storyboard", help="a multi-shot video from a YAML storyboard")
     s.add_argument("story", help="storyboard .yaml: shots (prompt, seconds, camera), characters, style, seed")
     s.add_argument("-o", "--output", required=True, help="output .mp4 path")
-    s.add_argument("--seed", type=int, default=None, help="overrides the storyboard's seed")
     s.add_argument("--size", default=None, help="WIDTHxHEIGHT")
     s.add_argument("--fps", type=int, default=None)
-    s.add_argument("--steps", type=int, default=None)
-    s.add_argument("--guidance", type=float, default=None)
-    s.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    sampling_options(s, seed=None, seed_help="overrides the storyboard's seed")
     s.set_defaults(func=cmd_storyboard)
 
     t = sub.add_parser("train", help="train a model on toyworld")

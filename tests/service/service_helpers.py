@@ -69,6 +69,16 @@ def kino_users_add(name: str, role: str, *common: str) -> dict:
     return {"Authorization": f"Bearer {out.stdout.strip()}"}
 
 
+def serve_setup(tmp_path, model_dir, *extra: str) -> tuple[list[str], dict, int, str]:
+    """For a `kino serve` over ``tmp_path``: its common arguments (``extra`` before --config), an admin's
+    headers, a free port and its URL."""
+    common = ["--model", str(model_dir), "--data-dir", str(tmp_path / "data"), *extra,
+              "--config", write_config(tmp_path)]
+    headers = kino_users_add("root", "admin", *common)
+    port = free_port()
+    return common, headers, port, f"http://127.0.0.1:{port}"
+
+
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     import httpx
 

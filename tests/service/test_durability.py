@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
-from service_helpers import add_user, free_port, kill9, kino, kino_users_add, poll_job, stop, wait_for, wait_http
-from service_helpers import write_config
+from service_helpers import add_user, kill9, kino, poll_job, serve_setup, stop, wait_for, wait_http
 
 from kino.service.db import DONE, FAILED, QUEUED, RUNNING, Job, make_engine, migrate, session_factory
 from kino.service.jobs import claim, finish, reap, renew
@@ -103,11 +102,7 @@ def test_worker_thread_takes_back_an_abandoned_job(settings, make_client):
 
 
 def test_server_killed_mid_job_completes_after_restart(tmp_path, tiny_model_dir):
-    common = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"),
-              "--config", write_config(tmp_path)]
-    h = kino_users_add("root", "admin", *common)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    common, h, port, url = serve_setup(tmp_path, tiny_model_dir)
     server = kino("serve", "--port", str(port), *common)
     try:
         wait_http(url, server)

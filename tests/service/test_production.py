@@ -12,8 +12,7 @@ import uuid
 import httpx
 import pytest
 from conftest import IN_CI, PG_URL, REDIS_URL
-from service_helpers import add_user, free_port, kill9, kino, kino_users_add, poll_job, stop, wait_for, wait_http
-from service_helpers import write_config
+from service_helpers import add_user, kill9, kino, poll_job, serve_setup, stop, wait_for, wait_http
 
 
 def unavailable(what: str, error: Exception):
@@ -85,11 +84,7 @@ def test_concurrent_claims_on_postgres_take_each_job_once(tmp_path, pg_url):
 
 def test_redis_workers_survive_kill9(tmp_path, tiny_model_dir, pg_url, redis_url):
     """A server without a worker and a `kino worker` over Redis, killed mid-job; a new worker finishes everything."""
-    common = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"), "--db", pg_url,
-              "--redis", redis_url, "--config", write_config(tmp_path)]
-    h = kino_users_add("root", "admin", *common)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    common, h, port, url = serve_setup(tmp_path, tiny_model_dir, "--db", pg_url, "--redis", redis_url)
     procs = {"server": kino("serve", "--port", str(port), *common)}
     try:
         procs["w1"] = kino("worker", *common)

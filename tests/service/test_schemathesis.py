@@ -9,15 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service_helpers import free_port, kino, kino_users_add, stop, wait_http, write_config
+from service_helpers import kino, serve_setup, stop, wait_http
 
 
 def test_schemathesis_finds_no_server_errors(tmp_path, tiny_model_dir):
-    common = ["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"),
-              "--config", write_config(tmp_path)]
-    auth = kino_users_add("root", "admin", *common)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    common, auth, port, url = serve_setup(tmp_path, tiny_model_dir)
     server = kino("serve", "--port", str(port), *common)
     try:
         wait_http(url, server)
