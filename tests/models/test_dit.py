@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from kino.config import PRESETS, preset
-from kino.models.dit import DiT, apply_rope, rope_frequencies
+from kino.models.dit import DiT, apply_rope, rope_frequencies, rope_tables
 
 
 def tiny_dit():
@@ -64,10 +64,10 @@ def test_rope_is_the_complex_rotation_and_relative():
     f = rope_frequencies((3, 4, 5), 16, "cpu")
     x = torch.randn(2, 3, 60, 16)
     reference = torch.view_as_real(torch.view_as_complex(x.reshape(2, 3, 60, 8, 2)) * torch.polar(f[0] * 0 + 1, torch.atan2(f[1], f[0])))
-    assert torch.allclose(apply_rope(x, f), reference.flatten(-2), atol=1e-5)
+    assert torch.allclose(apply_rope(x, rope_tables(f, x.dtype)), reference.flatten(-2), atol=1e-5)
     # Scores depend only on the offset between positions: shifting both tokens in time keeps q.k.
     q, k = torch.randn(16), torch.randn(16)
-    rot = lambda v, i: apply_rope(v.view(1, 1, 1, 16).expand(1, 1, 60, 16), f)[0, 0, i]
+    rot = lambda v, i: apply_rope(v.view(1, 1, 1, 16).expand(1, 1, 60, 16), rope_tables(f, v.dtype))[0, 0, i]
     assert torch.allclose(rot(q, 0) @ rot(k, 20), rot(q, 20) @ rot(k, 40), atol=1e-4)
 
 

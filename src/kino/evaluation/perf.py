@@ -159,12 +159,17 @@ def bench_transformers(s: Shape = Shape(), dtype: torch.dtype = torch.bfloat16, 
             sec = timed(step, repeats, warmup=0)
         rows[name] = {"step_s": sec, "first_call_s": first, "tokens_per_s": s.tokens / sec, "flop_per_s": flops / sec,
                       "roofline_fraction": flops / sec / roof}
-    base = rows["kino"]["step_s"]
-    for row in rows.values():
-        if "step_s" in row:
-            row["kino_speedup"] = row["step_s"] / base
+    _speedups(rows, "step_s")
     return {"shape": {**s.__dict__, "tokens": s.tokens}, "dtype": str(dtype), "flop_per_step": flops,
             "matmul_roofline_flop_per_s": roof, "models": rows}
+
+
+def _speedups(rows: dict[str, dict], key: str) -> None:
+    """Each measured row's ``kino_speedup``: its ``key`` seconds over kino's (skipped rows have none)."""
+    base = rows["kino"][key]
+    for row in rows.values():
+        if key in row:
+            row["kino_speedup"] = row[key] / base
 
 
 def time_split(step: Callable[[], object]) -> dict[str, float]:
@@ -249,8 +254,5 @@ def bench_vae_decoders(frames: int = 33, height: int = 256, width: int = 256, dt
             sec = timed(decode, repeats, warmup=0)
         rows[name] = {"decode_s": sec, "frames_per_s": frames / sec, "decoder_params": params,
                       "output": list(out.shape)}
-    base = rows["kino"]["decode_s"]
-    for row in rows.values():
-        if "decode_s" in row:
-            row["kino_speedup"] = row["decode_s"] / base
+    _speedups(rows, "decode_s")
     return {"frames": frames, "height": height, "width": width, "dtype": str(dtype), "models": rows}

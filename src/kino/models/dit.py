@@ -60,13 +60,8 @@ def rope_tables(freqs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-    """x (B, heads, N, head_dim) with channel pairs (2i, 2i+1) rotated by the angles in ``freqs``.
-
-    ``freqs`` is ``rope_frequencies`` (2, N, hd / 2) or, precomputed once per forward,
-    ``rope_tables`` (2, N, hd); the rotation runs in x's dtype (bf16 on the hot path).
-    """
-    if freqs.shape[-1] != x.shape[-1]:
-        freqs = rope_tables(freqs, x.dtype)
+    """x (B, heads, N, head_dim) with channel pairs (2i, 2i+1) rotated by ``rope_tables`` (2, N, head_dim),
+    computed once per forward; the rotation runs in x's dtype (bf16 on the hot path)."""
     cos, sin = freqs.to(x.dtype)
     swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) for each pair (a, b)
     return torch.addcmul(x * cos, swapped, sin)
