@@ -106,6 +106,8 @@ def no_weights(folder: Path) -> None:
         (["generate", "a ball", "-o", "{out}", "--last-image", "{tmp}"], "not a readable image"),
         (["frobnicate"], "invalid choice"),
         (["train", "--preset", "huge", "--out", "{tmp}/run"], "unknown training preset 'huge'"),
+        (["train", "--preset", "tiny", "--out", "{tmp}/run", "--max-minutes", "0"], "'0' is not a positive number"),
+        (["train", "--preset", "tiny", "--out", "{tmp}/run", "--lr", "nan"], "'nan' is not a positive number"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_file(capsys, tmp_path, tiny_model_dir, args, message):

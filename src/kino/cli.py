@@ -27,6 +27,16 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}" if " " in self.prog else message)
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def parse_size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not m:
@@ -299,11 +309,16 @@ def cmd_train(args) -> int:
             load_config(args.init_from)
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
-    keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "cache_clips", "init_from")
+    keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "cache_clips", "cache_workers", "init_from",
+            "max_minutes")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
-    print(f"model folder: {model_dir}", file=sys.stderr)
+    if model_dir is None:
+        print(f"out of time before a model folder was saved; run the same command to resume {args.out}",
+              file=sys.stderr)
+    else:
+        print(f"model folder: {model_dir}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -593,7 +608,11 @@ def build_parser() -> Parser:
     t.add_argument("--dit-steps", type=int)
     t.add_argument("--batch", type=int)
     t.add_argument("--accum", type=int)
+    t.add_argument("--lr", type=positive_float, help="peak learning rate of the transformer")
     t.add_argument("--cache-clips", type=int)
+    t.add_argument("--cache-workers", type=int, help="processes rendering clips for the latent cache")
+    t.add_argument("--max-minutes", type=positive_float,
+                   help="stop (checkpointed, resumable) after this much wall time")
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE)")
     t.set_defaults(func=cmd_train)
 

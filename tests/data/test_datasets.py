@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from kino.data import toyworld
-from kino.data.datasets import ClipSpec, LatentCache, object_mask, toyworld_clip
+from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, object_mask, toyworld_clip
 
 
 def test_object_mask_marks_the_object_cells_on_the_latent_grid():
@@ -18,11 +18,47 @@ def test_object_mask_marks_the_object_cells_on_the_latent_grid():
     assert not object_mask(np.full_like(frames, 128), 4, 8).any()
 
 
+def encode(frames):  # stand-in encoder with the VAE's grid: (B, T, H, W, 3) uint8 -> (B, 3, T', h, w)
+    return frames_to_tensor(frames)[:, :, ::4, ::8, ::8]
+
+
+def test_frames_to_tensor_keeps_a_batch_dim():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 5, 8, 8, 3), dtype=np.uint8)
+    batch = frames_to_tensor(torch.from_numpy(frames))
+    assert batch.shape == (2, 3, 5, 8, 8)
+    assert torch.equal(batch[1], frames_to_tensor(frames[1]))
+    assert batch.min() >= -1 and batch.max() <= 1
+
+
 def test_latent_cache_stores_object_masks(tmp_path):
     spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)  # 5 frames
-    encode = lambda video: video[:, :, ::4, ::8, ::8][:, :, : 2]  # stand-in encoder with the VAE's grid
     cache = LatentCache(tmp_path)
     cache.build(encode, num_clips=3, shard_size=2, spec=spec, seed=0, factors=(4, 8))
     cache.load()
     assert cache.masks.shape == (3, 2, 4, 4) and len(cache) == 3
     assert cache.masks.any()
+
+
+def test_latent_cache_rendered_by_workers_matches_one_process(tmp_path):
+    spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)
+    one, many = LatentCache(tmp_path / "one"), LatentCache(tmp_path / "many")
+    one.build(encode, num_clips=5, shard_size=2, spec=spec, seed=1, encode_batch=1)
+    many.build(encode, num_clips=5, shard_size=2, spec=spec, seed=1, workers=2, encode_batch=3)
+    for a, b in zip(sorted(one.folder.glob("shard_*.pt")), sorted(many.folder.glob("shard_*.pt")), strict=True):
+        a, b = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+        assert torch.equal(a["latents"], b["latents"]) and torch.equal(a["masks"], b["masks"])
+        assert a["scenes"] == b["scenes"]
+    assert len(one.load()) == len(many.load()) == 5
+
+
+def test_latent_cache_build_resumes_keeping_finished_shards(tmp_path):
+    spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)
+    cache = LatentCache(tmp_path)
+    cache.build(encode, num_clips=4, shard_size=2, spec=spec, seed=0)
+    first = cache.shard_path(0)
+    stamp = first.stat().st_mtime_ns
+    cache.shard_path(1).unlink()  # as if the build had stopped after shard 0
+    done = []
+    cache.build(encode, num_clips=4, shard_size=2, spec=spec, seed=0, progress=done.append)
+    assert first.stat().st_mtime_ns == stamp and cache.shard_path(1).exists()
+    assert sum(done) == 4

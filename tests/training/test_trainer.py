@@ -95,6 +95,23 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert (out / "model" / "model.safetensors").is_file()
 
 
+def test_time_budget_stops_each_stage_resumably(tiny_run, tmp_path):
+    tc, _, model_dir = tiny_run
+    rushed = dataclasses.replace(tc, max_minutes=1e-9)  # out of time as soon as a step ends
+    # In the VAE stage: no latent statistics, cache or model come from a half-trained VAE.
+    out = tmp_path / "scratch"
+    assert train(rushed, out, env={}) is None
+    assert torch.load(out / "vae_state.pt", weights_only=True)["step"] == 1
+    assert not (out / "latent_stats.json").exists() and not (out / "cache").exists()
+    # In the transformer stage: a checkpoint and a model folder at the step it stopped.
+    more = tmp_path / "more"
+    folder = train(dataclasses.replace(rushed, init_from=str(model_dir)), more, env={})
+    assert folder is not None and (folder / "model.safetensors").is_file()
+    assert torch.load(more / "dit_state.pt", weights_only=True)["step"] == 1
+    train(dataclasses.replace(tc, init_from=str(model_dir)), more, env={})  # the same run, no budget: resumes
+    assert torch.load(more / "dit_state.pt", weights_only=True)["step"] == tc.dit_steps
+
+
 def test_training_continues_from_a_model_folder(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
     out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir)), tmp_path / "more", env={})

@@ -20,9 +20,11 @@ from kino.io import atomic_path
 log = logging.getLogger(__name__)
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(T, H, W, 3) uint8 -> (3, T, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+def frames_to_tensor(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(..., T, H, W, 3) uint8 -> (..., 3, T, H, W) float in [-1, 1]; a batch keeps its leading dim."""
+    if isinstance(frames, np.ndarray):
+        frames = torch.from_numpy(np.require(frames, requirements=["C", "W"]))
+    return frames.movedim(-1, -4).float().div(127.5).sub(1.0)
 
 
 def tensor_to_frames(video: torch.Tensor) -> np.ndarray:
@@ -67,6 +69,21 @@ def step_seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
 
 
+class ClipFrames(torch.utils.data.Dataset):
+    """The clips of a latent cache, rendered on demand: item k is clip ``indices[k]`` as
+    (frames (T, H, W, 3) uint8, scene as JSON, object mask (T', h, w))."""
+
+    def __init__(self, indices: list[int], spec: ClipSpec, seed: int, factors: tuple[int, int]):
+        self.indices, self.spec, self.seed, self.factors = indices, spec, seed, factors
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, str, torch.Tensor]:
+        frames, _, scene = toyworld_clip(step_seed(self.seed, self.indices[k]), self.spec)
+        return torch.from_numpy(frames), json.dumps(scene), object_mask(frames, *self.factors)
+
+
 class LatentCache:
     """Shards of encoded clips: ``shard_XXXXX.pt`` holds latents (N, C, T', h, w) bf16, the scenes
     they were rendered from, and object masks (N, T', h, w) on the latent grid."""
@@ -83,26 +100,36 @@ class LatentCache:
     @torch.no_grad()
     def build(
         self, encode, num_clips: int, shard_size: int, spec: ClipSpec, seed: int, rank=0, world=1, progress=None,
-        factors: tuple[int, int] = (4, 8),
+        factors: tuple[int, int] = (4, 8), workers: int = 0, encode_batch: int = 8,
     ):
-        """Encode ``num_clips`` clips; shards already on disk are kept (so a stopped build resumes)."""
+        """Encode ``num_clips`` clips; shards already on disk are kept (so a stopped build resumes).
+
+        ``encode(frames)`` maps uint8 frames (B, T, H, W, 3) to latents (B, C, T', h, w);
+        ``workers`` processes render the clips while this one encodes them.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
-        num_shards = -(-num_clips // shard_size)
-        for shard in range(rank, num_shards, world):
+        todo = []
+        for shard in range(rank, -(-num_clips // shard_size), world):
+            clips = range(shard * shard_size, min(num_clips, (shard + 1) * shard_size))
             if self.shard_path(shard).exists():
                 if progress:
-                    progress(min(shard_size, num_clips - shard * shard_size))
-                continue
-            latents, scenes, masks = [], [], []
-            for i in range(shard * shard_size, min(num_clips, (shard + 1) * shard_size)):
-                frames, _, scene = toyworld_clip(step_seed(seed, i), spec)
-                latents.append(encode(frames_to_tensor(frames)[None])[0].to(torch.bfloat16))
-                scenes.append(json.dumps(scene))
-                masks.append(object_mask(frames, *factors))
-                if progress:
-                    progress(1)
+                    progress(len(clips))
+            else:
+                todo.append((shard, clips))
+        rendered = iter(torch.utils.data.DataLoader(
+            ClipFrames([i for _, clips in todo for i in clips], spec, seed, factors),
+            batch_size=None, num_workers=workers, multiprocessing_context="spawn" if workers else None,
+        ))
+        for shard, clips in todo:
+            frames, scenes, masks = zip(*(next(rendered) for _ in clips))
+            latents = [
+                encode(torch.stack(frames[i : i + encode_batch])).to(torch.bfloat16)
+                for i in range(0, len(frames), encode_batch)
+            ]
             with atomic_path(self.shard_path(shard)) as tmp:
-                torch.save({"latents": torch.stack(latents), "scenes": scenes, "masks": torch.stack(masks)}, tmp)
+                torch.save({"latents": torch.cat(latents), "scenes": list(scenes), "masks": torch.stack(masks)}, tmp)
+            if progress:
+                progress(len(clips))
 
     def load(self) -> "LatentCache":
         paths = sorted(self.folder.glob("shard_*.pt"))

@@ -31,8 +31,8 @@ def save_model_folder(
 ) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"vae.{k}": v.detach().to(dtype).contiguous() for k, v in vae.state_dict().items()}
-    tensors |= {f"dit.{k}": v.detach().to(dtype).contiguous() for k, v in dit.state_dict().items()}
+    tensors = {f"vae.{k}": v.detach().to("cpu", dtype).contiguous() for k, v in vae.state_dict().items()}
+    tensors |= {f"dit.{k}": v.detach().to("cpu", dtype).contiguous() for k, v in dit.state_dict().items()}
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
     with atomic_path(folder / CONFIG_NAME) as tmp:

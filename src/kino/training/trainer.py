@@ -48,6 +48,8 @@ class TrainConfig:
     # Stage 2: latent cache.
     cache_clips: int = 2048
     shard_size: int = 64
+    cache_workers: int = 0  # processes rendering clips while the main one encodes them
+    encode_batch: int = 8
     # Stage 3: transformer.
     dit_steps: int = 4000
     batch: int = 16
@@ -63,6 +65,9 @@ class TrainConfig:
     checkpoint_every: int = 100
     bf16: bool = True
     init_from: str = ""  # a model folder to continue from (skips the VAE stage)
+    # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
+    # checkpoints and the run stops; the same command resumes it.
+    max_minutes: float = 0.0
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
@@ -121,10 +126,13 @@ def run_loop(
     info: DistInfo,
     on_checkpoint: Callable[[EMA, int], None] | None = None,
     accum: int = 1,
-) -> EMA:
+    deadline: float | None = None,
+) -> tuple[EMA, int]:
     """AdamW + EMA + bf16 autocast + gradient accumulation, checkpointing to ``state_path``.
 
     ``loss_fn(model, step, micro)`` returns (loss, samples) for one micro-batch of this rank.
+    Past ``deadline`` (``time.monotonic()``) every rank checkpoints and stops. Returns the
+    EMA and the number of steps done.
     """
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=tc.weight_decay)
     ema = EMA(model, tc.ema)
@@ -141,7 +149,7 @@ def run_loop(
     ddp = DistributedDataParallel(model, device_ids=device_ids) if info.world_size > 1 else model
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
     bar = tqdm(total=steps, initial=start, desc=name, file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
-    t0, seen = time.perf_counter(), 0
+    t0, seen, done = time.perf_counter(), 0, start
     for step in range(start, steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, lr, tc.warmup)
@@ -161,14 +169,20 @@ def run_loop(
         bar.update(1)
         bar.set_postfix(loss=f"{total.item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
         done = step + 1
-        if info.is_main and (done % tc.checkpoint_every == 0 or done == steps):
+        late = deadline is not None and time.monotonic() > deadline
+        late = bool(all_reduce_mean(torch.tensor(float(late), device=info.device), info).item() > 0)
+        if info.is_main and (done % tc.checkpoint_every == 0 or done == steps or late):
             save_state(state_path, model=model.state_dict(), optimizer=opt.state_dict(), ema=ema.shadow, step=done)
             if on_checkpoint:
                 on_checkpoint(ema, done)
-        if done % tc.checkpoint_every == 0:
+        if done % tc.checkpoint_every == 0 or late:
             barrier(info)
+        if late:
+            if info.is_main:
+                log.info("%s: out of time after step %d of %d; the same command resumes", name, done, steps)
+            break
     bar.close()
-    return ema
+    return ema, done
 
 
 def vae_loss_fn(tc: TrainConfig, spec: ClipSpec, device: torch.device):
@@ -219,6 +233,10 @@ def known_mask(rng: np.random.Generator, frames: int) -> torch.Tensor:
 
 
 def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device):
+    # The cache lives where the model does: on a GPU a step then moves no latents.
+    latents = cache.latents.to(device)
+    masks = cache.masks.to(device) if cache.masks is not None and tc.object_weight else None
+
     def loss_fn(dit, step: int, micro: int):
         rng = np.random.default_rng(step_seed(tc.seed, 4, step, micro, rank))
         idx = rng.integers(len(cache), size=tc.batch)
@@ -226,16 +244,17 @@ def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, 
             "" if rng.random() < tc.text_dropout else cache.captions[i][int(rng.integers(len(cache.captions[i])))]
             for i in idx
         ]
-        x0 = cache.latents[torch.from_numpy(idx)].float()  # (B, C, T, h, w)
-        weight = torch.ones(len(idx), 1, *x0.shape[2:])
-        if cache.masks is not None and tc.object_weight:
-            weight += tc.object_weight * cache.masks[torch.from_numpy(idx)][:, None].float()
+        rows = torch.from_numpy(idx).to(device)
+        x0 = latents[rows].float()  # (B, C, T, h, w)
+        weight = torch.ones(len(idx), 1, *x0.shape[2:], device=device)
+        if masks is not None:
+            weight += tc.object_weight * masks[rows][:, None].float()
         gen = torch.Generator().manual_seed(step_seed(tc.seed, 5, step, micro, rank))
-        noise = torch.randn(x0.shape, generator=gen)
-        t = sample_time_logit_normal(len(idx), generator=gen)
+        noise_gen = torch.Generator(device).manual_seed(step_seed(tc.seed, 6, step, micro, rank))
+        noise = torch.randn(x0.shape, generator=noise_gen, device=device)
+        t = sample_time_logit_normal(len(idx), generator=gen).to(device)
         mask = torch.stack([known_mask(rng, x0.shape[2]) for _ in idx]).view(len(idx), 1, -1, 1, 1)
-        mask = mask.expand(-1, 1, -1, *x0.shape[3:])
-        x0, noise, t, mask, weight = (v.to(device) for v in (x0, noise, t, mask, weight))
+        mask = mask.expand(-1, 1, -1, *x0.shape[3:]).to(device)
         x_t = interpolate(x0, noise, t)
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
         text, text_mask = (v.to(device) for v in text_encoder(prompts))
@@ -249,13 +268,17 @@ def clip_fields(cfg: ModelConfig) -> dict:
     return {"width": cfg.sample.width, "height": cfg.sample.height, "fps": cfg.sample.fps, "seconds": cfg.sample.seconds}
 
 
-def vae_stage(tc: TrainConfig, cfg: ModelConfig, vae, spec: ClipSpec, out: Path, info: DistInfo):
-    """Train the VAE, then measure its latent statistics; returns (config with them, normalising VAE)."""
+def vae_stage(tc: TrainConfig, cfg: ModelConfig, vae, spec: ClipSpec, out: Path, info: DistInfo, deadline):
+    """Train the VAE, then measure its latent statistics; returns (config with them, normalising VAE),
+    or None when the deadline stopped the VAE's training."""
     vae_spec = dataclasses.replace(spec, seconds=tc.vae_seconds)
     vae_fn = vae_loss_fn(tc, vae_spec, info.device)
-    ema = run_loop(
-        "vae", vae, lambda m, s, k: vae_fn(m, s, k, info.rank), tc.vae_steps, tc.vae_lr, tc, out / "vae_state.pt", info
+    ema, done = run_loop(
+        "vae", vae, lambda m, s, k: vae_fn(m, s, k, info.rank), tc.vae_steps, tc.vae_lr, tc, out / "vae_state.pt", info,
+        deadline=deadline,
     )
+    if done < tc.vae_steps:
+        return None
     ema.copy_to(vae).eval().requires_grad_(False)
     stats_path = out / "latent_stats.json"
     if not stats_path.exists():
@@ -273,8 +296,10 @@ def vae_stage(tc: TrainConfig, cfg: ModelConfig, vae, spec: ClipSpec, out: Path,
     return cfg, normalising.eval().requires_grad_(False)
 
 
-def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -> Path:
-    """Run every unfinished stage; returns the model folder ``out/model``."""
+def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -> Path | None:
+    """Run every unfinished stage; returns the model folder ``out/model``, or None when
+    ``tc.max_minutes`` ran out before the transformer stage had saved one."""
+    deadline = time.monotonic() + 60 * tc.max_minutes if tc.max_minutes else None
     info = init_distributed(env)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -290,17 +315,22 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
     else:
         vae, dit = (m.to(info.device) for m in build_models(cfg))
-        cfg, vae = vae_stage(tc, cfg, vae, ClipSpec(**clip_fields(cfg)), out, info)
+        staged = vae_stage(tc, cfg, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
+        if staged is None:
+            shutdown(info)
+            return None
+        cfg, vae = staged
 
     # 2. A cache of latents of toyworld clips at the model's default size.
     spec = ClipSpec(**clip_fields(cfg))
-    encode = lambda video: vae.encode(video.to(info.device)).cpu()
+    encode = lambda frames: vae.encode(frames_to_tensor(frames.to(info.device))).cpu()
     cache = LatentCache(out / "cache")
     bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.bf16):
         cache.build(
             encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update,
-            factors=(cfg.vae.temporal_factor, cfg.vae.spatial_factor),
+            factors=(cfg.vae.temporal_factor, cfg.vae.spatial_factor), workers=tc.cache_workers,
+            encode_batch=tc.encode_batch,
         )
     bar.close()
     barrier(info)
@@ -317,8 +347,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
 
     run_loop(
         "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank, info.device), tc.dit_steps, tc.lr, tc,
-        out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum,
+        out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum, deadline=deadline,
     )
     barrier(info)
     shutdown(info)
-    return model_dir
+    return model_dir if model_dir.exists() else None

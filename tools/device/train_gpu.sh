@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Continue the shipped checkpoint on a lent GPU machine (run from the repo root there, with
+# .gpu/minilm from pack_text_encoder.py carried). Writes the model folder, split into files
+# under 16 MiB, and the log to $OUT. Settings come from the environment:
+#   CLIPS (cache clips), BATCH, LR, WARMUP, MINUTES (train() budget), WORKERS, LIMIT (hard stop, s)
+set -uo pipefail
+export PYTHONPATH=$PWD/src:$PWD/.gpu/minilm/shim PYTHONUNBUFFERED=1
+RUN=${RUN:-/tmp/run}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+python3 tools/device/pack_text_encoder.py --unpack .gpu/minilm /tmp/minilm || exit 1
+timeout "${LIMIT:-480}" python3 tools/device/train_gpu.py
+echo "train exit: $?"
+python3 tools/device/split_model.py "$RUN/model" "$OUT"
