@@ -309,7 +309,7 @@ def cmd_train(args) -> int:
             load_config(args.init_from)
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
-    keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "cache_clips", "cache_workers", "init_from",
+    keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
@@ -609,6 +609,7 @@ def build_parser() -> Parser:
     t.add_argument("--batch", type=int)
     t.add_argument("--accum", type=int)
     t.add_argument("--lr", type=positive_float, help="peak learning rate of the transformer")
+    t.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up")
     t.add_argument("--cache-clips", type=int)
     t.add_argument("--cache-workers", type=int, help="processes rendering clips for the latent cache")
     t.add_argument("--max-minutes", type=positive_float,
