@@ -310,7 +310,7 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes")
+            "max_minutes", "compile")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
@@ -612,6 +612,8 @@ def build_parser() -> Parser:
     t.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up")
     t.add_argument("--cache-clips", type=int)
     t.add_argument("--cache-workers", type=int, help="processes rendering clips for the latent cache")
+    t.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the transformer's training step (worth it on a GPU)")
     t.add_argument("--max-minutes", type=positive_float,
                    help="stop (checkpointed, resumable) after this much wall time")
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE)")

@@ -112,6 +112,22 @@ def test_time_budget_stops_each_stage_resumably(tiny_run, tmp_path):
     assert torch.load(more / "dit_state.pt", weights_only=True)["step"] == tc.dit_steps
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # inside torch.compile
+def test_compiled_training_step_matches_eager(tiny_run, tmp_path):
+    tc, _, model_dir = tiny_run
+    runs = {}
+    for compiled in (False, True):
+        out = tmp_path / str(compiled)
+        train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir), compile=compiled), out, env={})
+        runs[compiled] = torch.load(out / "dit_state.pt", weights_only=True)["model"]
+    start = load_model_folder(model_dir)[2].state_dict()
+    for k, eager in runs[False].items():
+        moved = (eager.float() - start[k].float()).abs().max()
+        diff = (runs[True][k].float() - eager.float()).abs().max()
+        assert diff <= 0.05 * moved + 1e-3, (k, diff, moved)  # fused kernels round differently, nothing more
+
+
 def test_training_continues_from_a_model_folder(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
     out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir)), tmp_path / "more", env={})

@@ -64,6 +64,7 @@ class TrainConfig:
     object_weight: float = 3.0
     checkpoint_every: int = 100
     bf16: bool = True
+    compile: bool = False  # torch.compile the transformer's training step (fuses its elementwise work)
     init_from: str = ""  # a model folder to continue from (skips the VAE stage)
     # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
     # checkpoints and the run stops; the same command resumes it.
@@ -127,6 +128,7 @@ def run_loop(
     on_checkpoint: Callable[[EMA, int], None] | None = None,
     accum: int = 1,
     deadline: float | None = None,
+    compiled: bool = False,
 ) -> tuple[EMA, int]:
     """AdamW + EMA + bf16 autocast + gradient accumulation, checkpointing to ``state_path``.
 
@@ -147,6 +149,7 @@ def run_loop(
             log.info("%s: resuming at step %d from %s", name, start, state_path)
     device_ids = [info.device.index] if info.device.type == "cuda" else None
     ddp = DistributedDataParallel(model, device_ids=device_ids) if info.world_size > 1 else model
+    net = torch.compile(ddp) if compiled else ddp
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
     bar = tqdm(total=steps, initial=start, desc=name, file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     t0, seen, done = time.perf_counter(), 0, start
@@ -158,7 +161,7 @@ def run_loop(
         for micro in range(accum):
             sync = micro == accum - 1 or info.world_size == 1
             with (contextlib.nullcontext() if sync else ddp.no_sync()), autocast:
-                loss, n = loss_fn(ddp, step, micro)
+                loss, n = loss_fn(net, step, micro)
             (loss / accum).backward()
             total += loss.detach().float() / accum
             seen += n * info.world_size
@@ -347,7 +350,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
 
     run_loop(
         "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank, info.device), tc.dit_steps, tc.lr, tc,
-        out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum, deadline=deadline,
+        out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum, deadline=deadline, compiled=tc.compile,
     )
     barrier(info)
     shutdown(info)
