@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from kino.pipelines.long_video import chunk_plan, generate, seam_frames
-from kino.pipelines.text_to_video import Request, RequestError
+from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline
+from kino.safety.guard import Guard
 
 
 def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
@@ -53,3 +56,45 @@ def test_loop_refuses_a_last_image(tiny_pipeline):
 def test_over_a_minute_is_refused(tiny_pipeline):
     with pytest.raises(RequestError, match="at most 60"):
         generate(tiny_pipeline, Request("a ball", seconds=61, steps=1))
+
+
+class CountingGuard(Guard):
+    """The real guard, recording what it is asked to check."""
+
+    def prompt(self, prompt, user=None):
+        self.log.append(("prompt", prompt))
+        super().prompt(prompt, user)
+
+    def video(self, frames, fps, what, prompt=None, user=None):
+        self.log.append(("frames", what))
+        super().video(frames, fps, what, prompt, user)
+
+
+def counting_pipeline(pipe):
+    guard = CountingGuard(**{f.name: getattr(pipe.guard, f.name) for f in dataclasses.fields(pipe.guard)})
+    guard.log = []
+    return TextToVideoPipeline(pipe.cfg, pipe.vae, pipe.dit, pipe.text_encoder, guard), guard.log
+
+
+def test_a_long_clip_checks_its_prompt_and_image_once(tiny_pipeline):
+    pipe, log = counting_pipeline(tiny_pipeline)
+    image = np.full((64, 64, 3), 90, np.uint8)
+    req = pipe.resolve(Request("a red ball", image=image, seconds=6, steps=1))  # as the CLI does
+    assert log == [("prompt", "a red ball"), ("frames", "input image")]
+    log.clear()
+    generate(pipe, req)  # 5 chunks, each led by frames of the one before
+    # Neither the chunks nor __call__ check the prompt or the given frames again: only outputs.
+    assert log and set(log) == {("frames", "output")}
+    log.clear()
+    generate(pipe, Request("a red ball", seconds=2, steps=1))  # a new request is checked anew
+    assert log[0] == ("prompt", "a red ball")
+
+
+def test_derive_takes_only_resolved_requests_and_safe_fields(tiny_pipeline):
+    with pytest.raises(ValueError, match="resolved"):
+        tiny_pipeline.derive(Request("a red ball"), seconds=1)
+    r = tiny_pipeline.resolve(Request("a red ball", seconds=2))
+    with pytest.raises(ValueError, match="cannot change prompt"):
+        tiny_pipeline.derive(r, prompt="something else")
+    with pytest.raises(RequestError, match="duration"):
+        tiny_pipeline.derive(r, seconds=-1)  # fields are still checked

@@ -11,7 +11,6 @@ A loop ends on its own first frame (the last-frame channel) and drops that dupli
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -86,7 +85,7 @@ def generate(
     if loop:
         # 1. The frame the loop starts and ends on: the given image, or the first frame of a short clip.
         if first_image is None:
-            short = dataclasses.replace(r, seconds=seconds_for(1 + tf, r.fps), last_image=None, prefix=None)
+            short = pipe.derive(r, seconds=seconds_for(1 + tf, r.fps), last_image=None, prefix=None)
             first_image = run(short, 0).frames[0]
         last_image = first_image
 
@@ -97,13 +96,12 @@ def generate(
         final = i == len(sizes) - 1
         common = dict(seed=(r.seed + i * CHUNK_SEED_STRIDE) % 2**63, last_image=last_image if final else None)
         if i == 0:
-            request = dataclasses.replace(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
+            request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
             video[:n] = run(request, anchor_steps).frames
         else:
             context = 1 + tf * min(CONTEXT_LATENTS, (done - 1) // tf)
             prefix = video[done - context : done]
-            request = dataclasses.replace(r, seconds=seconds_for(context + n, r.fps), image=None, prefix=prefix,
-                                          **common)  # fmt: skip
+            request = pipe.derive(r, seconds=seconds_for(context + n, r.fps), image=None, prefix=prefix, **common)
             video[done : done + n] = run(request, anchor_steps + i * r.steps).frames[context:]
         done += n
     timings["total"] = time.perf_counter() - t0

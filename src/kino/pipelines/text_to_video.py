@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,9 @@ class TextToVideoPipeline:
         # Safety checks (prompt, input pictures, output frames) are part of the pipeline, so no caller can forget them.
         self.guard = guard if guard is not None else Guard.from_env()
         self.dtype = next(dit.parameters()).dtype
+        # Requests this pipeline resolved, by identity: the CLI, long-video chunking and __call__
+        # each resolve the same request, and its safety checks need to run only once.
+        self._resolved: weakref.WeakValueDictionary[int, Request] = weakref.WeakValueDictionary()
         self.device = next(dit.parameters()).device
 
     @classmethod
@@ -92,7 +96,24 @@ class TextToVideoPipeline:
         return self.cfg.vae.spatial_factor * max(self.cfg.dit.patch[1:])
 
     def resolve(self, req: Request) -> Request:
-        """Fill defaults and check every field; raises RequestError naming what is allowed."""
+        """Fill defaults and check every field; raises RequestError naming what is allowed, or
+        SafetyRefusal. A request this pipeline resolved comes back as it is."""
+        if self._resolved.get(id(req)) is req:
+            return req
+        return self._validate(req, safety=True)
+
+    def derive(self, parent: Request, **changes) -> Request:
+        """A request made from one this pipeline resolved, with new ``changes`` (duration, seed, and
+        given frames that this pipeline generated and checked, as the next chunk of a long clip has):
+        its fields are checked again, its prompt and frames are not sent through the guard again."""
+        if self._resolved.get(id(parent)) is not parent:
+            raise ValueError("derive() takes a request that this pipeline resolved")
+        unknown = set(changes) - {"seconds", "seed", "image", "last_image", "prefix"}
+        if unknown:
+            raise ValueError(f"derive() cannot change {', '.join(sorted(unknown))}")
+        return self._validate(replace(parent, **changes), safety=False)
+
+    def _validate(self, req: Request, safety: bool) -> Request:
         d = self.cfg.sample
         r = Request(
             prompt=req.prompt,
@@ -118,7 +139,8 @@ class TextToVideoPipeline:
         tokens, limit = self.text_encoder.count_tokens(prompt), self.text_encoder.max_tokens
         if tokens > limit:
             raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {limit}")
-        self.guard.prompt(prompt, r.user)
+        if safety:
+            self.guard.prompt(prompt, r.user)
         m = self.size_multiple
         for name, v in (("width", r.width), ("height", r.height)):
             if not (m <= v <= MAX_SIDE and v % m == 0):
@@ -146,8 +168,11 @@ class TextToVideoPipeline:
                 raise RequestError(f"the clip ({r.seconds:g} s) must be longer than its {len(p)} prefix frames")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
-        self.check_inputs(r, prompt)
-        return Request(**{**r.__dict__, "prompt": prompt})
+        if safety:
+            self.check_inputs(r, prompt)
+        resolved = Request(**{**r.__dict__, "prompt": prompt})
+        self._resolved[id(resolved)] = resolved
+        return resolved
 
     def check_inputs(self, r: Request, prompt: str) -> None:
         """Given pictures pass the frame checks (nudity, protected faces) or raise SafetyRefusal."""
