@@ -304,6 +304,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     ``tc.max_minutes`` ran out before the transformer stage had saved one."""
     deadline = time.monotonic() + 60 * tc.max_minutes if tc.max_minutes else None
     info = init_distributed(env)
+    if info.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its 3D convolutions once
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
