@@ -310,7 +310,7 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile")
+            "max_minutes", "compile", "decoder_steps")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
@@ -616,7 +616,9 @@ def build_parser() -> Parser:
                    help="torch.compile the transformer's training step (worth it on a GPU)")
     t.add_argument("--max-minutes", type=positive_float,
                    help="stop (checkpointed, resumable) after this much wall time")
-    t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE)")
+    t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
+    t.add_argument("--decoder-steps", type=int,
+                   help="with --init-from: first fine-tune the VAE decoder this many steps (latent space kept)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")

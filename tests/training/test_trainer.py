@@ -10,7 +10,7 @@ import torch
 
 from kino.models.folder import load_model_folder
 from kino.pipelines.text_to_video import Request, TextToVideoPipeline
-from kino.training.trainer import EMA, known_mask, train, train_preset
+from kino.training.trainer import EMA, edge_loss, known_mask, train, train_preset
 
 
 def test_known_masks_cover_each_conditioning_mode():
@@ -126,6 +126,26 @@ def test_compiled_training_step_matches_eager(tiny_run, tmp_path):
         moved = (eager.float() - start[k].float()).abs().max()
         diff = (runs[True][k].float() - eager.float()).abs().max()
         assert diff <= 0.05 * moved + 1e-3, (k, diff, moved)  # fused kernels round differently, nothing more
+
+
+def test_edge_loss_sees_blur_and_not_a_shift_in_level():
+    video = torch.zeros(1, 3, 2, 16, 16)
+    video[..., 4:12, 4:12] = 1.0  # a sharp square
+    blurred = torch.nn.functional.avg_pool3d(video, (1, 3, 3), stride=1, padding=(0, 1, 1))
+    assert edge_loss(video, video) == 0 and edge_loss(video + 0.3, video) < 1e-6
+    assert edge_loss(blurred, video) > 0.01
+
+
+def test_decoder_fine_tune_keeps_the_latent_space(tiny_run, tmp_path):
+    tc, _, model_dir = tiny_run
+    folder = train(dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=3, dit_steps=0), tmp_path, env={})
+    assert torch.load(tmp_path / "decoder_state.pt", weights_only=True)["step"] == 3
+    _, vae_a, dit_a = load_model_folder(model_dir)
+    _, vae_b, dit_b = load_model_folder(folder)
+    changed = {k for k, v in vae_b.state_dict().items() if not torch.equal(v, vae_a.state_dict()[k])}
+    assert changed and all(k.startswith("decoder.") for k in changed)  # the encoder, so the latents, unchanged
+    for k, v in dit_b.state_dict().items():
+        assert torch.equal(v, dit_a.state_dict()[k]), k
 
 
 def test_training_continues_from_a_model_folder(tiny_run, tmp_path):

@@ -66,6 +66,11 @@ class TrainConfig:
     bf16: bool = True
     compile: bool = False  # torch.compile the transformer's training step (fuses its elementwise work)
     init_from: str = ""  # a model folder to continue from (skips the VAE stage)
+    # With init_from: fine-tune the VAE's decoder on the frozen encoder first. The latent space
+    # stays the same, so a transformer trained on it stays valid; edges are weighted.
+    decoder_steps: int = 0
+    decoder_lr: float = 2e-4
+    edge_weight: float = 1.0
     # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
     # checkpoints and the run stops; the same command resumes it.
     max_minutes: float = 0.0
@@ -188,22 +193,33 @@ def run_loop(
     return ema, done
 
 
+def vae_clips(tc: TrainConfig, spec: ClipSpec, rng: np.random.Generator) -> torch.Tensor:
+    """A batch of random crops of fresh toyworld clips, (vae_batch, 3, T, crop, crop) in [-1, 1]."""
+    clips = []
+    for _ in range(tc.vae_batch):
+        frames, _, _ = toyworld_clip(int(rng.integers(2**62)), spec)
+        y = int(rng.integers(0, spec.height - tc.vae_crop + 1))
+        x = int(rng.integers(0, spec.width - tc.vae_crop + 1))
+        clips.append(frames_to_tensor(frames[:, y : y + tc.vae_crop, x : x + tc.vae_crop]))
+    return torch.stack(clips)
+
+
+def edge_loss(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance between horizontal and vertical pixel differences of (B, 3, T, H, W) videos."""
+    dx = lambda v: v[..., :, 1:] - v[..., :, :-1]
+    dy = lambda v: v[..., 1:, :] - v[..., :-1, :]
+    return (dx(recon) - dx(video)).abs().mean() + (dy(recon) - dy(video)).abs().mean()
+
+
 def vae_loss_fn(tc: TrainConfig, spec: ClipSpec, device: torch.device):
     def loss_fn(vae, step: int, micro: int, rank: int = 0):
-        rng = np.random.default_rng(step_seed(tc.seed, 1, step, micro, rank))
-        clips = []
-        for _ in range(tc.vae_batch):
-            frames, _, _ = toyworld_clip(int(rng.integers(2**62)), spec)
-            y = int(rng.integers(0, spec.height - tc.vae_crop + 1))
-            x = int(rng.integers(0, spec.width - tc.vae_crop + 1))
-            clips.append(frames_to_tensor(frames[:, y : y + tc.vae_crop, x : x + tc.vae_crop]))
-        video = torch.stack(clips).to(device)
+        video = vae_clips(tc, spec, np.random.default_rng(step_seed(tc.seed, 1, step, micro, rank))).to(device)
         gen = torch.Generator().manual_seed(step_seed(tc.seed, 2, step, micro, rank))
         recon, mean, logvar = vae(video, generator=gen)
         recon = recon.float()
         kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
         loss = (recon - video).abs().mean() + ((recon - video) ** 2).mean() + tc.vae_kl * kl
-        return loss, len(clips)
+        return loss, len(video)
 
     return loss_fn
 
@@ -271,6 +287,34 @@ def clip_fields(cfg: ModelConfig) -> dict:
     return {"width": cfg.sample.width, "height": cfg.sample.height, "fps": cfg.sample.fps, "seconds": cfg.sample.seconds}
 
 
+def decoder_stage(tc: TrainConfig, vae, spec: ClipSpec, out: Path, info: DistInfo, deadline):
+    """Fine-tune the decoder on the frozen encoder's posterior samples: sharper frames from the
+    same latents. Returns the VAE, or None when the deadline stopped the stage."""
+    spec = dataclasses.replace(spec, seconds=tc.vae_seconds)
+    vae.requires_grad_(False).eval()
+    vae.decoder.requires_grad_(True).train()
+
+    def loss_fn(decoder, step: int, micro: int):
+        video = vae_clips(tc, spec, np.random.default_rng(step_seed(tc.seed, 7, step, micro, info.rank)))
+        video = video.to(info.device)
+        gen = torch.Generator().manual_seed(step_seed(tc.seed, 8, step, micro, info.rank))
+        with torch.no_grad():
+            mean, logvar = vae.encode_dist(video)
+            z = mean + torch.randn(mean.shape, generator=gen).to(mean) * (0.5 * logvar).exp()
+        recon = decoder(z).float()
+        loss = (recon - video).abs().mean() + ((recon - video) ** 2).mean() + tc.edge_weight * edge_loss(recon, video)
+        return loss, len(video)
+
+    ema, done = run_loop(
+        "decoder", vae.decoder, loss_fn, tc.decoder_steps, tc.decoder_lr, tc, out / "decoder_state.pt", info,
+        deadline=deadline,
+    )
+    if done < tc.decoder_steps:
+        return None
+    ema.copy_to(vae.decoder)
+    return vae.eval().requires_grad_(False)
+
+
 def vae_stage(tc: TrainConfig, cfg: ModelConfig, vae, spec: ClipSpec, out: Path, info: DistInfo, deadline):
     """Train the VAE, then measure its latent statistics; returns (config with them, normalising VAE),
     or None when the deadline stopped the VAE's training."""
@@ -318,6 +362,16 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
         cfg, vae, dit = load_model_folder(tc.init_from)
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
+        if tc.decoder_steps:
+            vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
+            if vae is None:
+                shutdown(info)
+                return None
+            if not tc.dit_steps:  # a decoder-only run: the model folder is the old one with the new decoder
+                if info.is_main:
+                    save_model_folder(out / "model", cfg, vae, dit, meta={"decoder_step": tc.decoder_steps})
+                shutdown(info)
+                return out / "model"
     else:
         vae, dit = (m.to(info.device) for m in build_models(cfg))
         staged = vae_stage(tc, cfg, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
