@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from kino.models.folder import load_model_folder
+from kino.models.folder import load_meta, load_model_folder
 from kino.pipelines.text_to_video import Request, TextToVideoPipeline
 from kino.training.trainer import EMA, edge_loss, known_mask, train, train_preset
 
@@ -140,6 +140,7 @@ def test_decoder_fine_tune_keeps_the_latent_space(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
     folder = train(dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=3, dit_steps=0), tmp_path, env={})
     assert torch.load(tmp_path / "decoder_state.pt", weights_only=True)["step"] == 3
+    assert load_meta(folder) == load_meta(model_dir) | {"decoder_steps": "3"}  # the training record travels on
     _, vae_a, dit_a = load_model_folder(model_dir)
     _, vae_b, dit_b = load_model_folder(folder)
     changed = {k for k, v in vae_b.state_dict().items() if not torch.equal(v, vae_a.state_dict()[k])}

@@ -39,6 +39,14 @@ def save_model_folder(
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
 
 
+def load_meta(folder: str | Path) -> dict[str, str]:
+    """The training record stored in a model folder's weights file (step, seed, ...)."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(folder) / WEIGHTS_NAME), "pt") as f:
+        return dict(f.metadata() or {})
+
+
 def load_config(folder: str | Path) -> ModelConfig:
     folder = Path(folder)
     if not folder.is_dir():

@@ -27,7 +27,7 @@ from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal
 from kino.io import atomic_path
-from kino.models.folder import build_models, load_model_folder, save_model_folder
+from kino.models.folder import build_models, load_meta, load_model_folder, save_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 
@@ -369,7 +369,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
                 return None
             if not tc.dit_steps:  # a decoder-only run: the model folder is the old one with the new decoder
                 if info.is_main:
-                    save_model_folder(out / "model", cfg, vae, dit, meta={"decoder_step": tc.decoder_steps})
+                    meta = load_meta(tc.init_from) | {"decoder_steps": tc.decoder_steps}
+                    save_model_folder(out / "model", cfg, vae, dit, meta=meta)
                 shutdown(info)
                 return out / "model"
     else:
