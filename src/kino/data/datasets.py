@@ -116,6 +116,8 @@ class LatentCache:
                     progress(len(clips))
             else:
                 todo.append((shard, clips))
+        if not todo:
+            return
         rendered = iter(torch.utils.data.DataLoader(
             ClipFrames([i for _, clips in todo for i in clips], spec, seed, factors),
             batch_size=None, num_workers=workers, multiprocessing_context="spawn" if workers else None,
