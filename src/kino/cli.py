@@ -310,8 +310,7 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile", "decoder_steps",
-            "decoder_head", "decoder_lr")
+            "max_minutes", "compile", "decoder_steps")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
@@ -620,9 +619,6 @@ def build_parser() -> Parser:
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
     t.add_argument("--decoder-steps", type=int,
                    help="with --init-from: first fine-tune the VAE decoder this many steps (latent space kept)")
-    t.add_argument("--decoder-lr", type=positive_float, help="peak learning rate of the decoder fine-tune")
-    t.add_argument("--decoder-head", choices=("shuffle4", "shuffle2x2"),
-                   help="with --decoder-steps: the decoder's last stage (a new one starts from random weights)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")

@@ -19,9 +19,6 @@ class VAEConfig:
     channels: tuple[int, int, int] = (64, 128, 128)  # at H/4, H/8 (per frame) and at the latent grid (3D)
     temporal_factor: int = 4
     spatial_factor: int = 8
-    # The decoder's last stage from H/4 to H: "shuffle4" (one conv, 4x pixel shuffle) or "shuffle2x2"
-    # (2x shuffle, a residual conv at H/2, 2x shuffle: sharper corners).
-    decoder_head: str = "shuffle4"
     # Per-channel statistics of encoded toyworld latents, so the transformer sees ~N(0, 1).
     latent_mean: tuple[float, ...] = ()
     latent_std: tuple[float, ...] = ()

@@ -149,17 +149,6 @@ def test_decoder_fine_tune_keeps_the_latent_space(tiny_run, tmp_path):
         assert torch.equal(v, dit_a.state_dict()[k]), k
 
 
-def test_decoder_fine_tune_can_switch_the_decoder_head(tiny_run, tmp_path):
-    tc, _, model_dir = tiny_run
-    folder = train(dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=2, decoder_head="shuffle2x2",
-                                       dit_steps=0), tmp_path, env={})
-    cfg, vae_b, _ = load_model_folder(folder)
-    assert cfg.vae.decoder_head == "shuffle2x2"
-    _, vae_a, _ = load_model_folder(model_dir)
-    enc = lambda v: {k: t for k, t in v.state_dict().items() if k.startswith("encoder.")}
-    assert all(torch.equal(t, enc(vae_a)[k]) for k, t in enc(vae_b).items())  # the latent space is kept
-
-
 def test_training_continues_from_a_model_folder(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
     out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir)), tmp_path / "more", env={})

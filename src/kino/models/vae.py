@@ -126,22 +126,6 @@ class Encoder(nn.Module):
         return self.out(F.silu(self.norm_out(h)))
 
 
-class HalfResHead(nn.Module):
-    """H/4 -> H in two 2x pixel shuffles with a residual convolution at H/2 between them, so space
-    is mixed at half resolution instead of every 4x4 block coming from one vector."""
-
-    def __init__(self, cin: int, width: int = 32):
-        super().__init__()
-        self.a = FrameConv(cin, width * 4)
-        self.b = FrameConv(width, width)
-        self.c = FrameConv(width, 3 * 4)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, cin, T, H/4, W/4) -> (B, 3, T, H, W)
-        h = pixel_shuffle_frames(self.a(h), 2)
-        h = h + self.b(F.silu(h))
-        return pixel_shuffle_frames(self.c(F.silu(h)), 2)
-
-
 class Decoder(nn.Module):
     def __init__(self, cfg: VAEConfig):
         super().__init__()
@@ -155,20 +139,14 @@ class Decoder(nn.Module):
         self.up = FrameConv(c2, c1 * 4)  # pixel shuffle x2 -> H/4
         self.block1 = ResBlock(c1, temporal=False)
         self.norm_out = FrameNorm(c1)
-        if cfg.decoder_head == "shuffle4":
-            self.out = FrameConv(c1, 3 * 16)  # pixel shuffle x4 -> H
-        elif cfg.decoder_head == "shuffle2x2":
-            self.out = HalfResHead(c1)
-        else:
-            raise ValueError(f"unknown decoder_head {cfg.decoder_head!r}; use shuffle4 or shuffle2x2")
+        self.out = FrameConv(c1, 3 * 16)  # pixel shuffle x4 -> H
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """(B, C, T', h, w) -> (B, 3, 1 + 4 (T' - 1), 8 h, 8 w), roughly in [-1, 1]."""
         h = self.block3(self.stem(z))
         h = self.block2(channels_to_time(self.split_time(h), self.r))
         h = self.block1(pixel_shuffle_frames(self.up(F.silu(h)), 2))
-        out = self.out(F.silu(self.norm_out(h)))
-        return pixel_shuffle_frames(out, 4) if isinstance(self.out, FrameConv) else out
+        return pixel_shuffle_frames(self.out(F.silu(self.norm_out(h))), 4)
 
 
 class VideoVAE(nn.Module):

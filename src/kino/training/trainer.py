@@ -70,7 +70,6 @@ class TrainConfig:
     # stays the same, so a transformer trained on it stays valid; edges are weighted.
     decoder_steps: int = 0
     decoder_lr: float = 2e-4
-    decoder_head: str = ""  # with decoder_steps: switch the decoder to this head first (new layers start random)
     edge_weight: float = 1.0
     # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
     # checkpoints and the run stops; the same command resumes it.
@@ -288,16 +287,6 @@ def clip_fields(cfg: ModelConfig) -> dict:
     return {"width": cfg.sample.width, "height": cfg.sample.height, "fps": cfg.sample.fps, "seconds": cfg.sample.seconds}
 
 
-def with_decoder_head(cfg: ModelConfig, vae, head: str):
-    """(config, VAE) with another decoder head: every weight but the old head's is kept."""
-    cfg = dataclasses.replace(cfg, vae=dataclasses.replace(cfg.vae, decoder_head=head))
-    new = build_models(cfg)[0]
-    kept = {k: v for k, v in vae.state_dict().items() if not k.startswith("decoder.out.")}
-    missing, _ = new.load_state_dict(kept, strict=False)
-    assert all(k.startswith("decoder.out.") for k in missing), missing
-    return cfg, new
-
-
 def decoder_stage(tc: TrainConfig, vae, spec: ClipSpec, out: Path, info: DistInfo, deadline):
     """Fine-tune the decoder on the frozen encoder's posterior samples: sharper frames from the
     same latents. Returns the VAE, or None when the deadline stopped the stage."""
@@ -373,9 +362,6 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
         cfg, vae, dit = load_model_folder(tc.init_from)
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
-        if tc.decoder_steps and tc.decoder_head and tc.decoder_head != cfg.vae.decoder_head:
-            cfg, vae = with_decoder_head(cfg, vae, tc.decoder_head)
-            vae = vae.to(info.device)
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
             if vae is None:
