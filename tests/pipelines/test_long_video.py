@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kino.pipelines.long_video import chunk_plan, generate, seam_frames
+from kino.pipelines.long_video import chunk_plan, context_latents, generate, seam_frames
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline
 from kino.safety.guard import Guard
 
@@ -11,9 +11,15 @@ from kino.safety.guard import Guard
 def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
     assert chunk_plan(25, 9, 4) == [9, 4, 4, 4, 4]  # 5 given + 4 new frames: every chunk fills the window
     assert chunk_plan(9, 33, 4) == [9]
-    assert chunk_plan(481, 33, 4) == [33] + [28] * 16
+    assert chunk_plan(481, 33, 4) == [33] + [12] * 37 + [4]  # 21 given + 12 new frames fill the 33-frame window
     assert chunk_plan(25, 9, 4, context=9) == [9, 4, 4, 4, 4]  # never fewer than 4 new frames
     assert seam_frames([9, 8, 8]) == [9, 17]
+
+
+def test_context_always_leaves_the_window_something_to_make():
+    assert context_latents(33, 4) == 5  # 21 of 33 frames given
+    assert context_latents(9, 4) == 1  # a 2-latent window: 1 given, 1 made
+    assert context_latents(5, 4) == 1  # never below one latent of context
 
 
 def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
