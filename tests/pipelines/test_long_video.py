@@ -11,13 +11,13 @@ from kino.safety.guard import Guard
 def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
     assert chunk_plan(25, 9, 4) == [9, 4, 4, 4, 4]  # 5 given + 4 new frames: every chunk fills the window
     assert chunk_plan(9, 33, 4) == [9]
-    assert chunk_plan(481, 33, 4) == [33] + [12] * 37 + [4]  # 21 given + 12 new frames fill the 33-frame window
+    assert chunk_plan(481, 33, 4) == [33] + [20] * 22 + [8]  # 13 given + 20 new frames fill the 33-frame window
     assert chunk_plan(25, 9, 4, context=9) == [9, 4, 4, 4, 4]  # never fewer than 4 new frames
     assert seam_frames([9, 8, 8]) == [9, 17]
 
 
 def test_context_always_leaves_the_window_something_to_make():
-    assert context_latents(33, 4) == 5  # 21 of 33 frames given
+    assert context_latents(33, 4) == 3  # 13 of 33 frames given
     assert context_latents(9, 4) == 1  # a 2-latent window: 1 given, 1 made
     assert context_latents(5, 4) == 1  # never below one latent of context
 

@@ -17,12 +17,13 @@ import numpy as np
 
 from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVideoPipeline, num_frames_for
 
-# Latent frames of the chunk before that lead the next one, at most: 5 (1 + 20 frames), so a chunk
-# of the default 33-frame window is 21 given + 12 new frames. Every chunk stays exactly the window,
-# so memory is that of a plain clip; more context costs more chunks but smooths the joins (12 s
-# clips, v2 checkpoint, 10 steps: the change at a join over the clip's median was 2.05x with 1
-# latent of context, 1.86x with 3, 1.45x with 5; joins within 2x: 42%, 62%, 90%).
-CONTEXT_LATENTS = 5
+# Latent frames of the chunk before that lead the next one, at most: 3 (1 + 12 frames), so a chunk
+# of the default 33-frame window is 13 given + 20 new frames. Every chunk stays exactly the window.
+# More context smooths the joins but costs chunks and encoder memory (v2 checkpoint, 10 steps; the
+# change at a join over the clip's median on 12 s clips: 2.05x with 1 latent, 1.86x with 3, 1.45x
+# with 5; a 60 s clip's peak memory over a 4 s one: 1.21x (measured in session 2), 1.28x, 1.32x,
+# against a 1.3x budget).
+CONTEXT_LATENTS = 3
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
 
 
