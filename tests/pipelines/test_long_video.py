@@ -104,3 +104,16 @@ def test_derive_takes_only_resolved_requests_and_safe_fields(tiny_pipeline):
         tiny_pipeline.derive(r, prompt="something else")
     with pytest.raises(RequestError, match="duration"):
         tiny_pipeline.derive(r, seconds=-1)  # fields are still checked
+
+
+def test_a_long_clip_encodes_its_prompt_once(tiny_pipeline):
+    pipe, _ = counting_pipeline(tiny_pipeline)
+    calls = []
+    encode = pipe.text_encoder.forward
+    pipe.text_encoder.forward = lambda prompts: calls.append(list(prompts)) or encode(prompts)
+    try:
+        generate(pipe, Request("a red ball", seconds=6, steps=1))  # 5 chunks
+        generate(pipe, Request("a blue box", seconds=2, steps=1))
+    finally:
+        del pipe.text_encoder.forward
+    assert calls == [["a red ball", ""], ["a blue box", ""]]

@@ -84,8 +84,8 @@ def edit(
     with torch.inference_mode():
         # 1. The input's latents, and the prompt's text states.
         x0 = pipe.vae.encode(frames_to_tensor(video).to(pipe.device, pipe.dtype)[None]).float()
-        text, text_mask = pipe.text_encoder([r.prompt, ""])
-        velocity = pipe.velocity_fn(text.to(pipe.dtype), text_mask, r.guidance)
+        text, text_mask = pipe.text_states(r.prompt)
+        velocity = pipe.velocity_fn(text, text_mask, r.guidance)
         # 2. Noise them to t = strength (noise from a CPU generator: same seed, same video anywhere).
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
         noise = noise.to(pipe.device)

@@ -76,6 +76,7 @@ class TextToVideoPipeline:
         # Requests this pipeline resolved, by identity: the CLI, long-video chunking and __call__
         # each resolve the same request, and its safety checks need to run only once.
         self._resolved: weakref.WeakValueDictionary[int, Request] = weakref.WeakValueDictionary()
+        self._text: tuple[str, torch.Tensor, torch.Tensor] | None = None  # see text_states
         self.device = next(dit.parameters()).device
 
     @classmethod
@@ -101,6 +102,15 @@ class TextToVideoPipeline:
         if self._resolved.get(id(req)) is req:
             return req
         return self._validate(req, safety=True)
+
+    def text_states(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states and mask for (prompt, empty prompt), (2, L, D) and (2, L); the last prompt's
+        are kept, so the chunks of a long clip encode their shared prompt once."""
+        cached = self._text
+        if cached is None or cached[0] != prompt:
+            text, mask = self.text_encoder([prompt, ""])
+            cached = self._text = (prompt, text.to(self.dtype), mask)
+        return cached[1], cached[2]
 
     def derive(self, parent: Request, **changes) -> Request:
         """A request made from one this pipeline resolved, with new ``changes`` (duration, seed, and
@@ -229,8 +239,7 @@ class TextToVideoPipeline:
 
         # 1. Text states for the prompt and for the empty prompt (classifier-free guidance).
         t0 = time.perf_counter()
-        text, mask = self.text_encoder([r.prompt, ""])
-        text = text.to(self.dtype)
+        text, mask = self.text_states(r.prompt)
         shape = self.latent_shape(r)
         known, known_mask = self.known_latents(r, shape)
         timings["text_encoding"] = time.perf_counter() - t0
