@@ -27,16 +27,9 @@ class Stamp:
     sources: tuple[Path, ...] = ()  # inputs of an edit (extend, edit, connect): the first is the parent
     visible_mark: bool = False
 
-    def mark(self, frames: np.ndarray) -> np.ndarray:
-        """(T, H, W, 3) uint8 -> the frames to encode: visible mark if asked, then the watermark."""
-        from kino.provenance import visible, watermark
-
-        if self.visible_mark:
-            frames = visible.stamp(frames)
-        return watermark.embed(frames, self.keys.key_id)
-
     def mark_chunks(self, frames: np.ndarray):
-        """``mark``, a few frames at a time (see ``watermark.embed_chunks``), for writers that stream."""
+        """(T, H, W, 3) uint8 -> the frames to encode, a few at a time (``watermark.embed_chunks``):
+        visible mark if asked, then the watermark."""
         from kino.provenance import visible, watermark
 
         if self.visible_mark:

@@ -177,8 +177,10 @@ def run_loop(
         bar.update(1)
         bar.set_postfix(loss=f"{total.item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
         done = step + 1
-        late = deadline is not None and time.monotonic() > deadline
-        late = bool(all_reduce_mean(torch.tensor(float(late), device=info.device), info).item() > 0)
+        late = False
+        if deadline is not None:  # every rank stops at the same step if any is late
+            late = time.monotonic() > deadline
+            late = bool(all_reduce_mean(torch.tensor(float(late), device=info.device), info).item() > 0)
         if info.is_main and (done % tc.checkpoint_every == 0 or done == steps or late):
             save_state(state_path, model=model.state_dict(), optimizer=opt.state_dict(), ema=ema.shadow, step=done)
             if on_checkpoint:
@@ -204,6 +206,11 @@ def vae_clips(tc: TrainConfig, spec: ClipSpec, rng: np.random.Generator) -> torc
     return torch.stack(clips)
 
 
+def reconstruction_loss(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """L1 + L2 between a decoded video and its input, both (B, 3, T, H, W)."""
+    return (recon - video).abs().mean() + ((recon - video) ** 2).mean()
+
+
 def edge_loss(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
     """Mean L1 distance between horizontal and vertical pixel differences of (B, 3, T, H, W) videos."""
     dx = lambda v: v[..., :, 1:] - v[..., :, :-1]
@@ -218,7 +225,7 @@ def vae_loss_fn(tc: TrainConfig, spec: ClipSpec, device: torch.device):
         recon, mean, logvar = vae(video, generator=gen)
         recon = recon.float()
         kl = 0.5 * (mean.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).mean()
-        loss = (recon - video).abs().mean() + ((recon - video) ** 2).mean() + tc.vae_kl * kl
+        loss = reconstruction_loss(recon, video) + tc.vae_kl * kl
         return loss, len(video)
 
     return loss_fn
@@ -302,8 +309,7 @@ def decoder_stage(tc: TrainConfig, vae, spec: ClipSpec, out: Path, info: DistInf
             mean, logvar = vae.encode_dist(video)
             z = mean + torch.randn(mean.shape, generator=gen).to(mean) * (0.5 * logvar).exp()
         recon = decoder(z).float()
-        loss = (recon - video).abs().mean() + ((recon - video) ** 2).mean() + tc.edge_weight * edge_loss(recon, video)
-        return loss, len(video)
+        return reconstruction_loss(recon, video) + tc.edge_weight * edge_loss(recon, video), len(video)
 
     ema, done = run_loop(
         "decoder", vae.decoder, loss_fn, tc.decoder_steps, tc.decoder_lr, tc, out / "decoder_state.pt", info,
