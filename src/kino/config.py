@@ -35,6 +35,11 @@ class DiTConfig:
     patch: tuple[int, int, int] = (1, 4, 4)  # (time, height, width) in latent cells
     text_dim: int = 384
     max_text_tokens: int = 64
+    # Absolute, frame-relative token coordinates (y / H, x / W, t / T) as this many sine-cosine
+    # frequencies per axis, added to the tokens. Rotary positions are relative only: without this the
+    # network is (nearly) translation-equivariant and cannot tell "top left" from "bottom right".
+    # 0 = none (checkpoints v1 and v2).
+    positions: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,17 +89,17 @@ PRESETS: dict[str, ModelConfig] = {
     # Unit tests: seconds to build and run.
     "tiny": ModelConfig(
         vae=VAEConfig(latent_channels=4, channels=(8, 16, 16)),
-        dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2)),
+        dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2), positions=4),
         sample=SampleConfig(width=64, height=64, fps=4, seconds=2.0, steps=4, base_tokens=36),
     ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.
-    "default": ModelConfig(),
+    "default": ModelConfig(dit=DiTConfig(positions=4)),
     # A wider model for a single GPU.
-    "base": ModelConfig(dit=DiTConfig(width=768, depth=16, heads=12, patch=(1, 2, 2))),
+    "base": ModelConfig(dit=DiTConfig(width=768, depth=16, heads=12, patch=(1, 2, 2), positions=4)),
     # Documented multi-GPU size (~1.1B transformer parameters); not trained here.
     "xl": ModelConfig(
         vae=VAEConfig(latent_channels=16, channels=(128, 256, 512)),
-        dit=DiTConfig(width=2048, depth=20, heads=16, patch=(1, 2, 2), max_text_tokens=64),
+        dit=DiTConfig(width=2048, depth=20, heads=16, patch=(1, 2, 2), max_text_tokens=64, positions=4),
     ),
 }
 

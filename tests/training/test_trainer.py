@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from kino.models.folder import load_meta, load_model_folder
+from kino.models.dit import DiT
+from kino.models.folder import load_config, load_meta, load_model_folder, save_model_folder
 from kino.pipelines.text_to_video import Request, TextToVideoPipeline
 from kino.training.trainer import EMA, edge_loss, known_mask, train, train_preset
 
@@ -157,3 +158,18 @@ def test_training_continues_from_a_model_folder(tiny_run, tmp_path):
     _, vae_b, dit_b = load_model_folder(out)
     for (k, a), b in zip(vae_a.state_dict().items(), vae_b.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_continuing_a_model_without_positions_grows_them(tiny_run, tmp_path):
+    """v1 and v2 had no absolute positions; continuing one under a preset that has them adds the
+    (zero-started) projection and trains it with the rest."""
+    tc, _, model_dir = tiny_run
+    cfg, vae, dit = load_model_folder(model_dir)
+    old_cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, positions=0))
+    old = DiT(old_cfg.dit, cfg.vae.latent_channels)
+    old.load_state_dict({k: v for k, v in dit.state_dict().items() if not k.startswith("pos_embed.")})
+    save_model_folder(tmp_path / "old", old_cfg, vae, old)
+    assert load_config(tmp_path / "old").dit.positions == 0
+    out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(tmp_path / "old")), tmp_path / "more", env={})
+    assert load_config(out).dit.positions == 4
+    assert load_model_folder(out)[2].pos_embed.weight.abs().sum() > 0  # trained from zero

@@ -52,6 +52,26 @@ def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: f
     return torch.stack([angles.cos(), angles.sin()])
 
 
+def position_features(grid: tuple[int, int, int], frequencies: int, device) -> torch.Tensor:
+    """Frame-relative coordinates of a (T, H, W) token grid's centres, each in (0, 1), as sines and
+    cosines of pi 2^k u for k < ``frequencies``: (N, 6 * frequencies), ordered (time, height, width).
+    Relative to the frame, so "top left" is the same tokens at every size and duration."""
+    axes = []
+    for size in grid:
+        u = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size
+        a = math.pi * u[:, None] * 2.0 ** torch.arange(frequencies, device=device, dtype=torch.float32)
+        axes.append(torch.cat([a.sin(), a.cos()], dim=-1))
+    t, h, w = grid
+    return torch.cat(
+        [
+            axes[0][:, None, None].expand(t, h, w, -1),
+            axes[1][None, :, None].expand(t, h, w, -1),
+            axes[2][None, None, :].expand(t, h, w, -1),
+        ],
+        dim=-1,
+    ).reshape(t * h * w, -1)
+
+
 def rope_tables(freqs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(cos, sin) (2, N, hd / 2) -> (2, N, hd) for ``apply_rope``: cos per channel, and sin
     signed (-sin, +sin) per pair, so a rotation is two multiplies and an add in ``dtype``."""
@@ -169,6 +189,7 @@ class DiT(nn.Module):
         d, (pt, ph, pw) = cfg.width, cfg.patch
         in_channels = 2 * latent_channels + 1  # noisy latents, known latents, known mask
         self.patch_in = nn.Linear(in_channels * pt * ph * pw, d)
+        self.pos_embed = nn.Linear(6 * cfg.positions, d) if cfg.positions else None
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(), nn.Linear(d, d))
         self.pooled_proj = nn.Linear(cfg.text_dim, d)
@@ -190,7 +211,8 @@ class DiT(nn.Module):
             nn.init.zeros_(block.ada.weight)
             nn.init.zeros_(block.ada.bias)
             nn.init.zeros_(block.cross.proj.weight)
-        for m in (self.ada_out, self.patch_out):
+        # Zero: a model grown from one without absolute positions starts out computing what it did.
+        for m in (self.ada_out, self.patch_out) + ((self.pos_embed,) if self.pos_embed is not None else ()):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
@@ -226,6 +248,8 @@ class DiT(nn.Module):
         tokens, grid = self.patchify(torch.cat([x, known, known_mask], dim=1))
         dtype = self.patch_in.weight.dtype
         h = self.patch_in(tokens.to(dtype))  # (B, N, D)
+        if self.pos_embed is not None:
+            h = h + self.pos_embed(position_features(grid, self.cfg.positions, x.device).to(dtype))
         pooled = (text * text_mask[..., None]).sum(1) / text_mask.sum(1, keepdim=True).clamp(min=1)
         c = self.t_embed(timestep_embedding(t, 256).to(dtype)) + self.pooled_proj(pooled.to(dtype))  # (B, D)
         context = self.text_proj(text.to(dtype))  # (B, L, D)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -24,6 +25,19 @@ class ModelFolderError(ValueError):
 
 def build_models(cfg: ModelConfig) -> tuple[VideoVAE, DiT]:
     return VideoVAE(cfg.vae), DiT(cfg.dit, cfg.vae.latent_channels)
+
+
+def grow_positions(cfg: ModelConfig, dit: DiT, positions: int) -> tuple[ModelConfig, DiT]:
+    """``dit`` with absolute position features added (``DiTConfig.positions``): its projection starts
+    at zero, so the grown transformer computes exactly what ``dit`` did until training moves it."""
+    if cfg.dit.positions:
+        raise ValueError(f"the transformer already has position features ({cfg.dit.positions} frequencies)")
+    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, positions=positions))
+    grown = DiT(cfg.dit, cfg.vae.latent_channels).to(next(dit.parameters()).device)
+    missing, unexpected = grown.load_state_dict(dit.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("pos_embed.") for k in missing):
+        raise ValueError(f"cannot grow this transformer: missing {missing}, unexpected {unexpected}")
+    return cfg, grown.train(dit.training)
 
 
 def save_model_folder(

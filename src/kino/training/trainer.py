@@ -27,7 +27,7 @@ from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal
 from kino.io import atomic_path
-from kino.models.folder import build_models, load_meta, load_model_folder, save_model_folder
+from kino.models.folder import build_models, grow_positions, load_meta, load_model_folder, save_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 
@@ -367,6 +367,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     if tc.init_from:
         # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
         cfg, vae, dit = load_model_folder(tc.init_from)
+        if cfg.dit.positions != preset(tc.model).dit.positions and not cfg.dit.positions:
+            cfg, dit = grow_positions(cfg, dit, preset(tc.model).dit.positions)  # v2 -> absolute positions
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
