@@ -21,10 +21,10 @@ def generate(capsys, model, out, *extra):
 
 def test_generate_writes_a_playable_h264_mp4(capsys, tmp_path, tiny_model_dir):
     out = tmp_path / "clip.mp4"
-    code, err = generate(capsys, tiny_model_dir, out, "--seed", "3", "--size", "96x64", "--seconds", "1", "--fps", "8")
+    code, err = generate(capsys, tiny_model_dir, out, "--seed", "3", "--size", "192x128", "--seconds", "1", "--fps", "8")
     assert code == 0, err
     frames, fps = read_video(out)
-    assert frames.shape == (9, 64, 96, 3) and fps == 8
+    assert frames.shape == (9, 128, 192, 3) and fps == 8
     import av
 
     with av.open(str(out)) as c:
@@ -41,7 +41,7 @@ def test_generate_from_an_image(capsys, tmp_path, tiny_model_dir):
     out = tmp_path / "clip.mp4"
     code, err = generate(capsys, tiny_model_dir, out, "--image", str(tmp_path / "first.png"), "--steps", "2")
     assert code == 0, err
-    assert read_video(out)[0].shape[1:] == (64, 64, 3)
+    assert read_video(out)[0].shape[1:] == (128, 128, 3)
 
 
 def test_extend_command(capsys, tmp_path, tiny_model_dir):
@@ -50,7 +50,7 @@ def test_extend_command(capsys, tmp_path, tiny_model_dir):
     from kino.data.video_io import write_video
 
     src = tmp_path / "in.mp4"
-    write_video(src, np.full((9, 64, 64, 3), 120, np.uint8), 8)
+    write_video(src, np.full((9, 128, 128, 3), 120, np.uint8), 8)
     out = tmp_path / "out.mp4"
     code, err = run(capsys, "extend", str(src), "the ball moves on", "-o", str(out), "--seconds", "1",
                     "--steps", "2", "--model", str(tiny_model_dir))

@@ -17,8 +17,8 @@ def run(capsys, *argv):
 def clips(tmp_path):
     rng = np.random.default_rng(0)
     a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
-    write_video(a, rng.integers(0, 255, (9, 64, 64, 3), dtype=np.uint8), 4)
-    write_video(b, rng.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8), 4)
+    write_video(a, rng.integers(0, 255, (9, 128, 128, 3), dtype=np.uint8), 4)
+    write_video(b, rng.integers(0, 255, (5, 128, 128, 3), dtype=np.uint8), 4)
     return a, b
 
 
@@ -75,8 +75,8 @@ def test_connect_missing_clip_exits_2(capsys, tmp_path, tiny_model_dir, clips):
 
 
 def test_edit_command_with_mask_keeps_the_outside(capsys, tmp_path, tiny_model_dir, clips):
-    mask = np.zeros((64, 64), np.uint8)
-    mask[:, :32] = 255
+    mask = np.zeros((128, 128), np.uint8)
+    mask[:, :64] = 255
     Image.fromarray(mask).save(tmp_path / "mask.png")
     out = tmp_path / "edited.mp4"
     code, err = run(capsys, "edit", clips[0], "add a red ball on the left", "-o", out, "--mask", tmp_path / "mask.png",
@@ -85,8 +85,8 @@ def test_edit_command_with_mask_keeps_the_outside(capsys, tmp_path, tiny_model_d
     frames, _ = read_video(out)
     source, _ = read_video(clips[0])
     assert frames.shape == source.shape
-    outside = np.abs(frames[:, :, 40:].astype(int) - source[:, :, 40:]).mean()
-    inside = np.abs(frames[:, :, :24].astype(int) - source[:, :, :24]).mean()
+    outside = np.abs(frames[:, :, 80:].astype(int) - source[:, :, 80:]).mean()
+    inside = np.abs(frames[:, :, :48].astype(int) - source[:, :, :48]).mean()
     assert outside < inside  # only the region was redrawn (the rest differs by the re-encode)
 
 
@@ -97,7 +97,7 @@ def test_edit_command_with_mask_keeps_the_outside(capsys, tmp_path, tiny_model_d
 )
 def test_edit_bad_input_exits_2(capsys, tmp_path, tiny_model_dir, clips, extra, message):
     (tmp_path / "noimg.png").write_text("not a picture")
-    Image.new("L", (64, 64), 0).save(tmp_path / "black.png")
+    Image.new("L", (128, 128), 0).save(tmp_path / "black.png")
     extra = [str(tmp_path / f"{e.lower()}.png") if e in ("NOIMG", "BLACK") else e for e in extra]
     out = tmp_path / "o.mp4"
     code, err = run(capsys, "edit", clips[0], "a ball", "-o", out, "--steps", "1", "--model", tiny_model_dir, *extra)

@@ -352,7 +352,7 @@ def run_bench_sections(args, sections: list[str]) -> dict:
             size = dict(frames=5, height=32, width=32) if q else {}
             out[name] = perf.bench_vae_decoders(**size, repeats=1 if q else 3)
         elif name == "scaling":
-            quick = dict(durations=(1.0, 2.0), sizes=((64, 64), (128, 128)), steps=1) if q else {}
+            quick = dict(durations=(1.0, 2.0), sizes=((128, 128), (192, 128)), steps=1) if q else {}
             out[name] = scaling.run(args.model, out_dir=args.plots, **quick)
     return out
 

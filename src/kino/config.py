@@ -90,7 +90,7 @@ PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
         vae=VAEConfig(latent_channels=4, channels=(8, 16, 16)),
         dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2), positions=4),
-        sample=SampleConfig(width=64, height=64, fps=4, seconds=2.0, steps=4, base_tokens=36),
+        sample=SampleConfig(width=128, height=128, fps=4, seconds=2.0, steps=4, base_tokens=144),
     ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.
     "default": ModelConfig(dit=DiTConfig(positions=4)),

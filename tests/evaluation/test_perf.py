@@ -40,10 +40,10 @@ def test_time_split_sums_to_one():
 
 @pytest.mark.slow
 def test_scaling_runs_each_configuration_and_plots(tiny_model_dir, tmp_path):
-    r = scaling.run(str(tiny_model_dir), durations=(1.0, 3.0), sizes=((64, 64), (96, 64)), steps=1,
+    r = scaling.run(str(tiny_model_dir), durations=(1.0, 3.0), sizes=((128, 128), (192, 128)), steps=1,
                     out_dir=tmp_path)
     assert [row["seconds"] for row in r["duration"]] == [1.0, 3.0]
-    assert [(row["width"], row["height"]) for row in r["resolution"]] == [(64, 64), (96, 64)]
+    assert [(row["width"], row["height"]) for row in r["resolution"]] == [(128, 128), (192, 128)]
     assert all(row["peak_rss_mib"] >= row["rss_after_load_mib"] > 0 for row in r["duration"])
     assert r["duration"][1]["frames"] > r["duration"][0]["frames"]
     assert len(r["plots"]) == 4

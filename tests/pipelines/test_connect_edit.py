@@ -6,16 +6,16 @@ from kino.pipelines.edit import edit, latent_region, region_mask
 from kino.pipelines.text_to_video import RequestError
 
 
-def clip(n=9, h=64, w=64, seed=1):
+def clip(n=9, h=128, w=128, seed=1):
     return np.random.default_rng(seed).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
 
 
 def test_connect_keeps_both_clips_around_the_transition(tiny_pipeline):
-    a, b = clip(9, seed=1), clip(5, 80, 96, seed=2)
+    a, b = clip(9, seed=1), clip(5, 160, 192, seed=2)
     video, n = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1)
     assert n == 7  # 8 new frames, the last of which is B's first frame, shown once
     assert np.array_equal(video[:9], a) and len(video) == 9 + n + 5
-    assert video.shape[1:] == (64, 64, 3)  # B is scaled and cropped to A's size
+    assert video.shape[1:] == (128, 128, 3)  # B is scaled and cropped to A's size
 
 
 def test_connect_refuses_empty_clips_and_bad_lengths(tiny_pipeline):
@@ -36,7 +36,7 @@ def test_edit_without_mask_changes_the_clip_more_with_more_strength(tiny_pipelin
 
 def test_edit_with_mask_keeps_every_pixel_outside(tiny_pipeline):
     frames = clip(9)
-    mask = np.zeros((64, 64), np.uint8)
+    mask = np.zeros((128, 128), np.uint8)
     mask[:, :24] = 255
     out = edit(tiny_pipeline, frames, 4, "a red ball on the left", strength=1.0, mask=mask, steps=2)
     assert np.array_equal(out[:, :, 24:], frames[:, :, 24:])

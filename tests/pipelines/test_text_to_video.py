@@ -34,8 +34,8 @@ def test_prompt_changes_the_video(tiny_pipeline):
 
 
 def test_non_square_size_and_duration(tiny_pipeline):
-    result = tiny_pipeline(Request("a cyan ball", width=96, height=48, seconds=1.0, fps=8, steps=2, sampler="heun"))
-    assert result.frames.shape == (9, 48, 96, 3)
+    result = tiny_pipeline(Request("a cyan ball", width=192, height=128, seconds=1.0, fps=8, steps=2, sampler="heun"))
+    assert result.frames.shape == (9, 128, 192, 3)
 
 
 def test_progress_reports_every_step(tiny_pipeline):
@@ -51,6 +51,7 @@ def test_progress_reports_every_step(tiny_pipeline):
         ({"prompt": "ball " * 100}, "tokens long"),
         ({"width": 50}, "width 50 is not allowed"),
         ({"height": 4096}, "height 4096 is not allowed"),
+        ({"height": 64}, "height 64 is not allowed; use a multiple of 16 from 128 to 1024"),  # the watermark's floor
         ({"seconds": 0}, "duration 0 s is not allowed"),
         ({"seconds": float("nan")}, "is not allowed"),
         ({"seconds": 600}, "duration 600 s is not allowed"),

@@ -32,7 +32,7 @@ def test_generate_download_and_play(client, tmp_path):
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == done["result"]["frames"] == 9  # tiny model: 2 s at 4 fps -> 1 + 4k frames
-    assert frames[0].shape == (64, 64, 3)
+    assert frames[0].shape == (128, 128, 3)
     listed = client.get("/api/v1/jobs", headers=h).json()
     assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
 
@@ -237,7 +237,7 @@ def test_verify_upload(client, tmp_path):
     r = client.post("/api/v1/verify", files={"file": ("c.mp4", clip, "video/mp4")}, headers=h)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["media"]["width"] == 64 and out["media"]["codec"] == "h264"
+    assert out["media"]["width"] == 128 and out["media"]["codec"] == "h264"
     assert out["provenance"]["c2pa"]["status"] == "valid" and out["provenance"]["watermark"]["local_key"]
     assert out["provenance_summary"] == "kino"
     assert client.get(f"/api/v1/jobs/{job['id']}/provenance", headers=h).json()["provenance_summary"] == "kino"

@@ -34,7 +34,7 @@ def connect(
     if not (math.isfinite(seconds) and seconds > 0):
         raise RequestError(f"transition {seconds} s is not allowed; use more than 0 s")
     tf = pipe.cfg.vae.temporal_factor
-    width, height = model_size(a, pipe.size_multiple)
+    width, height = model_size(a, pipe)
     for name, clip in (("first video", a), ("second video", b)):  # all of both, not only the frames used
         pipe.check_video(clip, fps, name, prompt, options.get("user"))
     a = np.stack([fit_image(f, width, height) for f in a])

@@ -71,7 +71,7 @@ def edit(
     if len(frames) / fps > MAX_EDIT_SECONDS:
         raise RequestError(f"the video is {len(frames) / fps:.1f} s; edit at most {MAX_EDIT_SECONDS:g} s at a time")
     tf = pipe.cfg.vae.temporal_factor
-    width, height = model_size(frames, pipe.size_multiple)
+    width, height = model_size(frames, pipe)
     pipe.check_video(frames, fps, "input video", prompt, options.get("user"))
     frames = np.stack([fit_image(f, width, height) for f in frames])
     n = len(frames)

@@ -9,11 +9,12 @@ from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipel
 CONTEXT_LATENTS = 2  # latent frames of the input that condition a forward extension (1 + 4 * 2 frames)
 
 
-def model_size(frames: np.ndarray, multiple: int) -> tuple[int, int]:
+def model_size(frames: np.ndarray, pipe: TextToVideoPipeline) -> tuple[int, int]:
     """The input's (width, height) rounded down to the model's size multiple."""
     h, w = frames.shape[1:3]
-    if min(h, w) < multiple:
-        raise RequestError(f"the video is {w}x{h}; both sides must be at least {multiple} pixels")
+    multiple = pipe.size_multiple
+    if min(h, w) < pipe.min_side:
+        raise RequestError(f"the video is {w}x{h}; both sides must be at least {pipe.min_side} pixels")
     return w // multiple * multiple, h // multiple * multiple
 
 
@@ -32,7 +33,7 @@ def extend(
     if frames.ndim != 4 or len(frames) < 1:
         raise RequestError("the video to extend has no frames")
     tf = pipe.cfg.vae.temporal_factor
-    width, height = model_size(frames, pipe.size_multiple)
+    width, height = model_size(frames, pipe)
     pipe.check_video(frames, fps, "input video", prompt, options.get("user"))  # all of it, not only the context
     frames = np.stack([fit_image(f, width, height) for f in frames])
     common = dict(prompt=prompt, seed=seed, fps=fps, width=width, height=height, **options)

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 2000
 MAX_SIDE = 1024
+# The smallest side kino makes: the invisible watermark needs this many pixels to survive a 0.5x resize
+# and H.264 at CRF 28 (64 px frames halved to 32 px lose it; see kino.provenance.watermark).
+MIN_SIDE = 128
 MAX_SECONDS = 60.0
 
 
@@ -96,6 +99,11 @@ class TextToVideoPipeline:
     def size_multiple(self) -> int:
         return self.cfg.vae.spatial_factor * max(self.cfg.dit.patch[1:])
 
+    @property
+    def min_side(self) -> int:
+        """The smallest width or height: ``MIN_SIDE`` rounded up to the size multiple."""
+        return -(-MIN_SIDE // self.size_multiple) * self.size_multiple
+
     def resolve(self, req: Request) -> Request:
         """Fill defaults and check every field; raises RequestError naming what is allowed, or
         SafetyRefusal. A request this pipeline resolved comes back as it is."""
@@ -151,10 +159,10 @@ class TextToVideoPipeline:
             raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {limit}")
         if safety:
             self.guard.prompt(prompt, r.user)
-        m = self.size_multiple
+        m, lo = self.size_multiple, self.min_side
         for name, v in (("width", r.width), ("height", r.height)):
-            if not (m <= v <= MAX_SIDE and v % m == 0):
-                raise RequestError(f"{name} {v} is not allowed; use a multiple of {m} from {m} to {MAX_SIDE}")
+            if not (lo <= v <= MAX_SIDE and v % m == 0):
+                raise RequestError(f"{name} {v} is not allowed; use a multiple of {m} from {lo} to {MAX_SIDE}")
         if not (math.isfinite(r.seconds) and 0 < r.seconds <= MAX_SECONDS):
             raise RequestError(f"duration {r.seconds} s is not allowed; use more than 0 and at most {MAX_SECONDS:g} s")
         if not (1 <= r.fps <= 60):

@@ -25,9 +25,9 @@ from kino.provenance import attacks, ecc, watermark
 
 log = logging.getLogger(__name__)
 
-# (width, height), cycled: the default most often, every size kino makes, 1024 sparingly (slow here)
-SIZES = ((256, 256), (64, 64), (320, 192), (512, 512), (256, 256), (128, 128),
-         (256, 256), (64, 64), (320, 192), (512, 512), (256, 256), (1024, 1024))
+# (width, height), cycled: the default most often, the smallest kino makes (128 a side), 1024 sparingly (slow here)
+SIZES = ((256, 256), (128, 128), (320, 192), (512, 512), (256, 256), (192, 128),
+         (256, 256), (128, 128), (320, 192), (512, 512), (256, 256), (1024, 1024))
 ATTACKS = ("none", "strip", "h264_crf28", "resize_0.5", "resize_0.75", "resize_1.5", "resize_2", "crop_10")
 
 

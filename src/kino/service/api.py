@@ -291,7 +291,7 @@ def create_job(
             frames_in, fps_in = decoded_video(uploads["video"])
             from kino.pipelines.extend import model_size
 
-            width, height = model_size(frames_in, pipe.size_multiple)
+            width, height = model_size(frames_in, pipe)
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
             if hasattr(pipe, "check_video"):  # the whole clip passes the frame checks before it is queued
                 pipe.check_video(frames_in, fps, "input video", prompt, who.user.name)
