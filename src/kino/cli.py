@@ -550,7 +550,7 @@ def build_parser() -> Parser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--seconds", type=float, default=None, help="duration (default 4)")
     g.add_argument("--fps", type=int, default=None, help="frames per second (default 8)")
-    g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 32 (default 256x256)")
+    g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 32 from 128 to 1024 (default 256x256)")
     g.add_argument("--steps", type=int, default=None, help="sampling steps (default 20)")
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 4)")
     g.add_argument("--sampler", default=None, help="euler or heun")
