@@ -47,6 +47,16 @@ def test_ema_warms_up_then_tracks():
     assert torch.allclose(ema.shadow["weight"], 0.9 * (0.1 * old + 0.9) + 0.1)
 
 
+def test_ema_of_a_continued_model_keeps_the_trained_weights_from_the_first_step():
+    model = torch.nn.Linear(2, 1)
+    ema = EMA(model, decay=0.9, warmup=False)
+    old = ema.shadow["weight"].clone()
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=0)  # the full decay at once: mostly the trained value
+    assert torch.allclose(ema.shadow["weight"], 0.9 * old + 0.1)
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
