@@ -39,6 +39,20 @@ def test_latent_cache_stores_object_masks(tmp_path):
     assert cache.masks.any()
 
 
+def test_a_cache_from_before_masks_gets_them_from_its_stored_scenes(tmp_path):
+    spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)
+    cache = LatentCache(tmp_path)
+    cache.build(encode, num_clips=3, shard_size=2, spec=spec, seed=0, factors=(4, 8))
+    expected = LatentCache(tmp_path).load().masks
+    for path in sorted(tmp_path.glob("shard_*.pt")):  # as written before masks were stored
+        shard = torch.load(path, weights_only=True)
+        del shard["masks"]
+        torch.save(shard, path)
+    assert LatentCache(tmp_path).load().masks is None  # the object-weighted loss would be off
+    assert cache.fill_masks(spec, (4, 8)) == 2 and cache.fill_masks(spec, (4, 8)) == 0
+    assert torch.equal(LatentCache(tmp_path).load().masks, expected)
+
+
 def test_latent_cache_rendered_by_workers_matches_one_process(tmp_path):
     spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)
     one, many = LatentCache(tmp_path / "one"), LatentCache(tmp_path / "many")

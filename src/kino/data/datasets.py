@@ -133,6 +133,27 @@ class LatentCache:
             if progress:
                 progress(len(clips))
 
+    def fill_masks(self, spec: ClipSpec, factors: tuple[int, int] = (4, 8), progress=None) -> int:
+        """Give shards written before object masks existed their masks, rendered again from the
+        scenes they store (the renderer is deterministic, so these are the clips that were
+        encoded); without them the object-weighted loss is silently off. Returns shards filled."""
+        filled = 0
+        for path in sorted(self.folder.glob("shard_*.pt")):
+            shard = torch.load(path, weights_only=True)
+            if "masks" in shard:
+                continue
+            masks = []
+            for d in shard["scenes"]:
+                scene = toyworld.Scene.from_dict(json.loads(d))
+                frames = toyworld.render(scene, width=spec.width, height=spec.height, fps=spec.fps)
+                masks.append(object_mask(frames, *factors))
+                if progress:
+                    progress(1)
+            with atomic_path(path) as tmp:  # a new file: a hard-linked copy of the cache elsewhere keeps its own
+                torch.save(shard | {"masks": torch.stack(masks)}, tmp)
+            filled += 1
+        return filled
+
     def load(self) -> "LatentCache":
         paths = sorted(self.folder.glob("shard_*.pt"))
         if not paths:

@@ -405,6 +405,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
             encode_batch=tc.encode_batch,
         )
     bar.close()
+    if tc.object_weight and info.is_main:
+        cache.fill_masks(spec, (cfg.vae.temporal_factor, cfg.vae.spatial_factor))
     barrier(info)
     cache.load()
 
