@@ -29,7 +29,21 @@ def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
     assert result.frames.shape == (25, 128, 128, 3)  # 6 s at 4 fps, 5 chunks of the 2 s window
     assert calls[-1] == (5, 5)  # one progress bar over all chunks
     short = generate(tiny_pipeline, Request("a red ball", seconds=2, steps=1))
-    assert np.array_equal(short.frames, result.frames[:9])  # the first chunk is the plain clip
+    assert np.array_equal(short.frames[:5], result.frames[:5])  # the first chunk is the plain clip, up to the fade
+
+
+def test_each_join_fades_over_the_context_frames(tiny_pipeline, monkeypatch):
+    from kino.pipelines import long_video
+
+    request = Request("a red ball", seconds=3, steps=1, seed=3)  # two chunks: 9 frames, then 5 given + 4 new
+    monkeypatch.setattr(long_video, "BLEND_FRAMES", 0)
+    cut = generate(tiny_pipeline, request).frames
+    monkeypatch.setattr(long_video, "BLEND_FRAMES", 6)  # capped at 4: the context is 5 frames, 1 + 4
+    faded = generate(tiny_pipeline, request).frames
+    assert cut.shape == faded.shape == (13, 128, 128, 3)
+    assert np.array_equal(cut[:5], faded[:5])  # before the fade: the first chunk as it was made
+    assert not np.array_equal(cut[5:9], faded[5:9])  # the fade: toward the next chunk's decoding
+    assert np.array_equal(cut[9:], faded[9:])  # the next chunk's own frames: made from the unfaded end
 
 
 def test_long_clip_is_deterministic_and_depends_on_the_seed(tiny_pipeline):

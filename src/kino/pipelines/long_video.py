@@ -24,6 +24,13 @@ from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVi
 # with 5; a 60 s clip's peak memory over a 4 s one: 1.21x (measured in session 2), 1.28x, 1.32x,
 # against a 1.3x budget).
 CONTEXT_LATENTS = 3
+# The last frames of a chunk fade into the next chunk's own decoding of them (its context frames,
+# which it decodes anyway): the small difference between two decodings of the same moment is spread
+# over this many frames instead of falling on one (temporal tiling with linear blending, as video
+# VAEs decode long clips). On 6 clips of 12 s (v2, 10 steps), the largest change in the 14 frames
+# up to each join over the clip's median: 2.22x with no fade, 1.97x with 6 or 12 frames; joins
+# within 2x: 42% -> 50%. Most of a join is the new chunk not quite continuing the motion.
+BLEND_FRAMES = 6
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
 
 
@@ -113,7 +120,13 @@ def generate(
             context = 1 + tf * min(context_latents(window, tf), (done - 1) // tf)
             prefix = video[done - context : done]
             request = pipe.derive(r, seconds=seconds_for(context + n, r.fps), image=None, prefix=prefix, **common)
-            video[done : done + n] = run(request, anchor_steps + i * r.steps).frames[context:]
+            frames = run(request, anchor_steps + i * r.steps).frames
+            blend = min(BLEND_FRAMES, context - 1)  # never the first context frame: a latent of its own
+            if blend:
+                w = (np.arange(1, blend + 1, dtype=np.float32) / (blend + 1))[:, None, None, None]
+                old = video[done - blend : done].astype(np.float32)
+                video[done - blend : done] = np.rint(old + w * (frames[context - blend : context] - old)).astype(np.uint8)
+            video[done : done + n] = frames[context:]
         done += n
     timings["total"] = time.perf_counter() - t0
     frames = video[:-1] if loop else video  # a loop's last frame is its first: shown once
