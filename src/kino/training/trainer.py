@@ -96,7 +96,7 @@ class EMA:
     trained from scratch. A model that continues a trained one (``warmup=False``) averages at the
     full decay from the first step: the average starts at the trained weights and moves away from
     them only as fast as many small-batch steps agree (with the warm-up, a continued checkpoint's
-    average was the last ~45 noisy batch-16 steps by step 400, and its objects shrank and split)."""
+    average would be the last ~45 noisy batch-16 steps by step 400)."""
 
     def __init__(self, model: nn.Module, decay: float, warmup: bool = True):
         self.decay, self.warmup = decay, warmup
