@@ -21,3 +21,16 @@ def test_shipped_checkpoint_generates_deterministically():
     req = Request("a red ball on the left", seed=2, seconds=0.5, steps=2)
     a, b = pipe(req).frames, pipe(req).frames
     assert a.shape == (5, 256, 256, 3) and np.array_equal(a, b)
+
+
+def test_shipped_checkpoint_follows_colour_prompts():
+    """A guard against shipping weights that lost what they had learnt, read from pixels: the
+    first 8 held-out colour prompts of ``kino eval``, at the checkpoint's own defaults."""
+    from kino.evaluation.adherence import score, suite
+
+    pipe = TextToVideoPipeline.from_pretrained(DEFAULT_MODEL)
+    passed = []
+    for case in suite(8, ["color"]):
+        result = pipe(Request(case.prompt, seed=0))
+        passed.append(score(result.frames, case, result.fps)[0])
+    assert sum(passed) >= 6, passed
