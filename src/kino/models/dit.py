@@ -28,6 +28,20 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
+def per_token(axes: list[torch.Tensor], grid: tuple[int, int, int]) -> torch.Tensor:
+    """Per-axis features (T, a), (H, b), (W, c) -> (T * H * W, a + b + c), one row per token in
+    (time, height, width) order."""
+    t, h, w = grid
+    return torch.cat(
+        [
+            axes[0][:, None, None].expand(t, h, w, -1),
+            axes[1][None, :, None].expand(t, h, w, -1),
+            axes[2][None, None, :].expand(t, h, w, -1),
+        ],
+        dim=-1,
+    ).reshape(t * h * w, -1)
+
+
 def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: float = 10000.0) -> torch.Tensor:
     """Rotation angles for a (T, H, W) token grid as (2, N, head_dim // 2): cos and sin.
 
@@ -40,15 +54,7 @@ def rope_frequencies(grid: tuple[int, int, int], head_dim: int, device, theta: f
     for size, d in zip(grid, dims):
         inv = 1.0 / theta ** (torch.arange(d, device=device, dtype=torch.float32) / d)
         axes.append(torch.outer(torch.arange(size, device=device, dtype=torch.float32), inv))
-    t, h, w = grid
-    angles = torch.cat(
-        [
-            axes[0][:, None, None].expand(t, h, w, -1),
-            axes[1][None, :, None].expand(t, h, w, -1),
-            axes[2][None, None, :].expand(t, h, w, -1),
-        ],
-        dim=-1,
-    ).reshape(t * h * w, -1)
+    angles = per_token(axes, grid)
     return torch.stack([angles.cos(), angles.sin()])
 
 
@@ -61,15 +67,7 @@ def position_features(grid: tuple[int, int, int], frequencies: int, device) -> t
         u = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size
         a = math.pi * u[:, None] * 2.0 ** torch.arange(frequencies, device=device, dtype=torch.float32)
         axes.append(torch.cat([a.sin(), a.cos()], dim=-1))
-    t, h, w = grid
-    return torch.cat(
-        [
-            axes[0][:, None, None].expand(t, h, w, -1),
-            axes[1][None, :, None].expand(t, h, w, -1),
-            axes[2][None, None, :].expand(t, h, w, -1),
-        ],
-        dim=-1,
-    ).reshape(t * h * w, -1)
+    return per_token(axes, grid)
 
 
 def rope_tables(freqs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
