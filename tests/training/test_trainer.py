@@ -183,3 +183,14 @@ def test_continuing_a_model_without_positions_grows_them(tiny_run, tmp_path):
     out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(tmp_path / "old")), tmp_path / "more", env={})
     assert load_config(out).dit.positions == 4
     assert load_model_folder(out)[2].pos_embed.weight.abs().sum() > 0  # trained from zero
+
+
+def test_training_on_a_cache_from_before_masks_fills_them(tiny_run, tmp_path):
+    tc, out, model_dir = tiny_run
+    shutil.copytree(out / "cache", tmp_path / "cache")
+    for path in (tmp_path / "cache").glob("shard_*.pt"):
+        shard = torch.load(path, weights_only=True)
+        del shard["masks"]
+        torch.save(shard, path)
+    train(dataclasses.replace(tc, dit_steps=1, init_from=str(model_dir)), tmp_path, env={})
+    assert all("masks" in torch.load(p, weights_only=True) for p in (tmp_path / "cache").glob("shard_*.pt"))

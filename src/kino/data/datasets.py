@@ -133,7 +133,7 @@ class LatentCache:
             if progress:
                 progress(len(clips))
 
-    def fill_masks(self, spec: ClipSpec, factors: tuple[int, int] = (4, 8), progress=None) -> int:
+    def fill_masks(self, spec: ClipSpec, factors: tuple[int, int] = (4, 8)) -> int:
         """Give shards written before object masks existed their masks, rendered again from the
         scenes they store (the renderer is deterministic, so these are the clips that were
         encoded); without them the object-weighted loss is silently off. Returns shards filled."""
@@ -147,8 +147,6 @@ class LatentCache:
                 scene = toyworld.Scene.from_dict(json.loads(d))
                 frames = toyworld.render(scene, width=spec.width, height=spec.height, fps=spec.fps)
                 masks.append(object_mask(frames, *factors))
-                if progress:
-                    progress(1)
             with atomic_path(path) as tmp:  # a new file: a hard-linked copy of the cache elsewhere keeps its own
                 torch.save(shard | {"masks": torch.stack(masks)}, tmp)
             filled += 1

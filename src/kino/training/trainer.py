@@ -371,8 +371,9 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     if tc.init_from:
         # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
         cfg, vae, dit = load_model_folder(tc.init_from)
-        if cfg.dit.positions != preset(tc.model).dit.positions and not cfg.dit.positions:
-            cfg, dit = grow_positions(cfg, dit, preset(tc.model).dit.positions)  # v2 -> absolute positions
+        positions = preset(tc.model).dit.positions
+        if positions and not cfg.dit.positions:
+            cfg, dit = grow_positions(cfg, dit, positions)  # v2 -> absolute positions
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
@@ -405,10 +406,13 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
             encode_batch=tc.encode_batch,
         )
     bar.close()
-    if tc.object_weight and info.is_main:
-        cache.fill_masks(spec, (cfg.vae.temporal_factor, cfg.vae.spatial_factor))
     barrier(info)
     cache.load()
+    if tc.object_weight and cache.masks is None:  # a cache written before masks: every rank sees the same files
+        if info.is_main:
+            cache.fill_masks(spec, (cfg.vae.temporal_factor, cfg.vae.spatial_factor))
+        barrier(info)
+        cache.load()
 
     # 3. Transformer.
     text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens).to(info.device)
