@@ -56,6 +56,15 @@ def test_extend_command(capsys, tmp_path, tiny_model_dir):
                     "--steps", "2", "--model", str(tiny_model_dir))
     assert code == 0, err
     assert len(read_video(out)[0]) == 17
+    code, err = run(capsys, "extend", str(src), "-o", str(out), "--seconds", "1", "--steps", "2", "--no-fade",
+                    "--model", str(tiny_model_dir))
+    assert code == 0, err
+    kept = np.abs(read_video(out)[0][:9].astype(int) - 120).mean(axis=(1, 2, 3))
+    assert kept.max() < 5  # the grey input as it was, but for the watermark and H.264
+    code, err = run(capsys, "extend", str(src), "-o", str(out), "--seconds", "1", "--steps", "2",
+                    "--model", str(tiny_model_dir))
+    faded = np.abs(read_video(out)[0][:9].astype(int) - 120).mean(axis=(1, 2, 3))
+    assert faded[:3].max() < 5 and faded[-1] > 10  # by default its last frames fade into the (random) model's look
 
 
 @pytest.mark.parametrize("make, message", [(None, "no such file"), (b"garbage", "cannot be decoded")])

@@ -226,10 +226,15 @@ def load_video(path: str):
         raise UsageError(f"input video {path} cannot be decoded: {e}") from None
 
 
+NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames next to the join fade into "
+                "the model's look of them (0.75 s at 8 fps), so the join shows no jump")
+
+
 def cmd_extend(args) -> int:
     from tqdm import tqdm
 
     from kino.pipelines.extend import extend
+    from kino.pipelines.long_video import BLEND_FRAMES
     from kino.pipelines.text_to_video import RequestError
 
     out = check_output(Path(args.output))
@@ -240,7 +245,8 @@ def cmd_extend(args) -> int:
     try:
         with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
             video = extend(pipe, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
-                           progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance)
+                           progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance,
+                           fade_frames=0 if args.no_fade else BLEND_FRAMES)
     except RequestError as e:
         raise UsageError(str(e)) from e
     save_video(out, video, fps, output_stamp(args, "extend", args.input))
@@ -250,6 +256,7 @@ def cmd_extend(args) -> int:
 
 def cmd_connect(args) -> int:
     from kino.pipelines.connect import connect
+    from kino.pipelines.long_video import BLEND_FRAMES
     from kino.pipelines.text_to_video import RequestError
 
     out = check_output(Path(args.output))
@@ -261,7 +268,7 @@ def cmd_connect(args) -> int:
         bar, progress = progress_bar("connecting")
         with bar:
             video, n = connect(pipe, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
-                               steps=args.steps, guidance=args.guidance)
+                               steps=args.steps, guidance=args.guidance, fade_frames=0 if args.no_fade else BLEND_FRAMES)
     except RequestError as e:
         raise UsageError(str(e)) from e
     save_video(out, video, fps, output_stamp(args, "connect", args.first, args.second))
@@ -570,6 +577,7 @@ def build_parser() -> Parser:
     x.add_argument("-o", "--output", required=True, help="output .mp4 path")
     x.add_argument("--seconds", type=float, default=2.0, help="seconds of new video (default 2)")
     x.add_argument("--backward", action="store_true", help="add the new video before the clip")
+    x.add_argument("--no-fade", action="store_true", help=NO_FADE_HELP)
     sampling_options(x)
     x.set_defaults(func=cmd_extend)
 
@@ -579,6 +587,7 @@ def build_parser() -> Parser:
     c.add_argument("prompt", nargs="?", default="", help="what happens in the transition (optional)")
     c.add_argument("-o", "--output", required=True, help="output .mp4 path")
     c.add_argument("--seconds", type=float, default=1.0, help="length of the transition (default 1)")
+    c.add_argument("--no-fade", action="store_true", help=NO_FADE_HELP)
     sampling_options(c)
     c.set_defaults(func=cmd_connect)
 

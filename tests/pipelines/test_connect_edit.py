@@ -12,10 +12,14 @@ def clip(n=9, h=128, w=128, seed=1):
 
 def test_connect_keeps_both_clips_around_the_transition(tiny_pipeline):
     a, b = clip(9, seed=1), clip(5, 160, 192, seed=2)
-    video, n = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1)
+    video, n = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1, fade_frames=0)
     assert n == 7  # 8 new frames, the last of which is B's first frame, shown once
     assert np.array_equal(video[:9], a) and len(video) == 9 + n + 5
     assert video.shape[1:] == (128, 128, 3)  # B is scaled and cropped to A's size
+    faded, _ = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1)
+    assert np.array_equal(faded[9:16], video[9:16])  # the same transition
+    assert np.array_equal(faded[:3], a[:3]) and not np.array_equal(faded[3:9], a[3:9])  # A's last 6 fade
+    assert np.array_equal(faded[-1], video[-1]) and not np.array_equal(faded[16:20], video[16:20])  # B's first 4 of 5
 
 
 def test_connect_refuses_empty_clips_and_bad_lengths(tiny_pipeline):

@@ -4,22 +4,23 @@ import numpy as np
 import pytest
 
 from kino.pipelines.long_video import chunk_plan, context_latents, generate, seam_frames
-from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline
+from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, num_frames_for
 from kino.safety.guard import Guard
 
 
 def test_chunk_plan_adds_up_and_keeps_latent_boundaries():
     assert chunk_plan(25, 9, 4) == [9, 4, 4, 4, 4]  # 5 given + 4 new frames: every chunk fills the window
     assert chunk_plan(9, 33, 4) == [9]
-    assert chunk_plan(481, 33, 4) == [33] + [20] * 22 + [8]  # 13 given + 20 new frames fill the 33-frame window
+    assert chunk_plan(481, 33, 4) == [33] + [20] * 22 + [8]  # 9 given + 4 remade + 20 new fill the 33-frame window
     assert chunk_plan(25, 9, 4, context=9) == [9, 4, 4, 4, 4]  # never fewer than 4 new frames
     assert seam_frames([9, 8, 8]) == [9, 17]
 
 
 def test_context_always_leaves_the_window_something_to_make():
-    assert context_latents(33, 4) == 3  # 13 of 33 frames given
-    assert context_latents(9, 4) == 1  # a 2-latent window: 1 given, 1 made
-    assert context_latents(5, 4) == 1  # never below one latent of context
+    assert context_latents(33, 4) == (2, 1)  # 9 of 33 frames given, the 4 before the join made again
+    assert context_latents(13, 4) == (1, 1)  # 5 given, 4 remade, 4 new
+    assert context_latents(9, 4) == (1, 0)  # a 2-latent window: 1 given, 1 made; no room to remake
+    assert context_latents(5, 4) == (1, 0)  # never below one latent of context
 
 
 def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
@@ -44,6 +45,31 @@ def test_each_join_fades_over_the_context_frames(tiny_pipeline, monkeypatch):
     assert np.array_equal(cut[:5], faded[:5])  # before the fade: the first chunk as it was made
     assert not np.array_equal(cut[5:9], faded[5:9])  # the fade: toward the next chunk's decoding
     assert np.array_equal(cut[9:], faded[9:])  # the next chunk's own frames: made from the unfaded end
+
+
+def test_a_chunk_remakes_the_last_frames_of_the_one_before(tiny_pipeline, monkeypatch):
+    from kino.pipelines import long_video
+
+    calls = []
+    real = TextToVideoPipeline.__call__
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", lambda pipe, req, *a: calls.append(req) or real(pipe, req, *a))
+    monkeypatch.setattr(long_video, "BLEND_FRAMES", 0)
+    request = Request("a red ball", seconds=5, steps=1, seed=3)  # 21 frames at 4 fps: chunks of 17, then 4 new
+    video = generate(tiny_pipeline, request, chunk_seconds=4).frames
+    assert len(video) == 21 and len(calls) == 2
+    assert np.array_equal(calls[1].prefix, video[4:13])  # 9 given frames, not the 4 before the join (13-16)
+    assert num_frames_for(calls[1].seconds, 4, 4) == 17  # 9 given + 4 remade + 4 new: the window
+    monkeypatch.setattr(long_video, "BLEND_FRAMES", 6)
+    faded = generate(tiny_pipeline, request, chunk_seconds=4).frames
+    assert np.array_equal(video[:11], faded[:11]) and np.array_equal(video[17:], faded[17:])
+    assert not np.array_equal(video[11:17], faded[11:17])  # the 4 remade frames and 2 given ones fade
+
+
+def test_fade_goes_from_one_making_to_the_other_in_equal_steps():
+    from kino.pipelines.long_video import fade
+
+    start, end = np.zeros((6, 2, 2, 3), np.uint8), np.full((6, 2, 2, 3), 70, np.uint8)
+    assert fade(start, end)[:, 0, 0, 0].tolist() == [10, 20, 30, 40, 50, 60]
 
 
 def test_long_clip_is_deterministic_and_depends_on_the_seed(tiny_pipeline):

@@ -28,6 +28,7 @@ from kino.data.video_io import read_video, write_video
 from kino.evaluation import seams
 from kino.evaluation.adherence import EVAL_SEED
 from kino.io import atomic_path
+from kino.pipelines.long_video import BLEND_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,20 @@ def _generated(pipe, i: int, steps: int) -> tuple[np.ndarray, str]:
 def extend_seams(pipe, steps: int, n: int) -> dict:
     from kino.pipelines.extend import extend
 
-    forward, backward, boundary = [], [], []
+    forward, backward, boundary, fades = [], [], [], {"forward": [], "backward": []}
     for i in range(n):
         clip, prompt = _generated(pipe, 100 + i, steps)
         out = extend(pipe, clip, FPS, 2.0, prompt, seed=i, steps=steps)
         forward.append(seams.seam_ratio(out, len(clip)))
+        fades["forward"].append(seams.join_ratio(out, len(clip), before=BLEND_FRAMES))
         boundary.append(seams.latent_boundary_ratio(clip))
         out = extend(pipe, clip, FPS, 2.0, prompt, backward=True, seed=i, steps=steps)
         backward.append(seams.seam_ratio(out, len(out) - len(clip)))
+        fades["backward"].append(seams.join_ratio(out, len(out) - len(clip), after=BLEND_FRAMES))
     return {"what": "change into the first new (forward) / first given (backward) frame over the clip's median",
             "forward": _summary(forward, 2.0), "backward": _summary(backward, 2.0),
+            "worst_in_fade": {"what": "the largest such change over the faded given frames and the join",
+                              **{k: _summary(v, 2.0) for k, v in fades.items()}},
             "model_latent_steps": {"what": "the same ratio at the model's own 4-frame steps inside the input clips",
                                    "median": round(float(np.median(boundary)), 3)}}  # fmt: skip
 
@@ -97,9 +102,9 @@ def connect_seams(pipe, steps: int, n: int, seconds: float = 1.0) -> dict:
     for i in range(n):
         (a, _), (b, _) = _generated(pipe, 200 + i, steps), _generated(pipe, 300 + i, steps)
         video, k = connect(pipe, a, b, FPS, seconds, seed=i, steps=steps)
-        into.append(seams.seam_ratio(video, len(a)))
-        out_of.append(seams.seam_ratio(video, len(a) + k))
-    return {"what": "change at A -> transition and transition -> B over the clip's median", "seconds": seconds,
+        into.append(seams.join_ratio(video, len(a), before=BLEND_FRAMES))
+        out_of.append(seams.join_ratio(video, len(a) + k, after=BLEND_FRAMES))
+    return {"what": "largest change at A -> transition and transition -> B, fades included, over the clip's median", "seconds": seconds,
             "a_to_transition": _summary(into, 2.0), "transition_to_b": _summary(out_of, 2.0)}
 
 
@@ -260,6 +265,8 @@ def probe_long(model: str, seconds: float, steps: int) -> dict:
     return {"seconds": seconds, "frames": len(result.frames), "chunks": len(plan), "wall_s": wall, "cpu_s": cpu,
             "peak_rss_mb": peak, "rss_after_load_mb": loaded,
             "chunk_seams": [seams.seam_ratio(result.frames, s, diffs) for s in seam_frames(plan)],
+            "chunk_seams_worst_in_fade": [seams.join_ratio(result.frames, s, before=BLEND_FRAMES, diffs=diffs)
+                                          for s in seam_frames(plan)],
             "latent_step_ratio": seams.latent_boundary_ratio(result.frames, tf)}  # fmt: skip
 
 
@@ -293,6 +300,7 @@ def long_video(model: str, steps: int, durations=DURATIONS) -> dict:
         "cpu_time": {"why": "the machine is shared: CPU seconds of the process do not count other jobs' load",
                      **linearity("cpu_s")},
         "chunk_seams": _summary(seams_all, 2.0),
+        "chunk_seams_worst_in_fade": _summary([v for r in runs for v in r["chunk_seams_worst_in_fade"]], 2.0),
     }  # fmt: skip
 
 

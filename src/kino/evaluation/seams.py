@@ -1,6 +1,7 @@
 """Figures for joined and kept frames, all from pixels: seams, loops, kept frames, masks, shots.
 
     seam_ratio(frames, i)        # change into frame i / the clip's median frame-to-frame change
+    join_ratio(frames, i, b, a)  # the largest such change from frame i - b to i + a (a faded join)
     loop_closure(frames)         # change from the last frame back to the first, the same way
     psnr(a, b, where=None)       # dB, over the pixels where `where` is True
     character_reads(frames, ...) # colour / shape / size of a character, read with toyworld.readback
@@ -30,6 +31,14 @@ def seam_ratio(frames: np.ndarray, seam: int, diffs: np.ndarray | None = None) -
     """Change from frame ``seam - 1`` into frame ``seam`` over the median change of the clip."""
     d = frame_diffs(frames) if diffs is None else diffs
     return float(d[seam - 1] / max(float(np.median(d)), 1e-6))
+
+
+def join_ratio(frames: np.ndarray, seam: int, before: int = 0, after: int = 0, diffs: np.ndarray | None = None) -> float:
+    """The largest change into frames ``seam - before`` .. ``seam + after`` over the clip's median: a
+    seam spread by a fade (kino.pipelines.long_video.fade) is judged by its worst frame, not its last."""
+    d = frame_diffs(frames) if diffs is None else diffs
+    lo, hi = max(0, seam - 1 - before), min(len(d), seam + after)
+    return float(d[lo:hi].max() / max(float(np.median(d)), 1e-6))
 
 
 def loop_closure(frames: np.ndarray) -> float:

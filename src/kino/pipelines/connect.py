@@ -2,7 +2,8 @@
 
 The transition is one generation led by A's last frames (the prefix channel) and ending
 on B's first frame (the last-frame channel), the first+last conditioning the transformer
-was trained with.
+was trained with. A's last frames and B's first ones fade from and into the model's decoding of
+them, as an extension's input does (``fade_frames=0`` keeps both clips exactly).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import math
 
 import numpy as np
 
-from kino.pipelines.extend import CONTEXT_LATENTS, model_size
-from kino.pipelines.long_video import seconds_for
+from kino.pipelines.extend import CONTEXT_LATENTS, fade_in, fade_out, model_size
+from kino.pipelines.long_video import BLEND_FRAMES, seconds_for
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
 
 
@@ -25,6 +26,7 @@ def connect(
     prompt: str = "",
     seed: int = 0,
     progress=None,
+    fade_frames: int = BLEND_FRAMES,
     **options,
 ) -> tuple[np.ndarray, int]:
     """(A, transition, B) as one clip, and the number of transition frames between them."""
@@ -45,4 +47,5 @@ def connect(
                       prefix=a[-context:], last_image=b[0], **options)  # fmt: skip
     frames = pipe(request, progress).frames
     transition = frames[context:-1]  # without A's frames and the copy of B's first frame
+    a, b = fade_out(a, frames[:context], fade_frames), fade_in(pipe, b, fade_frames)  # A's end, B's start fade
     return np.concatenate([a, transition, b]), len(transition)

@@ -1,9 +1,15 @@
-"""Extend a video forwards (its last frames lead the new ones) or backwards (new frames lead into its first)."""
+"""Extend a video forwards (its last frames lead the new ones) or backwards (new frames lead into its first).
+
+The given frames at the join fade into the model's own decoding of them (``long_video.fade``), so the
+change from given to generated pixels is spread over ``fade_frames`` frames instead of falling on
+one; ``fade_frames=0`` keeps every input frame exactly as it was.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from kino.pipelines.long_video import BLEND_FRAMES, fade
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
 
 CONTEXT_LATENTS = 2  # latent frames of the input that condition a forward extension (1 + 4 * 2 frames)
@@ -27,6 +33,7 @@ def extend(
     backward: bool = False,
     seed: int = 0,
     progress=None,
+    fade_frames: int = BLEND_FRAMES,
     **options,
 ) -> np.ndarray:
     """The input with ``seconds`` of new video after it (or before it, with ``backward``)."""
@@ -40,8 +47,32 @@ def extend(
     if backward:
         # The new clip ends on the input's first frame; the last latent covers its final tf frames.
         result = pipe(Request(seconds=seconds + tf / fps, last_image=frames[0], **common), progress)
-        return np.concatenate([result.frames[1:-tf], frames])  # 4 * ceil(seconds * fps / 4) new frames
+        return np.concatenate([result.frames[1:-tf], fade_in(pipe, frames, fade_frames)])  # 4 * ceil(s * fps / 4) new
     context = 1 + tf * min(CONTEXT_LATENTS, (len(frames) - 1) // tf)
     prefix = frames[-context:]
     result = pipe(Request(seconds=(context - 1) / fps + seconds, prefix=prefix, **common), progress)
-    return np.concatenate([frames, result.frames[context:]])
+    return np.concatenate([fade_out(frames, result.frames[:context], fade_frames), result.frames[context:]])
+
+
+def fade_out(frames: np.ndarray, decoded_tail: np.ndarray, n: int) -> np.ndarray:
+    """``frames`` whose last ``n`` (at most ``len(decoded_tail) - 1``) fade into ``decoded_tail``, the
+    model's decoding of the same last frames that led the generation after them."""
+    n = min(n, len(decoded_tail) - 1)  # never the first given frame: a latent of its own
+    if n <= 0:
+        return frames
+    out = frames.copy()
+    out[-n:] = fade(frames[-n:], decoded_tail[-n:])
+    return out
+
+
+def fade_in(pipe: TextToVideoPipeline, frames: np.ndarray, n: int) -> np.ndarray:
+    """``frames`` whose first ``n`` come in from the model's decoding of them, after generated frames
+    that lead into the first one."""
+    tf = pipe.cfg.vae.temporal_factor
+    m = 1 + tf * min(-(-(n - 1) // tf), (len(frames) - 1) // tf)  # whole latent frames covering n
+    n = min(n, m, len(frames) - 1)  # the clip's own frames are reached before it ends
+    if n <= 0:
+        return frames
+    out = frames.copy()
+    out[:n] = fade(pipe.reconstruct(frames[:m])[:n], frames[:n])
+    return out

@@ -17,19 +17,21 @@ import numpy as np
 
 from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVideoPipeline, num_frames_for
 
-# Latent frames of the chunk before that lead the next one, at most: 3 (1 + 12 frames), so a chunk
-# of the default 33-frame window is 13 given + 20 new frames. Every chunk stays exactly the window.
-# More context smooths the joins but costs chunks and encoder memory (v2 checkpoint, 10 steps; the
-# change at a join over the clip's median on 12 s clips: 2.05x with 1 latent, 1.86x with 3, 1.45x
-# with 5; a 60 s clip's peak memory over a 4 s one: 1.21x (measured in session 2), 1.28x, 1.32x,
-# against a 1.3x budget).
-CONTEXT_LATENTS = 3
-# The last frames of a chunk fade into the next chunk's own decoding of them (its context frames,
-# which it decodes anyway): the small difference between two decodings of the same moment is spread
-# over this many frames instead of falling on one (temporal tiling with linear blending, as video
-# VAEs decode long clips). On 6 clips of 12 s (v2, 10 steps), the largest change in the 14 frames
-# up to each join over the clip's median: 2.22x with no fade, 1.97x with 6 or 12 frames; joins
-# within 2x: 42% -> 50%. Most of a join is the new chunk not quite continuing the motion.
+# A chunk after the first takes the end of the chunk before: CONTEXT_LATENTS latent frames of it as
+# given frames (1 + 4 * 2 = 9), then makes the chunk before's last latent frame (4 frames) again
+# (OVERLAP_LATENTS) before its new frames, so a default 33-frame window is 9 given + 4 remade + 20 new.
+# The end of a window is where the model is least sure, and the new chunk's own step from given to
+# made frames then falls inside the fade below instead of on the join. v2 checkpoint, 10 steps, 16
+# clips of 12 s (64 joins), the change at a join over the clip's median: 3 given latents and no
+# overlap (sessions 3-4) median 1.44x / 1.49x, within 2x 84% / 75%, worst 3.61x / 3.10x on two sets of
+# 8; 2 given + 1 remade: 1.37x / 1.24x, 94% / 94%, worst 2.97x / 2.04x. (2 given + 2 remade: 97%
+# within 2x but 16 new frames a chunk; 1 given latent alone: 2.05x median.)
+CONTEXT_LATENTS = 2
+OVERLAP_LATENTS = 1
+# The last frames before a join fade into the next chunk's own making of them (temporal tiling with
+# linear blending, as video VAEs decode long clips): the difference between two makings of the same
+# moments is spread over this many frames instead of falling on one. The same fade joins extensions
+# and transitions to their input clips (kino.pipelines.extend, connect).
 BLEND_FRAMES = 6
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
 
@@ -39,17 +41,20 @@ def seconds_for(frames: int, fps: int) -> float:
     return (frames - 1.5) / fps  # half a frame short, so float rounding never adds a latent frame
 
 
-def context_latents(chunk: int, temporal_factor: int) -> int:
-    """Latent frames of context a chunk of ``chunk`` frames takes: CONTEXT_LATENTS, leaving at
-    least one latent frame of the window to generate."""
-    return max(1, min(CONTEXT_LATENTS, (chunk - 1) // temporal_factor - 1))
+def context_latents(chunk: int, temporal_factor: int) -> tuple[int, int]:
+    """(given, remade) latent frames of the chunk before that a chunk of ``chunk`` frames takes:
+    CONTEXT_LATENTS and OVERLAP_LATENTS, fewer in a small window (the overlap goes first), always at
+    least one latent frame of context and one of the window left to make."""
+    room = max(1, min(CONTEXT_LATENTS + OVERLAP_LATENTS, (chunk - 1) // temporal_factor - 1))
+    remade = min(OVERLAP_LATENTS, room - 1)
+    return room - remade, remade
 
 
 def chunk_plan(total: int, chunk: int, temporal_factor: int, context: int | None = None) -> list[int]:
     """New frames made by each chunk: the first makes ``min(chunk, total)`` (1 + 4k), the others
-    up to ``chunk - context`` each (4k; ``context`` given frames lead them), adding up to ``total``."""
+    up to ``chunk - context`` each (4k; ``context`` given and remade frames lead them), adding up to ``total``."""
     if context is None:
-        context = 1 + temporal_factor * context_latents(chunk, temporal_factor)
+        context = 1 + temporal_factor * sum(context_latents(chunk, temporal_factor))
     step = max(temporal_factor, chunk - context)
     sizes = [min(chunk, total)]
     left = total - sizes[0]
@@ -58,6 +63,14 @@ def chunk_plan(total: int, chunk: int, temporal_factor: int, context: int | None
         left -= sizes[-1]
     assert all(s % temporal_factor == 0 for s in sizes[1:])
     return sizes
+
+
+def fade(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """(n, H, W, 3) uint8 frames going from ``start`` to ``end`` (two makings of the same n moments):
+    frame k is (k + 1) / (n + 1) of the way, so each frame's step adds 1 / (n + 1) of the gap."""
+    w = (np.arange(1, len(start) + 1, dtype=np.float32) / (len(start) + 1))[:, None, None, None]
+    a = start.astype(np.float32)
+    return np.rint(a + w * (end.astype(np.float32) - a)).astype(np.uint8)
 
 
 def seam_frames(sizes: list[int]) -> list[int]:
@@ -117,16 +130,18 @@ def generate(
             request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
             video[:n] = run(request, anchor_steps).frames
         else:
-            context = 1 + tf * min(context_latents(window, tf), (done - 1) // tf)
-            prefix = video[done - context : done]
-            request = pipe.derive(r, seconds=seconds_for(context + n, r.fps), image=None, prefix=prefix, **common)
+            given, remade = context_latents(window, tf)
+            given = min(given, (done - 1) // tf - remade)
+            start = done - tf * remade  # the chunk before's last frames, made again
+            prefix = video[start - 1 - tf * given : start]
+            request = pipe.derive(r, seconds=seconds_for(len(prefix) + tf * remade + n, r.fps), image=None,
+                                  prefix=prefix, **common)  # fmt: skip
             frames = run(request, anchor_steps + i * r.steps).frames
-            blend = min(BLEND_FRAMES, context - 1)  # never the first context frame: a latent of its own
+            lead = len(prefix) + tf * remade  # frames of this chunk before frame `done`
+            blend = min(BLEND_FRAMES, lead - 1)  # never the first given frame: a latent of its own
             if blend:
-                w = (np.arange(1, blend + 1, dtype=np.float32) / (blend + 1))[:, None, None, None]
-                old = video[done - blend : done].astype(np.float32)
-                video[done - blend : done] = np.rint(old + w * (frames[context - blend : context] - old)).astype(np.uint8)
-            video[done : done + n] = frames[context:]
+                video[done - blend : done] = fade(video[done - blend : done], frames[lead - blend : lead])
+            video[done : done + n] = frames[lead:]
         done += n
     timings["total"] = time.perf_counter() - t0
     frames = video[:-1] if loop else video  # a loop's last frame is its first: shown once

@@ -241,6 +241,13 @@ class TextToVideoPipeline:
         return known, mask
 
     @torch.inference_mode()
+    def reconstruct(self, frames: np.ndarray) -> np.ndarray:
+        """(1 + 4k, H, W, 3) uint8 frames through the VAE and back: how this model draws them (its
+        decoding of their latents), for fading given frames into generated ones."""
+        x = frames_to_tensor(frames).to(self.device, self.dtype)[None]
+        return tensor_to_frames(self.vae.decode(self.vae.encode(x))[0].cpu())
+
+    @torch.inference_mode()
     def __call__(self, req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
         r = self.resolve(req)
         timings: dict[str, float] = {}
