@@ -41,6 +41,8 @@ def test_camera_words_match_toyworld_captions():
         ("red ball going right", "A red ball starts on the left and moves right."),
         ("a cartoon of two small blue boxes", "A cartoon: two small blue squares."),
         ("purple ball falls", "A purple ball starts at the top center and falls."),
+        ("a small cyan ball at the bottom left", "A small cyan ball at the bottom left."),  # both words of a corner
+        ("a green box at the top center stays put", "A green square at the top center stays still."),
         ("Shot 1: red ball moves left Shot 2: red ball bounces",
          "Shot 1: A red ball starts on the right and moves left. Shot 2: The red ball starts in the middle and "
          "bounces."),
@@ -51,7 +53,8 @@ def test_enhance_writes_the_training_caption_style(short, detailed):
     assert enhance(short) == enhance(short)
 
 
-@pytest.mark.parametrize("prompt", ["a dog runs", "a red ball hits a blue box", "a red ball and a red box"])
+@pytest.mark.parametrize("prompt", ["a dog runs", "a red ball hits a blue box", "a red ball and a red box",
+                                    "a red ball to the left of a blue box", "a red ball above a green box"])
 def test_enhance_keeps_what_it_cannot_read(prompt):
     assert enhance(prompt).lower() == prompt.lower() + "."
 

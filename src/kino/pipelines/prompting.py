@@ -114,11 +114,12 @@ _MOTIONS = (  # (pattern, motion), tried in order on the words after a mention
     (r"\b(?:rises|rising|upward|moves up|moving up|goes up|going up|floats up)\b", "up"),
     (r"\b(?:sinks|sinking|downward|moves down|moving down|goes down|going down)\b", "down"),
 )
-_PLACES_X = ((r"\b(?:on|at|to) the left(?: side)?\b(?!\s+of)", "left"),
-             (r"\b(?:on|at|to) the right(?: side)?\b(?!\s+of)", "right"),
-             (r"\bin the (?:middle|center|centre)\b", "middle"))  # fmt: skip
+_PLACES_X = ((r"\b(?:(?:on|at|to) the|top|bottom) left(?: side)?\b(?!\s+of)", "left"),  # "at the bottom left" too
+             (r"\b(?:(?:on|at|to) the|top|bottom) right(?: side)?\b(?!\s+of)", "right"),
+             (r"\bin the (?:middle|center|centre)\b|\b(?:top|bottom) (?:middle|center|centre)\b", "middle"))  # fmt: skip
 _PLACES_Y = ((r"\b(?:at|near) the top\b", "top"), (r"\b(?:at|near) the bottom\b", "bottom"))
-_UNSUPPORTED = re.compile(r"\b(?:hits?|push(?:es)?|bites?|behind|then|first|turns? (?:" + "|".join(COLORS) + r"))\b")
+_UNSUPPORTED = re.compile(r"\b(?:hits?|push(?:es)?|bites?|behind|then|first|turns? (?:" + "|".join(COLORS) + r")|"
+                          r"(?:left|right) of|above|below)\b")  # relations: kept as written
 _X = {"left": 0.22, "middle": 0.5, "right": 0.78}
 _Y = {"top": 0.28, "middle": 0.5, "bottom": 0.72}
 _FREE_CELLS = [("middle", "middle"), ("left", "middle"), ("right", "middle"), ("left", "top"), ("right", "bottom")]
