@@ -156,7 +156,7 @@ def cmd_generate(args) -> int:
             prompt = prompting.with_camera(prompt, args.camera)
         pipe = load_pipeline(args.model)
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
-                       sampler=args.sampler)
+                       sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
             return write_story(pipe, story, out, options, output_stamp(args, "generate"))
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
@@ -226,6 +226,8 @@ def load_video(path: str):
         raise UsageError(f"input video {path} cannot be decoded: {e}") from None
 
 
+NO_LAYOUT_HELP = ("do not steer where the objects the prompt names go (kino.pipelines.layout); "
+                  "by default prompts in toyworld's words are laid out before sampling")
 NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames next to the join fade into "
                 "the model's look of them (0.75 s at 8 fps), so the join shows no jump")
 
@@ -425,7 +427,7 @@ def cmd_eval(args) -> int:
     skipped = []
     for case in list(cases):
         try:
-            pipe.resolve(Request(case.prompt, steps=args.steps, guidance=args.guidance))
+            pipe.resolve(Request(case.prompt, steps=args.steps, guidance=args.guidance, layout=not args.no_layout))
         except RequestError as e:
             cases.remove(case)
             skipped.append({"dimension": case.dimension, "prompt": case.prompt, "reason": str(e)})
@@ -434,7 +436,7 @@ def cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     def generate(prompt: str, seed: int):
-        result = pipe(Request(prompt, seed=seed, steps=args.steps, guidance=args.guidance))
+        result = pipe(Request(prompt, seed=seed, steps=args.steps, guidance=args.guidance, layout=not args.no_layout))
         return result.frames, result.fps
 
     done = 0
@@ -569,6 +571,7 @@ def build_parser() -> Parser:
                    "the model was trained on (shown before generating)")
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
     g.add_argument("--visible-mark", action="store_true", help="also stamp a small visible 'AI' mark in a corner")
+    g.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP)
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser("extend", help="add seconds of video after (or before) a clip")
@@ -639,6 +642,7 @@ def build_parser() -> Parser:
     e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     e.add_argument("--steps", type=int, default=None)
     e.add_argument("--guidance", type=float, default=None)
+    e.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP + " (measures the model alone)")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="measure speed; prints JSON")

@@ -101,24 +101,33 @@ class RMSNorm(nn.Module):
 SCORE_BYTES = 256 * 2**20
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Softmax attention, (B, heads, N, hd) x (B, heads, M, hd) -> (B, heads, N, hd).
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Softmax attention, (B, heads, N, hd) x (B, heads, M, hd) -> (B, heads, N, hd); ``mask``
+    (bool, broadcast to the scores) hides keys, ``bias`` (B, 1, N, M) is added to the logits.
 
     On the CPU in bf16, two AMX matmuls around a bf16 softmax beat the fused CPU kernel
     about 1.5-2x at a few thousand tokens (``kino bench`` measures both); queries go in
     chunks so the scores never exceed ``SCORE_BYTES``. Elsewhere: PyTorch's fused SDPA.
     """
     if q.device.type != "cpu" or q.dtype not in (torch.bfloat16, torch.float16):
+        if bias is not None:
+            bias = bias.to(q.dtype)
+            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     scale = q.shape[-1] ** -0.5
     kt = k.transpose(-1, -2)
-    bias = None if mask is None else torch.zeros(mask.shape, dtype=q.dtype).masked_fill(~mask, float("-inf"))
+    hide = None if mask is None else torch.zeros(mask.shape, dtype=q.dtype).masked_fill(~mask, float("-inf"))
     rows = max(1, SCORE_BYTES // (q.shape[0] * q.shape[1] * k.shape[2] * q.element_size()))
     out = []
     for i in range(0, q.shape[2], rows):
         scores = (q[:, :, i : i + rows] * scale) @ kt
+        if hide is not None:
+            scores = scores + hide
         if bias is not None:
-            scores = scores + bias
+            scores = scores + bias[:, :, i : i + rows].to(q.dtype)
         out.append(torch.softmax(scores, dim=-1) @ v)
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
@@ -137,7 +146,7 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(dim // heads)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x, context=None, context_mask=None, freqs=None):
+    def forward(self, x, context=None, context_mask=None, freqs=None, bias=None):
         b, n, d = x.shape
         split = lambda y: y.view(b, y.shape[1], -1, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if self.cross:
@@ -149,7 +158,7 @@ class Attention(nn.Module):
         if freqs is not None:
             q, k = apply_rope(q, freqs), apply_rope(k, freqs)
         mask = None if context_mask is None else context_mask[:, None, None, :]
-        out = attend(q, k, v, mask)  # (B, heads, N, head_dim)
+        out = attend(q, k, v, mask, None if bias is None else bias[:, None])  # (B, heads, N, head_dim)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -172,10 +181,10 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
         self.ada = nn.Linear(d, 6 * d)
 
-    def forward(self, x, c, context, context_mask, freqs):
+    def forward(self, x, c, context, context_mask, freqs, text_bias=None):
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c)).chunk(6, dim=-1)
         x = torch.addcmul(x, gate1[:, None], self.attn(modulate(self.norm1(x), shift1, scale1), freqs=freqs))
-        x = x + self.cross(self.norm_cross(x), context, context_mask)
+        x = x + self.cross(self.norm_cross(x), context, context_mask, bias=text_bias)
         return torch.addcmul(x, gate2[:, None], self.mlp(modulate(self.norm2(x), shift2, scale2)))
 
 
@@ -238,6 +247,7 @@ class DiT(nn.Module):
         text_mask: torch.Tensor,  # (B, L) bool, True where a real token
         known: torch.Tensor | None = None,  # (B, C, T, H, W) known latents, zero elsewhere
         known_mask: torch.Tensor | None = None,  # (B, 1, T, H, W) 1 where known
+        text_bias: torch.Tensor | None = None,  # (B, N, L) added to cross-attention logits (layout steering)
     ) -> torch.Tensor:
         """Predicted velocity, (B, C, T, H, W)."""
         if known is None:
@@ -253,7 +263,7 @@ class DiT(nn.Module):
         context = self.text_proj(text.to(dtype))  # (B, L, D)
         freqs = rope_tables(rope_frequencies(grid, self.cfg.width // self.cfg.heads, x.device), dtype)
         for block in self.blocks:
-            h = block(h, c, context, text_mask, freqs)
+            h = block(h, c, context, text_mask, freqs, text_bias)
         shift, scale = self.ada_out(F.silu(c)).chunk(2, dim=-1)
         out = self.patch_out(modulate(self.norm_out(h), shift, scale))
         return self.unpatchify(out, grid).to(x.dtype)

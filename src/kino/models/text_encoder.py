@@ -41,6 +41,12 @@ class TextEncoder(nn.Module):
     def count_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(prompt)["input_ids"])
 
+    def offsets(self, prompt: str) -> list[tuple[int, int]]:
+        """Each token state's (start, end) characters in ``prompt``, as ``forward`` tokenizes it; (0, 0)
+        for special tokens."""
+        batch = self.tokenizer(prompt, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True)
+        return [tuple(o) for o in batch["offset_mapping"]]
+
     @torch.no_grad()
     def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Always under bf16 autocast, as in training: the transformer sees the token states

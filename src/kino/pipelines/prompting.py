@@ -189,6 +189,14 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
     return Shot(tuple(actors), camera=cameras.pop() if len(cameras) == 1 else "still", backdrop=0)
 
 
+def read_shot(text: str) -> tuple[list[Obj], Shot] | None:
+    """The objects and laid-out actors of one shot's words (kino.pipelines.layout plans from
+    them), or None when the words are outside the vocabulary."""
+    objs: list[Obj] = []
+    shot = _parse_shot(text, objs)
+    return None if shot is None else (objs, shot)
+
+
 def _caption(shots: list[str], style: str | None) -> str | None:
     """The canonical caption of the scene the shots describe, or None if one cannot be read."""
     objs: list[Obj] = []

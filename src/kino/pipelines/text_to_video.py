@@ -53,6 +53,7 @@ class Request:
     last_image: np.ndarray | None = None  # (H, W, 3) uint8: the last frame to reach
     prefix: np.ndarray | None = None  # (1 + 4m, H, W, 3) uint8: frames the clip starts with (extend)
     user: str | None = None  # who asked, for the safety audit log
+    layout: bool = True  # steer where named objects go (kino.pipelines.layout); False: the model alone
 
 
 @dataclass
@@ -147,6 +148,7 @@ class TextToVideoPipeline:
             last_image=req.last_image,
             prefix=req.prefix,
             user=req.user,
+            layout=req.layout,
         )
         prompt = r.prompt.strip()
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
@@ -266,7 +268,7 @@ class TextToVideoPipeline:
         noise = noise.to(self.device)
         tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
         shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
-        velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask)
+        velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape))
         step = lambda i, _x: progress(i + 1, r.steps) if progress else None
         latents = get_sampler(r.sampler)(velocity, noise, flow_times(r.steps, shift), callback=step)
         if known is not None:
@@ -285,12 +287,35 @@ class TextToVideoPipeline:
         timings["safety"] = time.perf_counter() - t0
         return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu())
 
-    def velocity_fn(self, text, mask, guidance: float, known=None, known_mask=None):
-        """The guided velocity as a function of (x, t); known frames are held clean, as in training."""
+    def layout_bias(self, r: Request, shape) -> torch.Tensor | None:
+        """(N, L) cross-attention bias that puts the objects the prompt names where it says
+        (kino.pipelines.layout), or None: layout off, or words the planner cannot read."""
+        from kino.pipelines.layout import attention_bias, plan
+
+        if not r.layout:
+            return None
+        tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
+        frames = 1 + tf * (shape[2] - 1)
+        placements = plan(r.prompt, frames)
+        if not placements:
+            return None
+        grid = tuple(s // p for s, p in zip(shape[2:], patch))
+        bias = attention_bias(placements, self.text_encoder.offsets(r.prompt), grid, frames, tf, r.width / r.height)
+        if bias is None:
+            return None
+        full = torch.zeros((bias.shape[0], self.text_encoder.max_tokens), dtype=self.dtype, device=self.device)
+        full[:, : bias.shape[1]] = bias.to(self.device, self.dtype)
+        return full
+
+    def velocity_fn(self, text, mask, guidance: float, known=None, known_mask=None, text_bias=None):
+        """The guided velocity as a function of (x, t); known frames are held clean, as in training;
+        ``text_bias`` (N, L) steers the prompt's branch only (the empty prompt has no words to steer)."""
         cond = {}
         batch = 1 if guidance == 1.0 else 2
         if known is not None:
             cond = {"known": known.expand(batch, *known.shape[1:]), "known_mask": known_mask.expand(batch, -1, -1, -1, -1)}
+        if text_bias is not None:
+            cond["text_bias"] = torch.stack([text_bias, torch.zeros_like(text_bias)][:batch])
 
         def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
             xb = x.to(self.dtype)

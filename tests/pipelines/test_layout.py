@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from kino.pipelines.layout import attention_bias, plan
+from kino.pipelines.text_to_video import Request
+
+
+def centres(placement, frame=0):
+    b = placement.boxes[frame]
+    return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+
+
+def by_color(prompt, frames=33):
+    return {p.color: p for p in plan(prompt, frames)}
+
+
+@pytest.mark.parametrize(
+    "prompt, x_ok, y_ok",
+    [
+        ("A cartoon: a small red square at the top left stays still.", lambda x: x < 0.4, lambda y: y < 0.4),
+        ("a big green ball at the bottom center", lambda x: 0.35 <= x <= 0.65, lambda y: y > 0.6),
+        ("a blue box on the right", lambda x: x > 0.6, lambda y: True),
+    ],
+)
+def test_places_land_where_toyworld_reads_them(prompt, x_ok, y_ok):
+    (p,) = plan(prompt, 33)
+    (x,), (y,) = centres(p)
+    assert x_ok(x) and y_ok(y), (x, y)
+
+
+def test_an_unmet_relation_decides_the_places_and_a_met_one_is_kept():
+    met = by_color("a red ball on the left. a blue ball on the right. The red ball is to the left of the blue ball.")
+    assert centres(met["red"])[0][0] < 0.4 and centres(met["blue"])[0][0] > 0.6
+    unmet = by_color("a red ball in the middle. a blue ball in the middle. The red ball is right of the blue ball.")
+    (xr,), (xb,) = centres(unmet["red"])[0], centres(unmet["blue"])[0]
+    assert xr > xb + 0.1 and 0.35 <= xb < xr <= 0.65  # right of it, and both still in the middle
+    above = by_color("the green box is above the cyan box")
+    assert centres(above["green"])[1][0] < centres(above["cyan"])[1][0] - 0.1
+
+
+def test_motion_moves_the_box_and_counts_get_one_box_each():
+    (mover,) = plan("a green ball starts at the top left and moves right.", 33)
+    assert centres(mover, -1)[0][0] - centres(mover, 0)[0][0] >= 0.25  # the contract's travel
+    (three,) = plan("three small cyan squares stay still", 33)
+    x, _ = centres(three)
+    assert len(x) == 3 and np.min(np.diff(np.sort(x))) > 0.1
+
+
+@pytest.mark.parametrize("prompt", ["a dog runs", "Shot 1: a red ball. Shot 2: the red ball bounces", ""])
+def test_words_outside_the_vocabulary_get_no_plan(prompt):
+    assert plan(prompt, 33) == []
+
+
+def test_bias_steers_only_the_words_that_name_an_object():
+    prompt = "a red ball on the left"
+    offsets = [(0, 0), (0, 1), (2, 5), (6, 10), (11, 13), (14, 17), (18, 22), (0, 0)]  # [CLS] a red ball on the left
+    bias = attention_bias(plan(prompt, 9), offsets, grid=(3, 4, 4), frames=9, strength=2.0)
+    assert bias.shape == (3 * 4 * 4, len(offsets))
+    steered = (bias != 0).any(0).tolist()
+    assert steered == [False, True, True, True, False, False, False, False]  # "a red ball": the mention
+    grid = bias[:, 2].reshape(3, 4, 4)
+    assert set(grid.unique().tolist()) == {2.0, -2.0}
+    inside = (grid > 0).nonzero()
+    assert inside[:, 2].max() <= 1  # the left half of the frame
+    assert attention_bias(plan(prompt, 9), [(0, 0)] * 3, (3, 4, 4), 9) is None  # no word to steer
+
+
+def test_dit_text_bias_changes_cross_attention_and_zero_changes_nothing():
+    from kino.config import preset
+    from kino.models.dit import DiT
+
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
+    for p in dit.parameters():  # adaLN-Zero starts every block at zero: give it weights to see through
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.randn(1, cfg.vae.latent_channels, 2, 8, 8)
+    text, mask = torch.randn(1, 5, cfg.dit.text_dim), torch.ones(1, 5, dtype=torch.bool)
+    n = 2 * (8 // cfg.dit.patch[1]) * (8 // cfg.dit.patch[2])
+    t = torch.tensor([0.5])
+    plain = dit(x, t, text, mask)
+    assert torch.equal(plain, dit(x, t, text, mask, text_bias=torch.zeros(1, n, 5)))
+    bias = torch.zeros(1, n, 5)
+    bias[:, : n // 2, 1] = 4.0
+    assert (dit(x, t, text, mask, text_bias=bias) - plain).abs().max() > 1e-3
+
+
+def test_attention_bias_is_the_same_on_the_fused_and_chunked_paths():
+    from kino.models.dit import attend
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 2, 6, 8), torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)
+    mask = torch.tensor([True, True, True, True, False])[None, None, None, :].expand(2, 1, 1, 5)
+    bias = torch.randn(2, 1, 6, 5)
+    fused = attend(q, k, v, mask, bias)  # fp32: PyTorch's SDPA
+    chunked = attend(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, bias).float()  # bf16 on the CPU: two matmuls
+    assert (fused - chunked).abs().max() < 0.05
+    scores = (q @ k.transpose(-1, -2)) / 8**0.5 + bias
+    expected = torch.softmax(scores.masked_fill(~mask, float("-inf")), -1) @ v
+    assert torch.allclose(fused, expected, atol=1e-5)
+
+
+def test_pipeline_steers_readable_prompts_unless_asked_not_to(tiny_pipeline):
+    readable = Request("a red ball on the left", seed=1, seconds=1, steps=2)
+    steered = tiny_pipeline(readable).frames
+    alone = tiny_pipeline(Request("a red ball on the left", seed=1, seconds=1, steps=2, layout=False)).frames
+    assert not np.array_equal(steered, alone)
+    unreadable = Request("a dog runs across a field", seed=1, seconds=1, steps=2)
+    assert tiny_pipeline.layout_bias(tiny_pipeline.resolve(unreadable), (1, 4, 2, 16, 16)) is None
