@@ -108,3 +108,19 @@ def test_pipeline_steers_readable_prompts_unless_asked_not_to(tiny_pipeline):
     assert not np.array_equal(steered, alone)
     unreadable = Request("a dog runs across a field", seed=1, seconds=1, steps=2)
     assert tiny_pipeline.layout_bias(tiny_pipeline.resolve(unreadable), (1, 4, 2, 16, 16)) is None
+
+
+def test_a_chunk_of_a_long_clip_is_planned_as_part_of_the_whole_video():
+    prompt = "a green ball starts on the left and moves right"
+    (whole,) = plan(prompt, 97)
+    (chunk,) = plan(prompt, 33, start=64, total=97)
+    assert np.allclose(chunk.boxes, whole.boxes[64:])  # the motion spans the video, not each chunk
+
+
+def test_given_frames_turn_the_layout_off_unless_they_are_the_videos_own(tiny_pipeline):
+    image = np.full((128, 128, 3), 120, np.uint8)
+    pipe, shape = tiny_pipeline, (1, 4, 2, 16, 16)
+    req = pipe.resolve(Request("a red ball on the left", seconds=1, image=image))
+    assert pipe.layout_bias(req, shape) is None  # the picture already says where the ball is
+    chunk = pipe.derive(req, layout_span=(0, 5))
+    assert pipe.layout_bias(chunk, shape) is not None

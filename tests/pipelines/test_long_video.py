@@ -59,6 +59,7 @@ def test_a_chunk_remakes_the_last_frames_of_the_one_before(tiny_pipeline, monkey
     assert len(video) == 21 and len(calls) == 2
     assert np.array_equal(calls[1].prefix, video[4:13])  # 9 given frames, not the 4 before the join (13-16)
     assert num_frames_for(calls[1].seconds, 4, 4) == 17  # 9 given + 4 remade + 4 new: the window
+    assert [c.layout_span for c in calls] == [(0, 21), (4, 21)]  # laid out as frames of one 21-frame video
     monkeypatch.setattr(long_video, "BLEND_FRAMES", 6)
     faded = generate(tiny_pipeline, request, chunk_seconds=4).frames
     assert np.array_equal(video[:11], faded[:11]) and np.array_equal(video[17:], faded[17:])

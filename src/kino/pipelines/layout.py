@@ -64,9 +64,11 @@ def _relations(low: str) -> tuple[str, list[tuple[str, str, str]]]:
     return " ".join(parts), relations
 
 
-def plan(prompt: str, frames: int) -> list[Placement]:
+def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> list[Placement]:
     """Each object the prompt names, with its box in each of ``frames`` video frames; [] when the
-    prompt is outside the planner's vocabulary (or names a storyboard's several shots)."""
+    prompt is outside the planner's vocabulary (or names a storyboard's several shots). The frames
+    may be frames ``start`` .. ``start + frames - 1`` of a longer video of ``total`` frames (a chunk
+    of a long clip): the prompt's motions then span the whole video, not each chunk."""
     low = prompt.lower()
     if re.search(r"\bshot\s+\d", low):
         return []
@@ -91,7 +93,8 @@ def plan(prompt: str, frames: int) -> list[Placement]:
             actors = [dataclasses.replace(act, **{axis: vb}) if i in ib else act for i, act in enumerate(actors)]
     shot = dataclasses.replace(shot, actors=tuple(actors))
     scene = Scene("cartoon", tuple(objs), (shot,))
-    times = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
+    total = frames if total is None else total
+    times = (start + np.arange(frames)) / max(1, total - 1)
     placements = []
     for color in dict.fromkeys(o.color for o in objs):  # "three red balls": one placement, three boxes
         spans = tuple(m.span() for m in _MENTION.finditer(low) if m["color"] == color)

@@ -127,6 +127,7 @@ def generate(
         final = i == len(sizes) - 1
         common = dict(seed=(r.seed + i * CHUNK_SEED_STRIDE) % 2**63, last_image=last_image if final else None)
         if i == 0:
+            common["layout_span"] = (0, total)  # every chunk is laid out as part of the one video
             request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
             video[:n] = run(request, anchor_steps).frames
         else:
@@ -135,7 +136,7 @@ def generate(
             start = done - tf * remade  # the chunk before's last frames, made again
             prefix = video[start - 1 - tf * given : start]
             request = pipe.derive(r, seconds=seconds_for(len(prefix) + tf * remade + n, r.fps), image=None,
-                                  prefix=prefix, **common)  # fmt: skip
+                                  prefix=prefix, layout_span=(start - len(prefix), total), **common)  # fmt: skip
             frames = run(request, anchor_steps + i * r.steps).frames
             lead = len(prefix) + tf * remade  # frames of this chunk before frame `done`
             blend = min(BLEND_FRAMES, lead - 1)  # never the first given frame: a latent of its own

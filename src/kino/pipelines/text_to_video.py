@@ -54,6 +54,7 @@ class Request:
     prefix: np.ndarray | None = None  # (1 + 4m, H, W, 3) uint8: frames the clip starts with (extend)
     user: str | None = None  # who asked, for the safety audit log
     layout: bool = True  # steer where named objects go (kino.pipelines.layout); False: the model alone
+    layout_span: tuple[int, int] | None = None  # (first frame, frames) of the whole video this clip is part of
 
 
 @dataclass
@@ -127,7 +128,7 @@ class TextToVideoPipeline:
         its fields are checked again, its prompt and frames are not sent through the guard again."""
         if self._resolved.get(id(parent)) is not parent:
             raise ValueError("derive() takes a request that this pipeline resolved")
-        unknown = set(changes) - {"seconds", "seed", "image", "last_image", "prefix"}
+        unknown = set(changes) - {"seconds", "seed", "image", "last_image", "prefix", "layout_span"}
         if unknown:
             raise ValueError(f"derive() cannot change {', '.join(sorted(unknown))}")
         return self._validate(replace(parent, **changes), safety=False)
@@ -149,6 +150,7 @@ class TextToVideoPipeline:
             prefix=req.prefix,
             user=req.user,
             layout=req.layout,
+            layout_span=req.layout_span,
         )
         prompt = r.prompt.strip()
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
@@ -289,14 +291,18 @@ class TextToVideoPipeline:
 
     def layout_bias(self, r: Request, shape) -> torch.Tensor | None:
         """(N, L) cross-attention bias that puts the objects the prompt names where it says
-        (kino.pipelines.layout), or None: layout off, or words the planner cannot read."""
+        (kino.pipelines.layout), or None: layout off, words the planner cannot read, or given frames
+        (an image, a clip to extend) that already say where things are, unless they are this video's
+        own earlier frames (``layout_span``: a chunk of a long clip, planned as one video)."""
         from kino.pipelines.layout import attention_bias, plan
 
-        if not r.layout:
+        given = any(x is not None for x in (r.image, r.last_image, r.prefix))
+        if not r.layout or (given and r.layout_span is None):
             return None
         tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
         frames = 1 + tf * (shape[2] - 1)
-        placements = plan(r.prompt, frames)
+        start, total = r.layout_span or (0, frames)
+        placements = plan(r.prompt, frames, start, total)
         if not placements:
             return None
         grid = tuple(s // p for s, p in zip(shape[2:], patch))
