@@ -34,6 +34,15 @@ def test_generate_writes_a_playable_h264_mp4(capsys, tmp_path, tiny_model_dir):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
+def test_no_layout_samples_the_model_alone(capsys, tmp_path, tiny_model_dir):
+    a, b, c = (tmp_path / f"{n}.mp4" for n in "abc")
+    for out, extra in ((a, ()), (b, ("--no-layout",)), (c, ())):
+        code, err = generate(capsys, tiny_model_dir, out, "--seconds", "1", "--steps", "2", *extra)
+        assert code == 0, err
+    steered, alone, again = (read_video(x)[0] for x in (a, b, c))
+    assert (steered == again).all() and not (steered == alone).all()  # "a red ball" is laid out unless asked not to
+
+
 def test_generate_from_an_image(capsys, tmp_path, tiny_model_dir):
     from PIL import Image
 
