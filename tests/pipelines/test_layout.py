@@ -44,7 +44,20 @@ def test_motion_moves_the_box_and_counts_get_one_box_each():
     assert centres(mover, -1)[0][0] - centres(mover, 0)[0][0] >= 0.25  # the contract's travel
     (three,) = plan("three small cyan squares stay still", 33)
     x, _ = centres(three)
-    assert len(x) == 3 and np.min(np.diff(np.sort(x))) > 0.1
+    assert len(x) == 3 and np.min(np.diff(np.sort(x))) > 0.3  # spread over the row, so no two boxes touch
+    (two,) = plan("two red balls on the left", 33)
+    x, _ = centres(two)
+    assert np.all(x < 0.4) and abs(x[0] - x[1]) >= 0.15  # either side of the place asked, still on the left
+
+
+def test_several_of_a_kind_get_tighter_boxes_than_one():
+    from kino.pipelines.layout import Placement
+
+    box = np.array([0.35, 0.35, 0.65, 0.65], np.float32)
+    one = Placement("red", ((0, 3),), np.tile(box, (9, 1, 1)))
+    two = Placement("red", ((0, 3),), np.tile(box, (9, 2, 1)))  # the same box twice: only the margin differs
+    inside = lambda p: int((attention_bias([p], [(0, 3)], (3, 8, 8), 9)[:64, 0] > 0).sum())
+    assert (inside(one), inside(two)) == (16, 4)  # half a token of margin, then a quarter: neighbours do not merge
 
 
 @pytest.mark.parametrize("prompt", ["a dog runs", "Shot 1: a red ball. Shot 2: the red ball bounces", ""])

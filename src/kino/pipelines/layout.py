@@ -36,6 +36,15 @@ _REL_NAMES = {"left of": "left_of", "right of": "right_of", "above": "above", "b
               "higher than": "above", "lower than": "below"}  # fmt: skip
 _SIDE = {"left_of": ("x", -1), "right_of": ("x", 1), "above": ("y", -1), "below": ("y", 1)}  # A's side of B
 SPREAD = 0.13  # an unmet relation puts A and B this far either side of their midpoint (the contract asks 0.1)
+# Two or three of a kind with no place said stand this far apart (prompting lays them out at 0.22,
+# 0.5, 0.78, where two neighbouring boxes touch at 8 tokens a row and the model draws one blob);
+# with a place said, they stand either side of it.
+ROW = {2: (0.27, 0.73), 3: (0.17, 0.5, 0.83)}
+AROUND = {2: (-0.1, 0.1), 3: (-0.15, 0.0, 0.15)}
+# A box takes in the tokens whose centre is within this many tokens of it (and always the nearest):
+# half a token for one object, a quarter for each of several of a kind, so that neighbours do not
+# merge (v2, 17 count prompts: 41% with half a token, 53% spread out, 71% spread and a quarter).
+MARGIN, GROUP_MARGIN = 0.5, 0.25
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,10 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
             for k, actor in enumerate(mine):
                 p = pose(scene, shot, actor, float(s))
                 boxes[f, k] = (p.x - p.half, p.y - p.half, p.x + p.half, p.y + p.half)
+        if len(mine) in ROW:
+            xs = [a.x for a in mine]
+            to = ROW[len(mine)] if len(set(xs)) > 1 else [min(max(xs[0] + d, 0.12), 0.88) for d in AROUND[len(mine)]]
+            boxes[..., [0, 2]] += (np.array(to, np.float32) - np.array(xs, np.float32))[None, :, None]
         placements.append(Placement(color, spans, boxes))
     return placements
 
@@ -130,13 +143,16 @@ def attention_bias(
         if not words:
             continue
         inside = np.zeros((t_lat, gh, gw), bool)
+        margin = MARGIN if placement.boxes.shape[1] == 1 else GROUP_MARGIN
         for t in range(t_lat):
             # A latent frame after the first covers video frames 4t-3 .. 4t: take the box midway.
             f = min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0
             for x0, y0, x1, y1 in placement.boxes[f]:
-                cx, cy, hx = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 + 0.5 / gw
-                hy = (y1 - y0) / 2 * aspect + 0.5 / gh  # the half side is a fraction of W
+                cx, cy, hx = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 + margin / gw
+                hy = (y1 - y0) / 2 * aspect + margin / gh  # the half side is a fraction of W
                 inside[t] |= (np.abs(ys[:, None] - cy) < hy) & (np.abs(xs[None, :] - cx) < hx)
+                iy, ix = min(max(int(cy * gh), 0), gh - 1), min(max(int(cx * gw), 0), gw - 1)
+                inside[t, iy, ix] = True  # a small box between token centres still gets one
         bias[..., words] = np.where(inside, strength, -strength)[..., None]
         steered = True
     return torch.from_numpy(bias.reshape(t_lat * gh * gw, len(offsets))) if steered else None
