@@ -281,7 +281,7 @@ def test_web_page_served(client):
     assert "/api/v1/jobs" in spec["paths"] and "/api/v1/jobs/{job_id}/events" in spec["paths"]
 
 
-def test_storyboard_loop_and_camera(client):
+def test_storyboard_loop_and_camera(client, tmp_path):
     h = add_user(client, "ann", "artist")
     story = "Shot 1: a red ball rolls to the right Shot 2: a blue cube falls"
     r = client.post("/api/v1/jobs", data={"prompt": story, "seconds": 2, "steps": 2}, headers=h)
@@ -291,6 +291,14 @@ def test_storyboard_loop_and_camera(client):
     assert job["result"]["frames"] == 10  # two 1 s shots at 4 fps, 5 frames each, joined by a cut
     looped = client.post("/api/v1/jobs", data={"prompt": "a ball", "loop": "true", "steps": 2}, headers=h).json()
     assert wait_for(client, h, looped["id"])["status"] == "done"
+    frames = {}
+    for layout in ("true", "false"):  # the worker samples the model alone when asked
+        job = client.post("/api/v1/jobs", data={"prompt": "a red ball on the left", "layout": layout, "steps": 2},
+                          headers=h).json()
+        assert job["params"]["layout"] == (layout == "true") and wait_for(client, h, job["id"])["status"] == "done"
+        (tmp_path / f"{layout}.mp4").write_bytes(client.get(f"/api/v1/jobs/{job['id']}/video", headers=h).content)
+        frames[layout] = read_video(tmp_path / f"{layout}.mp4")[0]
+    assert not np.array_equal(frames["true"], frames["false"])
     panned = client.post("/api/v1/jobs", data={"prompt": "a ball", "camera": "pan-left", "steps": 2}, headers=h)
     assert panned.json()["params"]["prompt"] != "a ball"  # the camera phrase is part of what the model reads
     for data, code in [({"prompt": story, "loop": "true"}, "conflicting_inputs"),

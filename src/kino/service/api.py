@@ -249,6 +249,7 @@ def create_job(
     backward: bool = Form(False, description="extend: add the new video before the clip"),
     loop: bool = Form(False, description="the last frame leads seamlessly back into the first"),
     camera: Literal["still", "pan-left", "pan-right", "zoom-in", "zoom-out"] | None = Form(None),
+    layout: bool = Form(True, description="steer where the objects the prompt names go (false: the model alone)"),
     image: UploadFile | None = File(None, description="first frame (image to video): PNG, JPEG, WebP"),
     last_image: UploadFile | None = File(None, description="last frame to reach (image to video)"),
     video: UploadFile | None = File(None, description="video to extend: MP4, WebM, MOV"),
@@ -295,7 +296,8 @@ def create_job(
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
             if hasattr(pipe, "check_video"):  # the whole clip passes the frame checks before it is queued
                 pipe.check_video(frames_in, fps, "input video", prompt, who.user.name)
-        options = dict(fps=fps, width=width, height=height, steps=steps, guidance=guidance, sampler=sampler)
+        options = dict(fps=fps, width=width, height=height, steps=steps, guidance=guidance, sampler=sampler,
+                       layout=layout)
         story = storyboard.from_prompt(prompt, seconds, seed) if command == "generate" else None
         if story is not None:
             if loop or camera:
@@ -317,7 +319,7 @@ def create_job(
     check_policy(svc, who, r)
     params = dict(prompt=r.prompt if story is None else prompt.strip(), seed=r.seed, seconds=r.seconds, fps=r.fps,
                   width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=r.sampler,
-                  loop=loop, user=who.user.name)
+                  loop=loop, layout=layout, user=who.user.name)
     if story is not None:
         params["shots"] = len(story.shots)
     if command == "extend":

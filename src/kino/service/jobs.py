@@ -292,6 +292,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
 
         story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
         options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
+        options["layout"] = p.get("layout", True)  # jobs queued before layout steering existed: on
         result = storyboard.render_story(pipe, story, progress=on_step, **options, **user_field(p.get("user", "")))
         video, fps = result.frames, result.fps
     else:  # one shot, made chunk by chunk when longer than the model's window
@@ -301,7 +302,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
         req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
-                      **user_field(p.get("user", "")))
+                      layout=p.get("layout", True), **user_field(p.get("user", "")))
         result = long_video.generate(pipe, req, loop=p.get("loop", False), progress=on_step)
         video, fps, timings = result.frames, result.fps, dict(result.timings)
     t0 = time.perf_counter()
