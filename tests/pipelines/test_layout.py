@@ -137,3 +137,10 @@ def test_given_frames_turn_the_layout_off_unless_they_are_the_videos_own(tiny_pi
     assert pipe.layout_bias(req, shape) is None  # the picture already says where the ball is
     chunk = pipe.derive(req, layout_span=(0, 5))
     assert pipe.layout_bias(chunk, shape) is not None
+
+
+def test_a_layout_span_must_hold_the_clip(tiny_pipeline):
+    from kino.pipelines.text_to_video import RequestError
+
+    with pytest.raises(RequestError, match="layout span"):
+        tiny_pipeline.resolve(Request("a red ball", seconds=1, layout_span=(3, 5)))  # 5 frames from frame 3 of 5

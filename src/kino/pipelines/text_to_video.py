@@ -188,6 +188,11 @@ class TextToVideoPipeline:
                 raise RequestError(f"prefix frames must be (1 + {tf}k, H, W, 3) uint8 RGB")
             if len(p) >= num_frames_for(r.seconds, r.fps, tf):
                 raise RequestError(f"the clip ({r.seconds:g} s) must be longer than its {len(p)} prefix frames")
+        if r.layout_span is not None:
+            start, total = r.layout_span
+            if not (0 <= start < total and start + num_frames_for(r.seconds, r.fps, self.cfg.vae.temporal_factor) <= total):
+                raise RequestError(f"layout span {r.layout_span} is not allowed; give (first frame, frames) of a video "
+                                   "that holds this clip")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
         if safety:
