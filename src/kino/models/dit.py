@@ -112,22 +112,23 @@ def attend(
     about 1.5-2x at a few thousand tokens (``kino bench`` measures both); queries go in
     chunks so the scores never exceed ``SCORE_BYTES``. Elsewhere: PyTorch's fused SDPA.
     """
+    if bias is not None:  # the mask folds into the bias once, not once per chunk of queries
+        bias = bias.to(q.dtype)
+        if mask is not None:
+            bias = bias.masked_fill(~mask, float("-inf"))
     if q.device.type != "cpu" or q.dtype not in (torch.bfloat16, torch.float16):
-        if bias is not None:
-            bias = bias.to(q.dtype)
-            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask if bias is None else bias)
     scale = q.shape[-1] ** -0.5
     kt = k.transpose(-1, -2)
-    hide = None if mask is None else torch.zeros(mask.shape, dtype=q.dtype).masked_fill(~mask, float("-inf"))
+    if bias is None and mask is not None:
+        bias = torch.zeros(mask.shape, dtype=q.dtype).masked_fill(~mask, float("-inf"))
+    per_query = bias is not None and bias.shape[2] > 1  # a layout bias has a row per query; a mask has one
     rows = max(1, SCORE_BYTES // (q.shape[0] * q.shape[1] * k.shape[2] * q.element_size()))
     out = []
     for i in range(0, q.shape[2], rows):
         scores = (q[:, :, i : i + rows] * scale) @ kt
-        if hide is not None:
-            scores = scores + hide
         if bias is not None:
-            scores = scores + bias[:, :, i : i + rows].to(q.dtype)
+            scores = scores + (bias[:, :, i : i + rows] if per_query else bias)
         out.append(torch.softmax(scores, dim=-1) @ v)
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
