@@ -73,6 +73,11 @@ def _relations(low: str) -> tuple[str, list[tuple[str, str, str]]]:
     return " ".join(parts), relations
 
 
+def mentions(text: str, color: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of ``text`` that name an object of ``color``."""
+    return tuple(m.span() for m in _MENTION.finditer(text.lower()) if m["color"] == color)
+
+
 def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> list[Placement]:
     """Each object the prompt names, with its box in each of ``frames`` video frames; [] when the
     prompt is outside the planner's vocabulary (or names a storyboard's several shots). The frames
@@ -106,7 +111,7 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
     times = (start + np.arange(frames)) / max(1, total - 1)
     placements = []
     for color in dict.fromkeys(o.color for o in objs):  # "three red balls": one placement, three boxes
-        spans = tuple(m.span() for m in _MENTION.finditer(low) if m["color"] == color)
+        spans = mentions(low, color)
         mine = [a for a in shot.actors if objs[a.obj].color == color]
         boxes = np.zeros((frames, len(mine), 4), np.float32)
         for f, s in enumerate(times):

@@ -90,9 +90,12 @@ def generate(
     loop: bool = False,
     chunk_seconds: float | None = None,
     progress=None,
+    cast: dict | None = None,
 ) -> Result:
     """``req`` generated chunk by chunk (one chunk when it fits the window); ``loop``: its last
-    frame leads back into its first. ``progress(i, n)`` counts steps over all chunks."""
+    frame leads back into its first. ``progress(i, n)`` counts steps over all chunks. ``cast``:
+    characters drawn as an earlier clip drew them (its Result.looks; the first chunk draws them,
+    the others continue it); the result's ``looks`` are the first chunk's."""
     r = pipe.resolve(req)
     tf = pipe.cfg.vae.temporal_factor
     total = num_frames_for(r.seconds, r.fps, tf)
@@ -105,9 +108,9 @@ def generate(
     if loop and r.last_image is not None:
         raise RequestError("a loop ends on its own first frame; give --image, not --last-image")
 
-    def run(request: Request, offset: int) -> Result:
+    def run(request: Request, offset: int, cast: dict | None = None) -> Result:
         tick = (lambda i, _n: progress(offset + i, steps_total)) if progress else None
-        result = pipe(request, tick)
+        result = pipe(request, tick, cast)
         for k, v in result.timings.items():
             timings[k] = timings.get(k, 0.0) + v
         return result
@@ -129,7 +132,9 @@ def generate(
         if i == 0:
             common["layout_span"] = (0, total)  # every chunk is laid out as part of the one video
             request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
-            video[:n] = run(request, anchor_steps).frames
+            first = run(request, anchor_steps, cast)
+            video[:n], looks = first.frames, first.looks
+            del first
         else:
             given, remade = context_latents(window, tf)
             given = min(given, (done - 1) // tf - remade)
@@ -146,4 +151,4 @@ def generate(
         done += n
     timings["total"] = time.perf_counter() - t0
     frames = video[:-1] if loop else video  # a loop's last frame is its first: shown once
-    return Result(frames=frames, fps=r.fps, timings=timings)
+    return Result(frames=frames, fps=r.fps, timings=timings, looks=looks)

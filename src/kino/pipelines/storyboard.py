@@ -13,7 +13,8 @@ A storyboard is a YAML file or a "Shot 1: ... Shot 2: ..." prompt:
 
 Each shot is generated on its own (chunk by chunk when long) and the shots are joined with
 hard cuts. A character keeps its look because every shot that names it reads the same
-words for it, with the same seed, and the style words are the same in every shot.
+words for it, with the same seed, and is drawn in from the first shot that drew it (its latent
+cells, ``render_story(carry=True)``); the style words are the same in every shot.
 """
 
 from __future__ import annotations
@@ -214,9 +215,14 @@ def steps_for(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
 
 
 def render_story(
-    pipe: TextToVideoPipeline, story: Storyboard, progress=None, reference: bool | None = None, **options
+    pipe: TextToVideoPipeline, story: Storyboard, progress=None, reference: bool | None = None, carry: bool = True,
+    **options,
 ) -> StoryResult:
     """Every shot generated with the same seed, joined with hard cuts.
+
+    ``carry``: a character that an earlier shot drew is drawn into each later shot that names it
+    from the earlier shot's own drawing (its latent cells, set at the place this shot gives it; the
+    shot is then sampled again from part-way, kino.pipelines.motion), so it keeps its look.
 
     ``reference`` (default: the storyboard's): every shot after the first starts from the first
     shot's first frame (kept through the first-frame channel), so its characters are drawn from the
@@ -225,12 +231,14 @@ def render_story(
     reference = story.reference if reference is None else reference
     requests = shot_requests(pipe, story, **options)
     steps = steps_for(requests, pipe)
-    clips, done = [], 0
+    clips, done, cast = [], 0, {}
     for k, (r, n) in enumerate(zip(requests, steps)):
         tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
         if reference and k > 0:
             r = dataclasses.replace(r, image=clips[0][0])
-        clips.append(generate(pipe, r, progress=tick).frames)
+        result = generate(pipe, r, progress=tick, cast=cast if carry else None)
+        clips.append(result.frames)
+        cast = {**result.looks, **cast}  # a character keeps the look of the first shot that drew it
         done += n
     cuts = [int(x) for x in np.cumsum([len(c) for c in clips])[:-1]]
     return StoryResult(np.concatenate(clips), requests[0].fps, cuts, [r.prompt for r in requests])

@@ -63,6 +63,9 @@ class Result:
     fps: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     latents: torch.Tensor | None = None  # (1, C, T', h, w) normalised latents that were decoded
+    # How the model drew each character the prompt names, by colour (kino.pipelines.motion.Look), for
+    # later shots of a storyboard to draw them the same way; empty when the prompt was not planned.
+    looks: dict = field(default_factory=dict)
 
 
 def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
@@ -257,7 +260,13 @@ class TextToVideoPipeline:
         return tensor_to_frames(self.vae.decode(self.vae.encode(x))[0].cpu())
 
     @torch.inference_mode()
-    def __call__(self, req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
+    def __call__(
+        self, req: Request, progress: Callable[[int, int], None] | None = None, cast: dict | None = None
+    ) -> Result:
+        """``cast``: characters to draw as an earlier clip drew them (its Result.looks, by colour),
+        for the shots of a storyboard; used where the prompt names them and no frames are given."""
+        from kino.pipelines.motion import looks, moving
+
         r = self.resolve(req)
         timings: dict[str, float] = {}
 
@@ -271,13 +280,22 @@ class TextToVideoPipeline:
         # 2. Sample latents from noise, integrating the guided velocity from t = 1 to 0.
         t0 = time.perf_counter()
         # Noise comes from a CPU generator, so a seed means the same video on any device.
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
-        noise = noise.to(self.device)
+        generator = torch.Generator().manual_seed(r.seed)
+        noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
         shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
-        velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape))
-        step = lambda i, _x: progress(i + 1, r.steps) if progress else None
-        latents = get_sampler(r.sampler)(velocity, noise, flow_times(r.steps, shift), callback=step)
+        placements = self.layout_plan(r, shape)
+        times = flow_times(r.steps, shift)
+        cast = {c: look for c, look in (cast or {}).items() if any(p.color == c for p in placements)}
+        drawn: dict = {}
+        if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
+            latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress, cast)
+            drawn = looks(still, placements)
+        else:
+            velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
+            step = lambda i, _x: progress(i + 1, r.steps) if progress else None
+            latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
+            drawn = looks(latents.float().cpu(), placements) if known is None else {}
         if known is not None:
             latents = known_mask * known + (1 - known_mask) * latents
         timings["transformer"] = time.perf_counter() - t0
@@ -292,26 +310,73 @@ class TextToVideoPipeline:
         t0 = time.perf_counter()
         self.guard.video(frames, r.fps, "output", r.prompt, r.user)
         timings["safety"] = time.perf_counter() - t0
-        return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu())
+        return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu(), looks=drawn)
 
-    def layout_bias(self, r: Request, shape) -> torch.Tensor | None:
+    def sample_motion(
+        self, r: Request, shape, text, mask, placements, times, noise, generator, progress=None, cast=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(latents, still latents) of a clip whose plan moves something or whose characters are
+        ``cast`` (kino.pipelines.motion): the clip held still at its first frame, sampled from
+        ``noise``, its cast characters drawn in from their looks; its objects and camera moved along
+        the plan; then noised again (from ``generator``) to ``motion.start_time`` and sampled from
+        there with the moving plan's steering."""
+        from kino.pipelines import motion
+
+        t0 = motion.start_time(r.prompt)
+        later = times[times < t0]
+        total = len(times) - 1 + len(later)
+        # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
+        # add up steps per chunk): both passes together fill them.
+        step = lambda i, _x: progress((i + 1) * r.steps // total, r.steps) if progress else None
+        # Pass 1: the first frame's caption (every object where it starts, staying still), steered there.
+        still = motion.still_prompt(r.prompt)
+        still_text, still_mask = self.text_encoder([still, ""])
+        held = motion.held(placements, still)
+        velocity = self.velocity_fn(still_text.to(self.dtype), still_mask, r.guidance, None, None,
+                                    self.layout_bias(r, shape, held, still))
+        first = get_sampler(r.sampler)(velocity, noise, times, callback=step).float().cpu()
+        if cast:
+            first = motion.recast(first, held, cast, r.width / r.height)
+        # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
+        tf = self.cfg.vae.temporal_factor
+        frames = 1 + tf * (shape[2] - 1)
+        start, whole = r.layout_span or (0, frames)
+        camera = motion.camera_path(r.prompt, frames, start, whole)
+        moved, _ = motion.move(first, placements, frames, tf, r.width / r.height, camera)
+        moved = moved.to(self.device)
+        noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
+        x = (1 - t0) * moved + t0 * noise
+        velocity = self.velocity_fn(text, mask, r.guidance, None, None, self.layout_bias(r, shape, placements))
+        rest = torch.cat([torch.tensor([t0], dtype=times.dtype), later])
+        return get_sampler(r.sampler)(velocity, x, rest, callback=lambda i, x: step(len(times) - 1 + i, x)), first
+
+    def layout_plan(self, r: Request, shape) -> list:
+        """Each object the prompt names with its box in each frame (kino.pipelines.layout.plan), or
+        [] when layout is off or given frames already say where things are (see layout_bias)."""
+        from kino.pipelines.layout import plan
+
+        given = any(x is not None for x in (r.image, r.last_image, r.prefix))
+        if not r.layout or (given and r.layout_span is None):
+            return []
+        frames = 1 + self.cfg.vae.temporal_factor * (shape[2] - 1)
+        start, total = r.layout_span or (0, frames)
+        return plan(r.prompt, frames, start, total)
+
+    def layout_bias(self, r: Request, shape, placements=None, prompt=None) -> torch.Tensor | None:
         """(N, L) cross-attention bias that puts the objects the prompt names where it says
         (kino.pipelines.layout), or None: layout off, words the planner cannot read, or given frames
         (an image, a clip to extend) that already say where things are, unless they are this video's
         own earlier frames (``layout_span``: a chunk of a long clip, planned as one video)."""
-        from kino.pipelines.layout import attention_bias, plan
+        from kino.pipelines.layout import attention_bias
 
-        given = any(x is not None for x in (r.image, r.last_image, r.prefix))
-        if not r.layout or (given and r.layout_span is None):
-            return None
         tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
         frames = 1 + tf * (shape[2] - 1)
-        start, total = r.layout_span or (0, frames)
-        placements = plan(r.prompt, frames, start, total)
+        if placements is None:
+            placements = self.layout_plan(r, shape)
         if not placements:
             return None
         grid = tuple(s // p for s, p in zip(shape[2:], patch))
-        bias = attention_bias(placements, self.text_encoder.offsets(r.prompt), grid, frames, tf, r.width / r.height)
+        bias = attention_bias(placements, self.text_encoder.offsets(prompt or r.prompt), grid, frames, tf, r.width / r.height)
         if bias is None:
             return None
         full = torch.zeros((bias.shape[0], self.text_encoder.max_tokens), dtype=self.dtype, device=self.device)

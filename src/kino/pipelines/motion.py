@@ -1,0 +1,253 @@
+"""Motion from a still: draw the start of the clip, move what the plan moves, let the model redraw it.
+
+v2 draws a coherent object where nothing moves, and a smear where something should (NOTES,
+session 5). So a clip whose plan (kino.pipelines.layout) moves something is made in two passes:
+
+1. the clip held at its first frame: the prompt's first frame written as a toyworld caption
+   (every object where it starts, "stays still"; ``still_prompt``), steered to the first boxes;
+2. those latents seen through the camera's path (pan, zoom) and with each moving object's cells
+   cut from its first box and set down along its path, latent frame by latent frame (the gap
+   filled with nearby background), noised back to time ``start_time`` and sampled from there
+   with the prompt's own words and moving boxes (SDEdit, Meng et al. 2021).
+
+The object the model drew in pass 1 is what travels; pass 2 redraws every pixel, so the moved
+cells blend into the background and into the model's own way of drawing motion. Warping latents
+for global motion and then denoising them is Text2Video-Zero's (Khachatryan et al. 2023); moving
+boxes is TrailBlazer's and FreeTraj's control. The same cells carry a storyboard's characters
+from shot to shot (``recast``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from kino.data.toyworld import Scene, describe
+from kino.data.toyworld.scene import camera_at
+from kino.pipelines.layout import Placement, _relations, mentions
+from kino.pipelines.prompting import _style, camera_in, read_shot
+
+# Pass 2 starts at this time: the moved latents keep (1 - t) of their signal. Objects that move
+# need the model to redraw them (on 17 motion prompts 0.3 left them blocky, 53-65% read back; 0.5
+# 59-76%; 0.7 47%; on 34: 0.5 68%, 0.4 79%); a moving camera needs the background kept (34 prompts:
+# pans 50% at 0.3, 79-82% at 0.15; zooms 59% / 62-65%), so a camera move starts lower. NOTES, session 6.
+T0, T0_CAMERA = 0.4, 0.15
+MOVED = 0.02  # a placement whose box centre travels less than this (fraction of W or H) holds still
+
+
+def moving(placements: list[Placement]) -> bool:
+    """Whether any box of the plan travels, grows or shrinks over the clip."""
+    for p in placements:
+        c = (p.boxes[..., :2] + p.boxes[..., 2:]) / 2
+        half = (p.boxes[..., 2] - p.boxes[..., 0]) / 2
+        if np.abs(c - c[:1]).max() > MOVED or np.abs(half / half[:1] - 1).max() > 0.1:
+            return True
+    return False
+
+
+def start_time(prompt: str) -> float:
+    """Where pass 2 starts for this prompt: lower when the camera moves (T0_CAMERA)."""
+    return T0_CAMERA if camera_in(prompt) - {"still"} else T0
+
+
+def held(placements: list[Placement], prompt: str) -> list[Placement]:
+    """The plan with every box held where it is in the first frame, its words found in ``prompt``."""
+    return [
+        dataclasses.replace(p, boxes=np.repeat(p.boxes[:1], len(p.boxes), axis=0), spans=mentions(prompt, p.color))
+        for p in placements
+    ]
+
+
+def still_prompt(prompt: str) -> str | None:
+    """The prompt's first frame as a toyworld caption: every object where it starts, staying still,
+    the camera still (None when the planner cannot read the prompt)."""
+    low = prompt.lower()
+    read = read_shot(_relations(low)[0])
+    if read is None:
+        return None
+    objs, shot = read
+    actors = tuple(dataclasses.replace(a, segments=(), motion="still") for a in shot.actors)
+    return describe(Scene(_style(low) or "cartoon", tuple(objs), (dataclasses.replace(shot, actors=actors, camera="still"),)))
+
+
+def camera_path(prompt: str, frames: int, start: int = 0, total: int | None = None) -> np.ndarray:
+    """(frames, 2): the camera's (x offset, zoom) in each frame (toyworld's camera_at), relative to
+    the first of these frames; (0, 1) throughout when the prompt names no one camera move."""
+    moves = camera_in(prompt) - {"still"}
+    total = frames if total is None else total
+    times = (start + np.arange(frames)) / max(1, total - 1)
+    path = np.array([camera_at(next(iter(moves)) if len(moves) == 1 else "still", float(s)) for s in times])
+    return np.stack([path[:, 0] - path[0, 0], path[:, 1] / path[0, 1]], axis=1)
+
+
+def _rect(box: np.ndarray, h: int, w: int, aspect: float, pad: float) -> tuple[int, int, int, int]:
+    """Latent rows and columns [y0, y1) x [x0, x1) a box covers, ``pad`` cells wider each side
+    (unclipped). Boxes are fractions of the frame with the half side a fraction of W (``aspect``
+    = W / H)."""
+    x0, y0, x1, y1 = box
+    cy, hy = (y0 + y1) / 2, (y1 - y0) / 2 * aspect
+    ya, yb = int(np.floor((cy - hy) * h - pad)), int(np.ceil((cy + hy) * h + pad))
+    xa, xb = int(np.floor(x0 * w - pad)), int(np.ceil(x1 * w + pad))
+    return ya, yb, xa, xb
+
+
+def _clip(r: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    return max(r[0], 0), min(r[1], h), max(r[2], 0), min(r[3], w)
+
+
+def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor | None = None) -> torch.Tensor:
+    """A (C, h, w) latent frame as the camera sees it after moving by ``offset`` (fraction of W,
+    world content shifts the other way) and zooming by ``zoom`` about the centre. What the camera
+    brings in from outside is ``around`` (default: the frame itself) repeated: the background goes
+    on (a mirror would read as a zoom), and with ``around`` the frame without its objects, no
+    copy of an object comes in at the far edge."""
+    if offset == 0 and zoom == 1:
+        return frame
+    _, h, w = frame.shape
+    around = frame if around is None else around
+    tiled = around.float().repeat(1, 3, 3)[None]
+    tiled[:, :, h : 2 * h, w : 2 * w] = frame.float()  # the frame in the middle third
+    # Where each output cell looks, in the tiled frame's [-1, 1] coordinates (align_corners=False).
+    u = ((torch.arange(w) + 0.5) / w * 2 - 1) / zoom + 2 * offset
+    v = ((torch.arange(h) + 0.5) / h * 2 - 1) / zoom
+    grid = torch.stack(torch.meshgrid(v / 3, u / 3, indexing="ij")[::-1], dim=-1)[None]
+    out = torch.nn.functional.grid_sample(tiled, grid, padding_mode="border", align_corners=False)
+    return out[0].to(frame.dtype)
+
+
+def move(
+    latents: torch.Tensor, placements: list[Placement], frames: int, temporal_factor: int = 4,
+    aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, C, T', h, w) latents of a clip whose objects hold still at their first boxes, moved as
+    the plan moves them: each latent frame (which takes the boxes of the video frame in the middle
+    of those it covers) is first seen through the ``camera`` (frames, 2) path, then each object's
+    cells are cut from where the camera put them and set down at its box, scaled to its size.
+    The place an object left takes the nearest cells no object covers. Returns the latents and
+    a (1, 1, T', h, w) mask of those filled places."""
+    out = latents.clone()
+    _, _, t_lat, h, w = latents.shape
+    holes = torch.zeros((1, 1, t_lat, h, w), dtype=torch.bool)
+    camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
+    for t in range(t_lat):
+        f = min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0
+        offset, zoom = camera[f]
+        frame = latents[0, :, t]
+        if offset != 0 or zoom != 1:
+            free = torch.ones((h, w), dtype=torch.bool)
+            rects = [_clip(_rect(p.boxes[0, k], h, w, aspect, pad), h, w) for p in placements for k in range(p.boxes.shape[1])]
+            for ya, yb, xa, xb in rects:
+                free[ya:yb, xa:xb] = False
+            bare = frame.clone()  # the background alone, for what the camera brings in
+            background = frame[:, free].median(dim=1).values if free.any() else frame.flatten(1).median(dim=1).values
+            for ya, yb, xa, xb in rects:
+                if ya < yb and xa < xb:
+                    bare[:, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
+            frame = _warp(frame, float(offset), float(zoom), bare)
+        out[0, :, t] = frame
+        seen = []  # (object's box where the camera put it, its box in the plan)
+        for p in placements:
+            for k in range(p.boxes.shape[1]):
+                x0, y0, x1, y1 = p.boxes[0, k]
+                cx, cy, half = 0.5 + ((x0 + x1) / 2 - offset - 0.5) * zoom, 0.5 + ((y0 + y1) / 2 - 0.5) * zoom, (x1 - x0) / 2 * zoom
+                seen.append((np.array([cx - half, cy - half, cx + half, cy + half]), p.boxes[f, k]))
+        free = torch.ones((h, w), dtype=torch.bool)
+        for src, _ in seen:
+            ya, yb, xa, xb = _clip(_rect(src, h, w, aspect, pad), h, w)
+            free[ya:yb, xa:xb] = False
+        background = frame[:, free].median(dim=1).values if free.any() else frame.flatten(1).median(dim=1).values
+        pieces = []
+        for src, dst in seen:
+            if np.abs(dst - src).max() * max(h, w) < 0.5:
+                continue
+            ya, yb, xa, xb = _clip(_rect(src, h, w, aspect, pad), h, w)
+            if ya >= yb or xa >= xb:
+                continue
+            piece = frame[:, ya:yb, xa:xb]
+            scale = (dst[2] - dst[0]) / max(src[2] - src[0], 1e-6)
+            if abs(scale - 1) > 0.1:
+                size = (max(1, round((yb - ya) * scale)), max(1, round((xb - xa) * scale)))
+                piece = torch.nn.functional.interpolate(piece[None].float(), size=size, mode="bilinear")[0].to(frame.dtype)
+            cy = ((dst[1] + dst[3]) / 2 - 0.5) * aspect * h + h / 2
+            cx = (dst[0] + dst[2]) / 2 * w
+            # The piece's centre keeps its offset from the object's centre, scaled.
+            oy = ((ya + yb) / 2 - (((src[1] + src[3]) / 2 - 0.5) * aspect * h + h / 2)) * scale
+            ox = ((xa + xb) / 2 - (src[0] + src[2]) / 2 * w) * scale
+            pieces.append((piece, round(cy + oy - piece.shape[1] / 2), round(cx + ox - piece.shape[2] / 2)))
+            out[0, :, t, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
+            holes[0, 0, t, ya:yb, xa:xb] = True
+        for piece, y, x in pieces:  # set down after every gap is filled, so no piece is cut by another's gap
+            _, ph, pw = piece.shape
+            ya, xa, yb, xb = max(y, 0), max(x, 0), min(y + ph, h), min(x + pw, w)
+            if ya < yb and xa < xb:
+                out[0, :, t, ya:yb, xa:xb] = piece[:, ya - y : yb - y, xa - x : xb - x]
+                holes[0, 0, t, ya:yb, xa:xb] = False
+    return out, holes
+
+
+def _patch(frame: torch.Tensor, free: torch.Tensor, ya: int, yb: int, xa: int, xb: int, background) -> torch.Tensor:
+    """Background cells of ``frame`` (C, h, w) to fill rows ya:yb, columns xa:xb: the nearest
+    window of that size that no object covers, or the background median where none is free."""
+    h, w = free.shape
+    ph, pw = yb - ya, xb - xa
+    if ph > h or pw > w:
+        return background[:, None, None].expand(-1, ph, pw)
+    s = torch.nn.functional.pad((~free).float().cumsum(0).cumsum(1), (1, 0, 1, 0))
+    covered = s[ph:, pw:] - s[:-ph, pw:] - s[ph:, :-pw] + s[:-ph, :-pw]  # object cells in each window
+    ys, xs = torch.meshgrid(torch.arange(h - ph + 1), torch.arange(w - pw + 1), indexing="ij")
+    distance = ((ys - ya) ** 2 + (xs - xa) ** 2).float().masked_fill(covered > 0.5, float("inf"))
+    best = int(distance.argmin())
+    if not torch.isfinite(distance.flatten()[best]):
+        return background[:, None, None].expand(-1, ph, pw)
+    y, x = divmod(best, w - pw + 1)
+    return frame[:, y : y + ph, x : x + pw]
+
+
+@dataclass(frozen=True, eq=False)
+class Look:
+    """How the model drew a character: the still clip it was drawn in, (1, C, T', h, w) latents
+    with every object held at its first box, and the character's plan there."""
+
+    latents: torch.Tensor
+    placement: Placement
+
+
+def looks(still: torch.Tensor, placements: list[Placement]) -> dict[str, Look]:
+    """Each planned character of a still clip's latents, by colour (captions name characters by it)."""
+    return {p.color: Look(still, p) for p in placements}
+
+
+def recast(
+    latents: torch.Tensor, placements: list[Placement], cast: dict[str, Look], aspect: float = 1.0, pad: float = 1.0
+) -> torch.Tensor:
+    """(1, C, T', h, w) latents of a still clip with each character that ``cast`` holds drawn as it
+    was there: its cells, scaled to this clip's box, set down at its first box in every latent
+    frame (a shorter source repeats its last latent frame)."""
+    out = latents.clone()
+    _, _, t_lat, h, w = latents.shape
+    for p in placements:
+        look = cast.get(p.color)
+        if look is None:
+            continue
+        src, (_, _, t_src, sh, sw) = look.placement.boxes[0, 0], look.latents.shape
+        ya, yb, xa, xb = _clip(_rect(src, sh, sw, aspect, pad), sh, sw)
+        if ya >= yb or xa >= xb:
+            continue
+        for k in range(p.boxes.shape[1]):
+            dst = p.boxes[0, k]
+            scale = (dst[2] - dst[0]) * w / max((src[2] - src[0]) * sw, 1e-6)
+            size = (max(1, round((yb - ya) * scale)), max(1, round((xb - xa) * scale)))
+            cy = ((dst[1] + dst[3]) / 2 - 0.5) * aspect * h + h / 2
+            cx = (dst[0] + dst[2]) / 2 * w
+            y, x = round(cy - size[0] / 2), round(cx - size[1] / 2)
+            for t in range(t_lat):
+                piece = look.latents[0, :, min(t, t_src - 1), ya:yb, xa:xb].float()
+                if size != tuple(piece.shape[1:]):
+                    piece = torch.nn.functional.interpolate(piece[None], size=size, mode="bilinear")[0]
+                y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + size[0], h), min(x + size[1], w)
+                if y0 < y1 and x0 < x1:
+                    out[0, :, t, y0:y1, x0:x1] = piece[:, y0 - y : y1 - y, x0 - x : x1 - x].to(out.dtype)
+    return out

@@ -1,0 +1,131 @@
+"""Motion from a still (kino.pipelines.motion): which plans move, the still caption, the camera
+path, and the latent move itself on latents whose content is known."""
+
+import numpy as np
+import pytest
+import torch
+
+from kino.data.toyworld.scene import PAN, ZOOM
+from kino.pipelines.layout import plan
+from kino.pipelines.motion import T0, T0_CAMERA, _warp, camera_path, held, move, moving, start_time, still_prompt
+from kino.pipelines.text_to_video import Request
+
+
+@pytest.mark.parametrize(
+    ("prompt", "moves"),
+    [
+        ("a red ball on the left stays still", False),
+        ("two blue squares", False),
+        ("a red ball starts on the left and moves right", True),
+        ("a small green triangle in the middle grows", True),
+        ("a red ball on the left. The camera pans right.", True),
+        ("a red ball in the middle. The camera zooms in.", True),
+    ],
+)
+def test_a_plan_moves_when_a_box_travels_or_changes_size(prompt, moves):
+    assert moving(plan(prompt, 33)) is moves
+
+
+def test_the_still_prompt_holds_every_object_where_it_starts():
+    still = still_prompt("A realistic render: a big purple square starts at the top right and moves left. "
+                         "The camera pans left.")  # fmt: skip
+    assert still == "A realistic render: a big purple square at the top right stays still."
+    prompt = "a red ball starts on the left and moves right"
+    (moved,) = plan(prompt, 33)
+    (kept,) = held(plan(prompt, 33), still_prompt(prompt))
+    assert np.allclose(kept.boxes, moved.boxes[:1])  # every frame: the first frame's box
+    assert still_prompt(prompt)[slice(*kept.spans[0])].lower() == "a red ball"  # its words, in the still caption
+
+
+def test_the_camera_path_follows_toyworlds_camera():
+    pan = camera_path("a red ball. The camera pans right.", 33)
+    assert pan[0].tolist() == [0.0, 1.0] and pan[-1] == pytest.approx([PAN, 1.0])
+    zoom = camera_path("a red ball. The camera zooms out.", 33)
+    assert zoom[-1] == pytest.approx([0.0, ZOOM**-1])
+    part = camera_path("a red ball. The camera pans left.", 17, start=16, total=33)  # a later chunk: relative to its start
+    assert part[0].tolist() == [0.0, 1.0] and part[-1, 0] == pytest.approx(-PAN / 2)
+    assert not camera_path("a red ball on the left", 33).any(axis=0)[0]
+    assert start_time("a red ball. The camera pans right.") == T0_CAMERA
+    assert start_time("a red ball moves right") == T0
+
+
+def test_a_pan_slides_the_latents_and_brings_in_the_frame_repeated():
+    frame = torch.arange(2 * 4 * 8, dtype=torch.float32).reshape(2, 4, 8)
+    right = _warp(frame, 0.25, 1.0)  # the camera moves right a quarter: content moves 2 of 8 cells left
+    assert torch.allclose(right[:, :, :6], frame[:, :, 2:]) and torch.allclose(right[:, :, 6:], frame[:, :, :2])
+    assert _warp(frame, 0.0, 1.0) is frame
+    zoomed = _warp(frame, 0.0, 2.0)  # zooming in 2x: the middle half fills the frame
+    assert zoomed[:, 1:3, 2:6].mean() == pytest.approx(frame[:, 1:3, 2:6].mean(), abs=0.5)
+
+
+def test_move_carries_an_objects_cells_along_its_path_and_fills_where_it_was():
+    prompt = "a red ball starts on the left and moves right"
+    frames, (placement,) = 33, plan(prompt, 33)
+    h = w = 32
+    z = torch.zeros(1, 3, 9, h, w)
+    z[:, :, :, ::2, ::2] = 1.0  # a background texture the fill can copy
+    x0, y0, x1, y1 = placement.boxes[0, 0]
+    rows, cols = slice(int(y0 * h), int(np.ceil(y1 * h))), slice(int(x0 * w), int(np.ceil(x1 * w)))
+    z[:, :, :, rows, cols] = 5.0  # the object, held still at its first box
+    out, holes = move(z, [placement], frames)
+    assert torch.equal(out[:, :, 0], z[:, :, 0])  # the first frame is where the object starts
+    centre = lambda t: (out[0, 0, t] == 5.0).nonzero().float().mean(0)  # noqa: E731
+    bx0, _, bx1, _ = placement.boxes[-1, 0]
+    assert centre(8)[1].item() == pytest.approx((bx0 + bx1) / 2 * w, abs=1.0)  # at the end of its path
+    assert centre(8)[0].item() == pytest.approx(centre(0)[0].item(), abs=0.5)  # moving right, not down
+    assert centre(0)[1] < centre(4)[1] < centre(8)[1]
+    left = out[0, 0, 8, rows, cols]
+    assert (left != 5.0).all() and set(left.unique().tolist()) == {0.0, 1.0}  # filled with the texture
+    assert holes[0, 0, 8, rows, cols].all() and not holes[0, 0, 0].any()
+
+
+def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
+    from kino.pipelines import motion
+
+    calls = []
+    real = motion.move
+    monkeypatch.setattr(motion, "move", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    ticks = []
+    req = Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4)
+    first = tiny_pipeline(req, progress=lambda i, n: ticks.append((i, n))).frames
+    assert len(calls) == 1 and ticks[-1] == (4, 4)  # both passes fill the request's steps on the progress bar
+    assert [i for i, _ in ticks] == sorted(i for i, _ in ticks) and len(ticks) > 4
+    assert np.array_equal(tiny_pipeline(req).frames, first)  # deterministic for a seed
+    tiny_pipeline(Request("a red ball on the left", seed=3, seconds=1, steps=4))
+    tiny_pipeline(Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4, layout=False))
+    assert len(calls) == 2  # a still plan, or layout off: one pass
+
+
+def test_recast_draws_a_character_as_an_earlier_clip_drew_it():
+    from kino.pipelines.motion import looks, recast
+
+    (there,) = plan("a big red ball at the top left", 33)
+    (here,) = plan("a big red ball at the bottom right", 33)
+    source = torch.zeros(1, 2, 5, 32, 32)
+    x0, y0, x1, y1 = there.boxes[0, 0]
+    source[:, :, :, int(y0 * 32) : int(np.ceil(y1 * 32)), int(x0 * 32) : int(np.ceil(x1 * 32))] = 7.0
+    target = torch.ones(1, 2, 9, 32, 32)
+    out = recast(target, [here], looks(source, [there]))
+    hx0, hy0, hx1, hy1 = here.boxes[0, 0]
+    for t in (0, 4, 8):  # every latent frame, the 5-frame source's last one repeated
+        ys, xs = (out[0, 0, t] == 7.0).nonzero().float().unbind(1)
+        assert ys.mean().item() == pytest.approx((hy0 + hy1) / 2 * 32, abs=1.0)
+        assert xs.mean().item() == pytest.approx((hx0 + hx1) / 2 * 32, abs=1.0)
+    assert (out[0, 0, :, :8, :8] == 1.0).all()  # nothing else changed
+    assert torch.equal(recast(target, [here], {}), target)  # no look for that colour: left alone
+
+
+def test_a_storyboard_carries_each_character_into_later_shots(tiny_pipeline, monkeypatch):
+    from kino.pipelines import motion
+    from kino.pipelines.storyboard import from_prompt, render_story
+
+    casts = []
+    real = motion.recast
+    monkeypatch.setattr(motion, "recast", lambda *a, **k: casts.append(sorted(a[2])) or real(*a, **k))
+    story = from_prompt("Shot 1: a red ball on the left. Shot 2: a red ball on the right and a blue square.", 2.0)
+    carried = render_story(tiny_pipeline, story, steps=2, width=128, height=128)
+    assert casts == [["red"]]  # shot 2 draws the red ball from shot 1; the blue square is new
+    plain = render_story(tiny_pipeline, story, steps=2, width=128, height=128, carry=False)
+    assert casts == [["red"]] and len(plain.frames) == len(carried.frames)
+    assert not np.array_equal(plain.frames[plain.cuts[0]:], carried.frames[carried.cuts[0]:])
+    assert np.array_equal(plain.frames[: plain.cuts[0]], carried.frames[: carried.cuts[0]])  # shot 1 is the same
