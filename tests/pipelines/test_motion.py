@@ -7,7 +7,7 @@ import torch
 
 from kino.data.toyworld.scene import PAN, ZOOM
 from kino.pipelines.layout import plan
-from kino.pipelines.motion import T0, T0_CAMERA, _warp, camera_path, held, move, moving, start_time, still_prompt
+from kino.pipelines.motion import T0, T0_CAMERA, T0_CAST, _warp, camera_path, held, move, moving, start_time, still_prompt
 from kino.pipelines.text_to_video import Request
 
 
@@ -47,6 +47,7 @@ def test_the_camera_path_follows_toyworlds_camera():
     assert not camera_path("a red ball on the left", 33).any(axis=0)[0]
     assert start_time("a red ball. The camera pans right.") == T0_CAMERA
     assert start_time("a red ball moves right") == T0
+    assert start_time("a red ball moves right", cast=True) == min(T0, T0_CAST)
 
 
 def test_a_pan_slides_the_latents_and_brings_in_the_frame_repeated():

@@ -322,7 +322,7 @@ class TextToVideoPipeline:
         there with the moving plan's steering."""
         from kino.pipelines import motion
 
-        t0 = motion.start_time(r.prompt)
+        t0 = motion.start_time(r.prompt, cast=bool(cast))
         later = times[times < t0]
         total = len(times) - 1 + len(later)
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
