@@ -130,3 +130,18 @@ def test_a_storyboard_carries_each_character_into_later_shots(tiny_pipeline, mon
     assert casts == [["red"]] and len(plain.frames) == len(carried.frames)
     assert not np.array_equal(plain.frames[plain.cuts[0]:], carried.frames[carried.cuts[0]:])
     assert np.array_equal(plain.frames[: plain.cuts[0]], carried.frames[: carried.cuts[0]])  # shot 1 is the same
+
+
+def test_later_chunks_of_a_long_clip_carry_the_motion_on_from_their_given_frames(tiny_pipeline, monkeypatch):
+    from kino.pipelines import motion
+    from kino.pipelines.long_video import generate
+
+    firsts = []
+    real = motion.move
+    monkeypatch.setattr(motion, "move", lambda *a, **k: firsts.append(k.get("first", 0)) or real(*a, **k))
+    ticks = []
+    request = Request("a red ball starts on the left and moves right", seconds=6, steps=2, width=128, height=128)
+    video = generate(tiny_pipeline, request, chunk_seconds=2, progress=lambda i, n: ticks.append((i, n))).frames
+    assert len(video) == 25 and len(firsts) >= 3  # 6 s at the tiny model's 4 fps, in 2 s chunks
+    assert firsts[0] == 0 and all(f >= 1 for f in firsts[1:])  # each later chunk moves on from its last given latent
+    assert ticks[-1][0] == ticks[-1][1] and [i for i, _ in ticks] == sorted(i for i, _ in ticks)

@@ -126,25 +126,28 @@ def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor 
 
 def move(
     latents: torch.Tensor, placements: list[Placement], frames: int, temporal_factor: int = 4,
-    aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0,
+    aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0, first: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1, C, T', h, w) latents of a clip whose objects hold still at their first boxes, moved as
-    the plan moves them: each latent frame (which takes the boxes of the video frame in the middle
-    of those it covers) is first seen through the ``camera`` (frames, 2) path, then each object's
-    cells are cut from where the camera put them and set down at its box, scaled to its size.
-    The place an object left takes the nearest cells no object covers. Returns the latents and
-    a (1, 1, T', h, w) mask of those filled places."""
+    """(1, C, T', h, w) latents of a clip whose objects hold still at their boxes of latent frame
+    ``first`` (the clip's first, or the last given one of a clip that continues given frames), moved
+    as the plan moves them from there: each later latent frame (which takes the boxes of the video
+    frame in the middle of those it covers) is first seen through the ``camera`` (frames, 2) path,
+    then each object's cells are cut from where the camera put them and set down at its box, scaled
+    to its size. The place an object left takes the nearest cells no object covers. Latent frames
+    before ``first`` are kept. Returns the latents and a (1, 1, T', h, w) mask of the filled places."""
     out = latents.clone()
     _, _, t_lat, h, w = latents.shape
     holes = torch.zeros((1, 1, t_lat, h, w), dtype=torch.bool)
     camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
-    for t in range(t_lat):
-        f = min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0
-        offset, zoom = camera[f]
+    frame_of = lambda t: min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0  # noqa: E731
+    sf = frame_of(first)  # the video frame whose boxes the still latents show
+    for t in range(first, t_lat):
+        f = frame_of(t)
+        offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
         if offset != 0 or zoom != 1:
             free = torch.ones((h, w), dtype=torch.bool)
-            rects = [_clip(_rect(p.boxes[0, k], h, w, aspect, pad), h, w) for p in placements for k in range(p.boxes.shape[1])]
+            rects = [_clip(_rect(p.boxes[sf, k], h, w, aspect, pad), h, w) for p in placements for k in range(p.boxes.shape[1])]
             for ya, yb, xa, xb in rects:
                 free[ya:yb, xa:xb] = False
             bare = frame.clone()  # the background alone, for what the camera brings in
@@ -157,7 +160,7 @@ def move(
         seen = []  # (object's box where the camera put it, its box in the plan)
         for p in placements:
             for k in range(p.boxes.shape[1]):
-                x0, y0, x1, y1 = p.boxes[0, k]
+                x0, y0, x1, y1 = p.boxes[sf, k]
                 cx, cy, half = 0.5 + ((x0 + x1) / 2 - offset - 0.5) * zoom, 0.5 + ((y0 + y1) / 2 - 0.5) * zoom, (x1 - x0) / 2 * zoom
                 seen.append((np.array([cx - half, cy - half, cx + half, cy + half]), p.boxes[f, k]))
         free = torch.ones((h, w), dtype=torch.bool)

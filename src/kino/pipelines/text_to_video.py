@@ -291,6 +291,8 @@ class TextToVideoPipeline:
         if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress, cast)
             drawn = looks(still, placements)
+        elif r.prefix is not None and r.layout_span is not None and moving(placements):  # a later chunk of a long clip
+            latents = self.continue_motion(r, shape, text, mask, placements, times, known, known_mask, generator, progress)
         else:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
             step = lambda i, _x: progress(i + 1, r.steps) if progress else None
@@ -349,6 +351,32 @@ class TextToVideoPipeline:
         velocity = self.velocity_fn(text, mask, r.guidance, None, None, self.layout_bias(r, shape, placements))
         rest = torch.cat([torch.tensor([t0], dtype=times.dtype), later])
         return get_sampler(r.sampler)(velocity, x, rest, callback=lambda i, x: step(len(times) - 1 + i, x)), first
+
+    def continue_motion(
+        self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None
+    ) -> torch.Tensor:
+        """Latents of a clip that continues its own video's given frames (a later chunk of a long
+        clip) while its plan moves something: the last given latent frame held over the new ones,
+        moved along the plan from there (kino.pipelines.motion), noised to ``motion.start_time``
+        and sampled from there with the given frames held, as the chunk's first clip was made."""
+        from kino.pipelines import motion
+
+        t0 = motion.start_time(r.prompt)
+        later = times[times < t0]
+        step = lambda i, _x: progress((i + 1) * r.steps // len(later), r.steps) if progress else None
+        given = int(known_mask[0, 0, :, 0, 0].sum().item())
+        held = known.float().cpu().clone()
+        held[:, :, given:] = held[:, :, given - 1 : given]
+        tf = self.cfg.vae.temporal_factor
+        frames = 1 + tf * (shape[2] - 1)
+        start, whole = r.layout_span
+        camera = motion.camera_path(r.prompt, frames, start, whole)
+        moved, _ = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=given - 1)
+        noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
+        x = (1 - t0) * moved.to(self.device) + t0 * noise
+        velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
+        rest = torch.cat([torch.tensor([t0], dtype=times.dtype), later])
+        return get_sampler(r.sampler)(velocity, x, rest, callback=step)
 
     def layout_plan(self, r: Request, shape) -> list:
         """Each object the prompt names with its box in each frame (kino.pipelines.layout.plan), or
