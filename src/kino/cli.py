@@ -226,8 +226,9 @@ def load_video(path: str):
         raise UsageError(f"input video {path} cannot be decoded: {e}") from None
 
 
-NO_LAYOUT_HELP = ("do not steer where the objects the prompt names go (kino.pipelines.layout); "
-                  "by default prompts in toyworld's words are laid out before sampling")
+NO_LAYOUT_HELP = ("do not steer where the objects the prompt names go (kino.pipelines.layout) or move them "
+                  "from a still first frame (kino.pipelines.motion); by default prompts in toyworld's words are "
+                  "laid out before sampling")
 NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames next to the join fade into "
                 "the model's look of them (0.75 s at 8 fps), so the join shows no jump")
 

@@ -7,7 +7,9 @@ import torch
 
 from kino.data.toyworld.scene import PAN, ZOOM
 from kino.pipelines.layout import plan
-from kino.pipelines.motion import T0, T0_CAMERA, T0_CAST, _warp, camera_path, held, move, moving, start_time, still_prompt
+from kino.pipelines.motion import (
+    T0, T0_CAMERA, T0_CAST, _warp, camera_path, held, move, moving, start_time, still_prompt,
+)
 from kino.pipelines.text_to_video import Request
 
 
@@ -42,7 +44,7 @@ def test_the_camera_path_follows_toyworlds_camera():
     assert pan[0].tolist() == [0.0, 1.0] and pan[-1] == pytest.approx([PAN, 1.0])
     zoom = camera_path("a red ball. The camera zooms out.", 33)
     assert zoom[-1] == pytest.approx([0.0, ZOOM**-1])
-    part = camera_path("a red ball. The camera pans left.", 17, start=16, total=33)  # a later chunk: relative to its start
+    part = camera_path("a red ball. The camera pans left.", 17, start=16, total=33)  # a later chunk: from its start
     assert part[0].tolist() == [0.0, 1.0] and part[-1, 0] == pytest.approx(-PAN / 2)
     assert not camera_path("a red ball on the left", 33).any(axis=0)[0]
     assert start_time("a red ball. The camera pans right.") == T0_CAMERA

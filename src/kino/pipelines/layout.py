@@ -126,6 +126,12 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
     return placements
 
 
+def video_frame(t: int, frames: int, temporal_factor: int = 4) -> int:
+    """The video frame whose boxes latent frame ``t`` takes: a latent frame after the first covers
+    video frames 4t-3 .. 4t, so the one midway."""
+    return min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0
+
+
 def attention_bias(
     placements: list[Placement],
     offsets: list[tuple[int, int]],
@@ -150,8 +156,7 @@ def attention_bias(
         inside = np.zeros((t_lat, gh, gw), bool)
         margin = MARGIN if placement.boxes.shape[1] == 1 else GROUP_MARGIN
         for t in range(t_lat):
-            # A latent frame after the first covers video frames 4t-3 .. 4t: take the box midway.
-            f = min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0
+            f = video_frame(t, frames, temporal_factor)
             for x0, y0, x1, y1 in placement.boxes[f]:
                 cx, cy, hx = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2 + margin / gw
                 hy = (y1 - y0) / 2 * aspect + margin / gh  # the half side is a fraction of W

@@ -27,7 +27,7 @@ import torch
 
 from kino.data.toyworld import Scene, describe
 from kino.data.toyworld.scene import camera_at
-from kino.pipelines.layout import Placement, _relations, mentions
+from kino.pipelines.layout import Placement, _relations, mentions, video_frame
 from kino.pipelines.prompting import _style, camera_in, read_shot
 
 # Pass 2 starts at this time: the moved latents keep (1 - t) of their signal. Objects that move
@@ -76,7 +76,8 @@ def still_prompt(prompt: str) -> str | None:
         return None
     objs, shot = read
     actors = tuple(dataclasses.replace(a, segments=(), motion="still") for a in shot.actors)
-    return describe(Scene(_style(low) or "cartoon", tuple(objs), (dataclasses.replace(shot, actors=actors, camera="still"),)))
+    still = dataclasses.replace(shot, actors=actors, camera="still")
+    return describe(Scene(_style(low) or "cartoon", tuple(objs), (still,)))
 
 
 def camera_path(prompt: str, frames: int, start: int = 0, total: int | None = None) -> np.ndarray:
@@ -139,15 +140,15 @@ def move(
     _, _, t_lat, h, w = latents.shape
     holes = torch.zeros((1, 1, t_lat, h, w), dtype=torch.bool)
     camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
-    frame_of = lambda t: min(frames - 1, max(0, round(temporal_factor * t - (temporal_factor - 1) / 2))) if t else 0  # noqa: E731
-    sf = frame_of(first)  # the video frame whose boxes the still latents show
+    sf = video_frame(first, frames, temporal_factor)  # the video frame whose boxes the still latents show
     for t in range(first, t_lat):
-        f = frame_of(t)
+        f = video_frame(t, frames, temporal_factor)
         offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
         if offset != 0 or zoom != 1:
             free = torch.ones((h, w), dtype=torch.bool)
-            rects = [_clip(_rect(p.boxes[sf, k], h, w, aspect, pad), h, w) for p in placements for k in range(p.boxes.shape[1])]
+            boxes = [b for p in placements for b in p.boxes[sf]]
+            rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for b in boxes]
             for ya, yb, xa, xb in rects:
                 free[ya:yb, xa:xb] = False
             bare = frame.clone()  # the background alone, for what the camera brings in
@@ -161,7 +162,8 @@ def move(
         for p in placements:
             for k in range(p.boxes.shape[1]):
                 x0, y0, x1, y1 = p.boxes[sf, k]
-                cx, cy, half = 0.5 + ((x0 + x1) / 2 - offset - 0.5) * zoom, 0.5 + ((y0 + y1) / 2 - 0.5) * zoom, (x1 - x0) / 2 * zoom
+                cx, cy = 0.5 + ((x0 + x1) / 2 - offset - 0.5) * zoom, 0.5 + ((y0 + y1) / 2 - 0.5) * zoom
+                half = (x1 - x0) / 2 * zoom
                 seen.append((np.array([cx - half, cy - half, cx + half, cy + half]), p.boxes[f, k]))
         free = torch.ones((h, w), dtype=torch.bool)
         for src, _ in seen:
@@ -179,7 +181,8 @@ def move(
             scale = (dst[2] - dst[0]) / max(src[2] - src[0], 1e-6)
             if abs(scale - 1) > 0.1:
                 size = (max(1, round((yb - ya) * scale)), max(1, round((xb - xa) * scale)))
-                piece = torch.nn.functional.interpolate(piece[None].float(), size=size, mode="bilinear")[0].to(frame.dtype)
+                piece = torch.nn.functional.interpolate(piece[None].float(), size=size, mode="bilinear")[0]
+                piece = piece.to(frame.dtype)
             cy = ((dst[1] + dst[3]) / 2 - 0.5) * aspect * h + h / 2
             cx = (dst[0] + dst[2]) / 2 * w
             # The piece's centre keeps its offset from the object's centre, scaled.

@@ -289,10 +289,12 @@ class TextToVideoPipeline:
         cast = {c: look for c, look in (cast or {}).items() if any(p.color == c for p in placements)}
         drawn: dict = {}
         if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
-            latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress, cast)
+            latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
+                                                cast)
             drawn = looks(still, placements)
         elif r.prefix is not None and r.layout_span is not None and moving(placements):  # a later chunk of a long clip
-            latents = self.continue_motion(r, shape, text, mask, placements, times, known, known_mask, generator, progress)
+            latents = self.continue_motion(r, shape, text, mask, placements, times, known, known_mask, generator,
+                                           progress)
         else:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
             step = lambda i, _x: progress(i + 1, r.steps) if progress else None

@@ -249,7 +249,8 @@ def create_job(
     backward: bool = Form(False, description="extend: add the new video before the clip"),
     loop: bool = Form(False, description="the last frame leads seamlessly back into the first"),
     camera: Literal["still", "pan-left", "pan-right", "zoom-in", "zoom-out"] | None = Form(None),
-    layout: bool = Form(True, description="steer where the objects the prompt names go (false: the model alone)"),
+    layout: bool = Form(True, description="steer where the objects the prompt names go, and move them from a "
+                                          "still first frame (false: the model alone)"),
     image: UploadFile | None = File(None, description="first frame (image to video): PNG, JPEG, WebP"),
     last_image: UploadFile | None = File(None, description="last frame to reach (image to video)"),
     video: UploadFile | None = File(None, description="video to extend: MP4, WebM, MOV"),
