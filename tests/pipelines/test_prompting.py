@@ -43,6 +43,8 @@ def test_camera_words_match_toyworld_captions():
         ("purple ball falls", "A purple ball starts at the top center and falls."),
         ("a small cyan ball at the bottom left", "A small cyan ball at the bottom left."),  # both words of a corner
         ("a green box at the top center stays put", "A green square at the top center stays still."),
+        ("a red ball rolls to the right", "A red ball starts on the left and moves right."),  # a way, not a place
+        ("a blue ball on the right rolls to the left", "A blue ball starts on the right and moves left."),
         ("Shot 1: red ball moves left Shot 2: red ball bounces",
          "Shot 1: A red ball starts on the right and moves left. Shot 2: The red ball starts in the middle and "
          "bounces."),

@@ -172,10 +172,14 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
         count = _COUNT_WORDS.get(m.group("count") or "a", 1)
         shape = _SHAPE_WORDS[m.group("shape")]
         size = _SIZE_WORDS.get(m.group("size") or "", "medium")
-        motion = next((name for pattern, name in _MOTIONS if re.search(pattern, after)), None)
+        found = next(((name, hit) for pattern, name in _MOTIONS if (hit := re.search(pattern, after))), None)
+        motion = found[0] if found else None
+        where = after  # the words that say where it starts: not "to the right" of "rolls to the right"
+        if found and motion in ("left", "right"):
+            where = after[: found[1].start()] + " " + after[found[1].end() :]
         if motion == "spins" and shape == "circle":
             motion = None  # a spinning circle looks still; the contract only spins squares and triangles
-        x = next((name for pattern, name in _PLACES_X if re.search(pattern, after)), None)
+        x = next((name for pattern, name in _PLACES_X if re.search(pattern, where)), None)
         y = next((name for pattern, name in _PLACES_Y if re.search(pattern, after)), None)
         known = [o for o in objs if o.color == m.group("color")]
         if known and (known[0].shape, known[0].size, len(known)) != (shape, size, count):
