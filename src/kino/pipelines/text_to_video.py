@@ -288,11 +288,13 @@ class TextToVideoPipeline:
         times = flow_times(r.steps, shift)
         cast = {c: look for c, look in (cast or {}).items() if any(p.color == c for p in placements)}
         drawn: dict = {}
+        # A later chunk of a long clip: its own video's frames lead it, and nothing else is given.
+        continues = r.prefix is not None and r.layout_span is not None and r.image is None and r.last_image is None
         if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
             drawn = looks(still, placements)
-        elif r.prefix is not None and r.layout_span is not None and moving(placements):  # a later chunk of a long clip
+        elif continues and moving(placements):  # a later chunk of a long clip, carrying the motion on
             latents = self.continue_motion(r, shape, text, mask, placements, times, known, known_mask, generator,
                                            progress)
         else:
@@ -366,10 +368,10 @@ class TextToVideoPipeline:
         t0 = motion.start_time(r.prompt)
         later = times[times < t0]
         step = lambda i, _x: progress((i + 1) * r.steps // len(later), r.steps) if progress else None
-        given = int(known_mask[0, 0, :, 0, 0].sum().item())
+        tf = self.cfg.vae.temporal_factor
+        given = 1 + (len(r.prefix) - 1) // tf  # latent frames the prefix fills
         held = known.float().cpu().clone()
         held[:, :, given:] = held[:, :, given - 1 : given]
-        tf = self.cfg.vae.temporal_factor
         frames = 1 + tf * (shape[2] - 1)
         start, whole = r.layout_span
         camera = motion.camera_path(r.prompt, frames, start, whole)
@@ -396,7 +398,9 @@ class TextToVideoPipeline:
         """(N, L) cross-attention bias that puts the objects the prompt names where it says
         (kino.pipelines.layout), or None: layout off, words the planner cannot read, or given frames
         (an image, a clip to extend) that already say where things are, unless they are this video's
-        own earlier frames (``layout_span``: a chunk of a long clip, planned as one video)."""
+        own earlier frames (``layout_span``: a chunk of a long clip, planned as one video).
+        ``placements`` (default: the request's plan) name their objects by words of ``prompt``
+        (default: the request's)."""
         from kino.pipelines.layout import attention_bias
 
         tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
@@ -406,7 +410,8 @@ class TextToVideoPipeline:
         if not placements:
             return None
         grid = tuple(s // p for s, p in zip(shape[2:], patch))
-        bias = attention_bias(placements, self.text_encoder.offsets(prompt or r.prompt), grid, frames, tf, r.width / r.height)
+        offsets = self.text_encoder.offsets(prompt or r.prompt)
+        bias = attention_bias(placements, offsets, grid, frames, tf, r.width / r.height)
         if bias is None:
             return None
         full = torch.zeros((bias.shape[0], self.text_encoder.max_tokens), dtype=self.dtype, device=self.device)
