@@ -147,3 +147,46 @@ def test_later_chunks_of_a_long_clip_carry_the_motion_on_from_their_given_frames
     assert len(video) == 25 and len(firsts) >= 3  # 6 s at the tiny model's 4 fps, in 2 s chunks
     assert firsts[0] == 0 and all(f >= 1 for f in firsts[1:])  # each later chunk moves on from its last given latent
     assert ticks[-1][0] == ticks[-1][1] and [i for i, _ in ticks] == sorted(i for i, _ in ticks)
+
+
+def _square_clip(n: int = 9, size: int = 128, step: int = 3) -> np.ndarray:
+    """A red square moving right ``step`` px a frame on a grey ground."""
+    from kino.data.toyworld.scene import COLORS
+
+    clip = np.full((n, size, size, 3), 200, np.uint8)
+    for t in range(n):
+        clip[t, 50:70, 20 + step * t : 40 + step * t] = COLORS["red"]
+    return clip
+
+
+def test_follow_carries_a_found_object_on_at_its_velocity():
+    from kino.pipelines.motion import follow
+
+    clip = _square_clip()
+    (ahead,) = follow("a red square moves right", clip, 17)
+    centre = (ahead.boxes[:, 0, 0] + ahead.boxes[:, 0, 2]) / 2 * 128
+    assert centre[8] == pytest.approx(20 + 24 + 10, abs=0.5)  # the last given frame: where the square is
+    assert np.diff(centre) == pytest.approx(np.full(16, 3.0), abs=1e-3)  # then 3 px a frame on
+    assert (ahead.boxes[:, 0, 2] - ahead.boxes[:, 0, 0]) * 128 == pytest.approx(np.full(17, 20.0), abs=0.5)
+    (behind,) = follow("a red square moves right", clip, 9, before=True)
+    back = (behind.boxes[:, 0, 0] + behind.boxes[:, 0, 2]) / 2 * 128
+    assert back[-1] == pytest.approx(30, abs=0.5) and np.diff(back) == pytest.approx(np.full(8, 3.0), abs=1e-3)
+    assert follow("a blue square moves right", clip, 17) == []  # not in the frames: no plan
+    assert follow("a dog runs", clip, 17) == []
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_an_extension_carries_its_inputs_motion_on(tiny_pipeline, monkeypatch, backward):
+    from kino.pipelines import motion
+    from kino.pipelines.extend import extend
+
+    firsts = []
+    real = motion.move
+    monkeypatch.setattr(motion, "move", lambda *a, **k: firsts.append(k.get("first", 0)) or real(*a, **k))
+    clip = _square_clip()
+    out = extend(tiny_pipeline, clip, 4, 2.0, "a red square moves right", backward=backward, steps=2)
+    assert len(out) > len(clip) and len(firsts) == 1
+    assert firsts[0] == (3 if backward else 2)  # held from the given latent frame next to the new ones (of 4)
+    extend(tiny_pipeline, clip, 4, 2.0, "a red square moves right", backward=backward, steps=2, layout=False)
+    extend(tiny_pipeline, np.full_like(clip, 200), 4, 2.0, "a red square moves right", backward=backward, steps=2)
+    assert len(firsts) == 1  # layout off, or nothing of that colour to follow: the model alone

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from kino.pipelines.long_video import BLEND_FRAMES, fade
-from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
+from kino.pipelines.motion import follow, moving
+from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image, num_frames_for
 
 CONTEXT_LATENTS = 2  # latent frames of the input that condition a forward extension (1 + 4 * 2 frames)
 
@@ -46,11 +47,15 @@ def extend(
     common = dict(prompt=prompt, seed=seed, fps=fps, width=width, height=height, **options)
     if backward:
         # The new clip ends on the input's first frame; the last latent covers its final tf frames.
-        result = pipe(Request(seconds=seconds + tf / fps, last_image=frames[0], **common), progress)
+        request = pipe.resolve(Request(seconds=seconds + tf / fps, last_image=frames[0], **common))
+        plan = follow(prompt, frames, num_frames_for(request.seconds, fps, tf), before=True) if request.layout else []
+        result = pipe(request, progress, follow=plan if moving(plan) else None)  # moving objects arrive as they went
         return np.concatenate([result.frames[1:-tf], fade_in(pipe, frames, fade_frames)])  # 4 * ceil(s * fps / 4) new
     context = 1 + tf * min(CONTEXT_LATENTS, (len(frames) - 1) // tf)
     prefix = frames[-context:]
-    result = pipe(Request(seconds=(context - 1) / fps + seconds, prefix=prefix, **common), progress)
+    request = pipe.resolve(Request(seconds=(context - 1) / fps + seconds, prefix=prefix, **common))
+    plan = follow(prompt, prefix, num_frames_for(request.seconds, fps, tf)) if request.layout else []
+    result = pipe(request, progress, follow=plan if moving(plan) else None)  # moving objects go on as they went
     return np.concatenate([fade_out(frames, result.frames[:context], fade_frames), result.frames[context:]])
 
 

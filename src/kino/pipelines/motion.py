@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from kino.data.toyworld import Scene, describe
-from kino.data.toyworld.scene import camera_at
-from kino.pipelines.layout import Placement, _relations, mentions, video_frame
+from kino.data.toyworld.scene import COLORS, camera_at
+from kino.pipelines.layout import Placement, _relations, mentions, plan, video_frame
 from kino.pipelines.prompting import _style, camera_in, read_shot
 
 # Pass 2 starts at this time: the moved latents keep (1 - t) of their signal. Objects that move
@@ -130,18 +130,19 @@ def move(
     aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0, first: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(1, C, T', h, w) latents of a clip whose objects hold still at their boxes of latent frame
-    ``first`` (the clip's first, or the last given one of a clip that continues given frames), moved
-    as the plan moves them from there: each later latent frame (which takes the boxes of the video
-    frame in the middle of those it covers) is first seen through the ``camera`` (frames, 2) path,
-    then each object's cells are cut from where the camera put them and set down at its box, scaled
-    to its size. The place an object left takes the nearest cells no object covers. Latent frames
-    before ``first`` are kept. Returns the latents and a (1, 1, T', h, w) mask of the filled places."""
+    ``first`` (the clip's first; the last given one of a clip that continues given frames; the last
+    one of a clip that leads into a given frame), moved as the plan moves them from there: each other
+    latent frame (which takes the boxes of the video frame in the middle of those it covers) is first
+    seen through the ``camera`` (frames, 2) path, then each object's cells are cut from where the
+    camera put them and set down at its box, scaled to its size. The place an object left takes the
+    nearest cells no object covers. Returns the latents and a (1, 1, T', h, w) mask of the filled
+    places."""
     out = latents.clone()
     _, _, t_lat, h, w = latents.shape
     holes = torch.zeros((1, 1, t_lat, h, w), dtype=torch.bool)
     camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
     sf = video_frame(first, frames, temporal_factor)  # the video frame whose boxes the still latents show
-    for t in range(first, t_lat):
+    for t in range(t_lat):
         f = video_frame(t, frames, temporal_factor)
         offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
@@ -262,4 +263,49 @@ def recast(
                 y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + size[0], h), min(x + size[1], w)
                 if y0 < y1 and x0 < x1:
                     out[0, :, t, y0:y1, x0:x1] = piece[:, y0 - y : y1 - y, x0 - x : x1 - x].to(out.dtype)
+    return out
+
+
+FOLLOW_FRAMES = 8  # an object's velocity is read over the last this many given frames
+
+
+def _find(frame: np.ndarray, color: str) -> tuple[float, float, float] | None:
+    """(x, y, half side) of the object of ``color`` in an (H, W, 3) uint8 frame, in fractions of W
+    (y of H): the pixels nearest that palette colour and near it; None when too few are."""
+    names = list(COLORS)
+    rgb = np.array([COLORS[n] for n in names], np.float32)
+    px = frame.reshape(-1, 3).astype(np.float32)
+    d = ((px[:, None, :] - rgb[None]) ** 2).sum(-1)
+    k = names.index(color)
+    mine = (d.argmin(1) == k) & (d[:, k] < 80.0**2)
+    h, w = frame.shape[:2]
+    if mine.sum() < max(16, 0.0005 * h * w):
+        return None
+    ys, xs = np.divmod(np.flatnonzero(mine), w)
+    return float((xs.mean() + 0.5) / w), float((ys.mean() + 0.5) / h), float(np.sqrt(mine.sum()) / 2 / w)
+
+
+def follow(prompt: str, given: np.ndarray, frames: int, before: bool = False) -> list[Placement]:
+    """A plan for a clip of ``frames`` frames whose first ones are ``given`` (T, H, W, 3) uint8 (or,
+    ``before``, that leads into ``given``, its last frame being given's first): each object the
+    prompt names, found in the given frame next to the new ones by its colour and carried on (or
+    back) at the velocity it had over the FOLLOW_FRAMES given frames there. [] when the prompt cannot
+    be planned, names several of a kind, or an object is not found."""
+    out = []
+    if before:  # time reversed: the new clip's last frame is given's first
+        rev = follow(prompt, given[::-1], len(given) - 1 + frames)
+        return [dataclasses.replace(p, boxes=p.boxes[::-1][:frames].copy()) for p in rev]
+    last = len(given) - 1
+    back = min(FOLLOW_FRAMES, last)
+    for p in plan(prompt, 2):
+        if p.boxes.shape[1] != 1:
+            return []
+        now, before = _find(given[-1], p.color), _find(given[last - back], p.color)
+        if now is None or before is None:
+            return []
+        vx, vy = ((now[0] - before[0]) / back, (now[1] - before[1]) / back) if back else (0.0, 0.0)
+        f = np.arange(frames, dtype=np.float32) - last
+        cx, cy, half = now[0] + vx * f, now[1] + vy * f, now[2]
+        boxes = np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)  # as layout.plan writes them
+        out.append(dataclasses.replace(p, boxes=boxes[:, None, :].astype(np.float32)))
     return out

@@ -261,10 +261,13 @@ class TextToVideoPipeline:
 
     @torch.inference_mode()
     def __call__(
-        self, req: Request, progress: Callable[[int, int], None] | None = None, cast: dict | None = None
+        self, req: Request, progress: Callable[[int, int], None] | None = None, cast: dict | None = None,
+        follow: list | None = None,
     ) -> Result:
         """``cast``: characters to draw as an earlier clip drew them (its Result.looks, by colour),
-        for the shots of a storyboard; used where the prompt names them and no frames are given."""
+        for the shots of a storyboard; used where the prompt names them and no frames are given.
+        ``follow``: the plan of a clip that continues its given prefix frames (motion.follow, for
+        extend): where the objects in them go next."""
         from kino.pipelines.motion import looks, moving
 
         r = self.resolve(req)
@@ -284,12 +287,15 @@ class TextToVideoPipeline:
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
         shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
-        placements = self.layout_plan(r, shape)
+        placements = follow if follow is not None and r.layout else self.layout_plan(r, shape)
         times = flow_times(r.steps, shift)
         cast = {c: look for c, look in (cast or {}).items() if any(p.color == c for p in placements)}
         drawn: dict = {}
         # A later chunk of a long clip: its own video's frames lead it, and nothing else is given.
-        continues = r.prefix is not None and r.layout_span is not None and r.image is None and r.last_image is None
+        continues = (r.prefix is not None and (r.layout_span is not None or follow is not None) and r.image is None
+                     and r.last_image is None)
+        # A clip that leads into a given last frame whose objects' way the caller planned (extend backward).
+        continues |= r.last_image is not None and follow is not None and r.prefix is None and r.image is None
         if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
@@ -359,23 +365,28 @@ class TextToVideoPipeline:
     def continue_motion(
         self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None
     ) -> torch.Tensor:
-        """Latents of a clip that continues its own video's given frames (a later chunk of a long
-        clip) while its plan moves something: the last given latent frame held over the new ones,
-        moved along the plan from there (kino.pipelines.motion), noised to ``motion.start_time``
-        and sampled from there with the given frames held, as the chunk's first clip was made."""
+        """Latents of a clip that continues given frames (a later chunk of a long clip, an extension)
+        or leads into a given last frame (a backward extension) while its plan moves something: the
+        given latent frame next to the new ones held over them, moved along the plan from there
+        (kino.pipelines.motion), noised to ``motion.start_time`` and sampled from there with the
+        given frames held, as a clip's first chunk is made."""
         from kino.pipelines import motion
 
         t0 = motion.start_time(r.prompt)
         later = times[times < t0]
         step = lambda i, _x: progress((i + 1) * r.steps // len(later), r.steps) if progress else None
         tf = self.cfg.vae.temporal_factor
-        given = 1 + (len(r.prefix) - 1) // tf  # latent frames the prefix fills
         held = known.float().cpu().clone()
-        held[:, :, given:] = held[:, :, given - 1 : given]
+        if r.prefix is not None:
+            anchor = (len(r.prefix) - 1) // tf  # the last latent frame the prefix fills
+            held[:, :, anchor + 1 :] = held[:, :, anchor : anchor + 1]
+        else:
+            anchor = shape[2] - 1  # the given last frame
+            held[:, :, :anchor] = held[:, :, anchor:]
         frames = 1 + tf * (shape[2] - 1)
-        start, whole = r.layout_span
+        start, whole = r.layout_span or (0, frames)
         camera = motion.camera_path(r.prompt, frames, start, whole)
-        moved, _ = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=given - 1)
+        moved, _ = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=anchor)
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
