@@ -47,16 +47,24 @@ def extend(
     common = dict(prompt=prompt, seed=seed, fps=fps, width=width, height=height, **options)
     if backward:
         # The new clip ends on the input's first frame; the last latent covers its final tf frames.
-        request = pipe.resolve(Request(seconds=seconds + tf / fps, last_image=frames[0], **common))
-        plan = follow(prompt, frames, num_frames_for(request.seconds, fps, tf), before=True) if request.layout else []
-        result = pipe(request, progress, follow=plan if moving(plan) else None)  # moving objects arrive as they went
+        request = Request(seconds=seconds + tf / fps, last_image=frames[0], **common)
+        result = _following(pipe, request, frames, progress, before=True)  # moving objects arrive as they went
         return np.concatenate([result.frames[1:-tf], fade_in(pipe, frames, fade_frames)])  # 4 * ceil(s * fps / 4) new
     context = 1 + tf * min(CONTEXT_LATENTS, (len(frames) - 1) // tf)
     prefix = frames[-context:]
-    request = pipe.resolve(Request(seconds=(context - 1) / fps + seconds, prefix=prefix, **common))
-    plan = follow(prompt, prefix, num_frames_for(request.seconds, fps, tf)) if request.layout else []
-    result = pipe(request, progress, follow=plan if moving(plan) else None)  # moving objects go on as they went
+    request = Request(seconds=(context - 1) / fps + seconds, prefix=prefix, **common)
+    result = _following(pipe, request, prefix, progress)  # moving objects go on as they went
     return np.concatenate([fade_out(frames, result.frames[:context], fade_frames), result.frames[context:]])
+
+
+def _following(pipe: TextToVideoPipeline, request: Request, given: np.ndarray, progress, before: bool = False):
+    """The pipeline's result for ``request``, an extension of ``given`` (after it, or ``before``):
+    objects its prompt names that move in ``given`` are carried on as they went (motion.follow),
+    unless layout is off."""
+    r = pipe.resolve(request)
+    frames = num_frames_for(r.seconds, r.fps, pipe.cfg.vae.temporal_factor)
+    plan = follow(r.prompt, given, frames, before) if r.layout else []
+    return pipe(r, progress, follow=plan if moving(plan) else None)
 
 
 def fade_out(frames: np.ndarray, decoded_tail: np.ndarray, n: int) -> np.ndarray:

@@ -128,18 +128,16 @@ def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor 
 def move(
     latents: torch.Tensor, placements: list[Placement], frames: int, temporal_factor: int = 4,
     aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0, first: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> torch.Tensor:
     """(1, C, T', h, w) latents of a clip whose objects hold still at their boxes of latent frame
     ``first`` (the clip's first; the last given one of a clip that continues given frames; the last
     one of a clip that leads into a given frame), moved as the plan moves them from there: each other
     latent frame (which takes the boxes of the video frame in the middle of those it covers) is first
     seen through the ``camera`` (frames, 2) path, then each object's cells are cut from where the
     camera put them and set down at its box, scaled to its size. The place an object left takes the
-    nearest cells no object covers. Returns the latents and a (1, 1, T', h, w) mask of the filled
-    places."""
+    nearest cells no object covers."""
     out = latents.clone()
     _, _, t_lat, h, w = latents.shape
-    holes = torch.zeros((1, 1, t_lat, h, w), dtype=torch.bool)
     camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
     sf = video_frame(first, frames, temporal_factor)  # the video frame whose boxes the still latents show
     for t in range(t_lat):
@@ -147,13 +145,9 @@ def move(
         offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
         if offset != 0 or zoom != 1:
-            free = torch.ones((h, w), dtype=torch.bool)
-            boxes = [b for p in placements for b in p.boxes[sf]]
-            rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for b in boxes]
-            for ya, yb, xa, xb in rects:
-                free[ya:yb, xa:xb] = False
+            rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[sf]]
+            free, background = _free(frame, rects)
             bare = frame.clone()  # the background alone, for what the camera brings in
-            background = frame[:, free].median(dim=1).values if free.any() else frame.flatten(1).median(dim=1).values
             for ya, yb, xa, xb in rects:
                 if ya < yb and xa < xb:
                     bare[:, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
@@ -166,11 +160,7 @@ def move(
                 cx, cy = 0.5 + ((x0 + x1) / 2 - offset - 0.5) * zoom, 0.5 + ((y0 + y1) / 2 - 0.5) * zoom
                 half = (x1 - x0) / 2 * zoom
                 seen.append((np.array([cx - half, cy - half, cx + half, cy + half]), p.boxes[f, k]))
-        free = torch.ones((h, w), dtype=torch.bool)
-        for src, _ in seen:
-            ya, yb, xa, xb = _clip(_rect(src, h, w, aspect, pad), h, w)
-            free[ya:yb, xa:xb] = False
-        background = frame[:, free].median(dim=1).values if free.any() else frame.flatten(1).median(dim=1).values
+        free, background = _free(frame, [_clip(_rect(src, h, w, aspect, pad), h, w) for src, _ in seen])
         pieces = []
         for src, dst in seen:
             if np.abs(dst - src).max() * max(h, w) < 0.5:
@@ -191,14 +181,22 @@ def move(
             ox = ((xa + xb) / 2 - (src[0] + src[2]) / 2 * w) * scale
             pieces.append((piece, round(cy + oy - piece.shape[1] / 2), round(cx + ox - piece.shape[2] / 2)))
             out[0, :, t, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
-            holes[0, 0, t, ya:yb, xa:xb] = True
         for piece, y, x in pieces:  # set down after every gap is filled, so no piece is cut by another's gap
             _, ph, pw = piece.shape
             ya, xa, yb, xb = max(y, 0), max(x, 0), min(y + ph, h), min(x + pw, w)
             if ya < yb and xa < xb:
                 out[0, :, t, ya:yb, xa:xb] = piece[:, ya - y : yb - y, xa - x : xb - x]
-                holes[0, 0, t, ya:yb, xa:xb] = False
-    return out, holes
+    return out
+
+
+def _free(frame: torch.Tensor, rects: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h, w) mask of the cells of a (C, h, w) frame outside every rect (objects' cells), and the
+    (C,) median of those cells (of all cells when none is free)."""
+    free = torch.ones(frame.shape[1:], dtype=torch.bool)
+    for ya, yb, xa, xb in rects:
+        free[ya:yb, xa:xb] = False
+    cells = frame[:, free] if free.any() else frame.flatten(1)
+    return free, cells.median(dim=1).values
 
 
 def _patch(frame: torch.Tensor, free: torch.Tensor, ya: int, yb: int, xa: int, xb: int, background) -> torch.Tensor:
@@ -300,10 +298,10 @@ def follow(prompt: str, given: np.ndarray, frames: int, before: bool = False) ->
     for p in plan(prompt, 2):
         if p.boxes.shape[1] != 1:
             return []
-        now, before = _find(given[-1], p.color), _find(given[last - back], p.color)
-        if now is None or before is None:
+        now, then = _find(given[-1], p.color), _find(given[last - back], p.color)
+        if now is None or then is None:
             return []
-        vx, vy = ((now[0] - before[0]) / back, (now[1] - before[1]) / back) if back else (0.0, 0.0)
+        vx, vy = ((now[0] - then[0]) / back, (now[1] - then[1]) / back) if back else (0.0, 0.0)
         f = np.arange(frames, dtype=np.float32) - last
         cx, cy, half = now[0] + vx * f, now[1] + vy * f, now[2]
         boxes = np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)  # as layout.plan writes them

@@ -335,8 +335,7 @@ class TextToVideoPipeline:
         from kino.pipelines import motion
 
         t0 = motion.start_time(r.prompt, cast=bool(cast))
-        later = times[times < t0]
-        total = len(times) - 1 + len(later)
+        total = len(times) - 1 + len(times[times < t0])
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
         # add up steps per chunk): both passes together fill them.
         step = lambda i, _x: progress((i + 1) * r.steps // total, r.steps) if progress else None
@@ -350,17 +349,9 @@ class TextToVideoPipeline:
         if cast:
             first = motion.recast(first, held, cast, r.width / r.height)
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
-        tf = self.cfg.vae.temporal_factor
-        frames = 1 + tf * (shape[2] - 1)
-        start, whole = r.layout_span or (0, frames)
-        camera = motion.camera_path(r.prompt, frames, start, whole)
-        moved, _ = motion.move(first, placements, frames, tf, r.width / r.height, camera)
-        moved = moved.to(self.device)
-        noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
-        x = (1 - t0) * moved + t0 * noise
-        velocity = self.velocity_fn(text, mask, r.guidance, None, None, self.layout_bias(r, shape, placements))
-        rest = torch.cat([torch.tensor([t0], dtype=times.dtype), later])
-        return get_sampler(r.sampler)(velocity, x, rest, callback=lambda i, x: step(len(times) - 1 + i, x)), first
+        latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
+                              lambda i, x: step(len(times) - 1 + i, x))
+        return latents, first
 
     def continue_motion(
         self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None
@@ -373,8 +364,8 @@ class TextToVideoPipeline:
         from kino.pipelines import motion
 
         t0 = motion.start_time(r.prompt)
-        later = times[times < t0]
-        step = lambda i, _x: progress((i + 1) * r.steps // len(later), r.steps) if progress else None
+        later = len(times[times < t0])
+        step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
         tf = self.cfg.vae.temporal_factor
         held = known.float().cpu().clone()
         if r.prefix is not None:
@@ -383,15 +374,30 @@ class TextToVideoPipeline:
         else:
             anchor = shape[2] - 1  # the given last frame
             held[:, :, :anchor] = held[:, :, anchor:]
-        frames = 1 + tf * (shape[2] - 1)
+        return self.redraw(r, shape, text, mask, placements, times, held, anchor, t0, known, known_mask, generator,
+                           step)
+
+    def redraw(
+        self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator, callback
+    ) -> torch.Tensor:
+        """Latents whose objects, held still in ``held`` at their boxes of latent frame ``first``, are
+        moved along the plan and the camera's path (motion.move), noised again (from ``generator``) to
+        t0 and sampled from there with the plan's steering, ``known`` frames held."""
+        from kino.pipelines import motion
+
+        tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
         start, whole = r.layout_span or (0, frames)
         camera = motion.camera_path(r.prompt, frames, start, whole)
-        moved, _ = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=anchor)
+        moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first)
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
-        rest = torch.cat([torch.tensor([t0], dtype=times.dtype), later])
-        return get_sampler(r.sampler)(velocity, x, rest, callback=step)
+        rest = torch.cat([torch.tensor([t0], dtype=times.dtype), times[times < t0]])
+        return get_sampler(r.sampler)(velocity, x, rest, callback=callback)
+
+    def video_frames(self, shape) -> int:
+        """Video frames of a clip of latent ``shape`` (1, C, T', h, w): the first latent frame holds one."""
+        return 1 + self.cfg.vae.temporal_factor * (shape[2] - 1)
 
     def layout_plan(self, r: Request, shape) -> list:
         """Each object the prompt names with its box in each frame (kino.pipelines.layout.plan), or
@@ -401,7 +407,7 @@ class TextToVideoPipeline:
         given = any(x is not None for x in (r.image, r.last_image, r.prefix))
         if not r.layout or (given and r.layout_span is None):
             return []
-        frames = 1 + self.cfg.vae.temporal_factor * (shape[2] - 1)
+        frames = self.video_frames(shape)
         start, total = r.layout_span or (0, frames)
         return plan(r.prompt, frames, start, total)
 
@@ -415,7 +421,7 @@ class TextToVideoPipeline:
         from kino.pipelines.layout import attention_bias
 
         tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
-        frames = 1 + tf * (shape[2] - 1)
+        frames = self.video_frames(shape)
         if placements is None:
             placements = self.layout_plan(r, shape)
         if not placements:
