@@ -286,7 +286,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         fps = round(fps) or 8
         video = extend(pipe, frames, fps, p["seconds"], p["prompt"], backward=p.get("backward", False),
                        seed=p["seed"], progress=on_step, steps=p["steps"], guidance=p["guidance"],
-                       sampler=p["sampler"], **user_field(p.get("user", "")))
+                       sampler=p["sampler"], layout=p.get("layout", True), **user_field(p.get("user", "")))
     elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
         from kino.pipelines import storyboard
 
