@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from kino.data import toyworld
-from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, object_mask, toyworld_clip
+from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, object_colors, object_mask, toyworld_clip
 
 
 def test_object_mask_marks_the_object_cells_on_the_latent_grid():
@@ -16,6 +16,19 @@ def test_object_mask_marks_the_object_cells_on_the_latent_grid():
     assert np.array_equal(mask[0].numpy(), blocks)
     # A blank (achromatic) clip has no object cells.
     assert not object_mask(np.full_like(frames, 128), 4, 8).any()
+
+
+def test_object_colors_hold_one_bit_per_colour_in_each_cell():
+    frames, _, scene = toyworld_clip(5, ClipSpec(width=64, height=64, fps=4, seconds=2.0))
+    colors = object_colors(frames, temporal_factor=4, spatial_factor=8)
+    assert colors.shape == (3, 8, 8) and colors.dtype == torch.uint8
+    index = toyworld.readback.color_masks(frames)
+    present = {toyworld.readback.PALETTE[i] for i in np.unique(index) if i >= 0}
+    assert present == {o["color"] for o in scene["objects"]}
+    for c, color in enumerate(toyworld.readback.PALETTE):  # each colour's bit is exactly its own cells
+        cells = (index[1:5] == c).reshape(4, 8, 8, 8, 8).any(axis=(0, 2, 4))  # latent frame 1: frames 1-4
+        assert np.array_equal(((colors[1] >> c) & 1).numpy().astype(bool), cells), color
+    assert torch.equal(object_mask(frames, 4, 8), colors > 0)
 
 
 def encode(frames):  # stand-in encoder with the VAE's grid: (B, T, H, W, 3) uint8 -> (B, 3, T', h, w)
@@ -37,20 +50,25 @@ def test_latent_cache_stores_object_masks(tmp_path):
     cache.load()
     assert cache.masks.shape == (3, 2, 4, 4) and len(cache) == 3
     assert cache.masks.any()
+    assert cache.colors.shape == (3, 2, 4, 4) and torch.equal(cache.colors > 0, cache.masks)
 
 
 def test_a_cache_from_before_masks_gets_them_from_its_stored_scenes(tmp_path):
     spec = ClipSpec(width=32, height=32, fps=4, seconds=1.0)
     cache = LatentCache(tmp_path)
     cache.build(encode, num_clips=3, shard_size=2, spec=spec, seed=0, factors=(4, 8))
-    expected = LatentCache(tmp_path).load().masks
-    for path in sorted(tmp_path.glob("shard_*.pt")):  # as written before masks were stored
+    expected = LatentCache(tmp_path).load()
+    for k, path in enumerate(sorted(tmp_path.glob("shard_*.pt"))):  # as written before masks / colours
         shard = torch.load(path, weights_only=True)
-        del shard["masks"]
+        del shard["colors"]
+        if k == 0:
+            del shard["masks"]
         torch.save(shard, path)
-    assert LatentCache(tmp_path).load().masks is None  # the object-weighted loss would be off
+    old = LatentCache(tmp_path).load()
+    assert old.masks is None and old.colors is None  # the object-weighted loss and grounding would be off
     assert cache.fill_masks(spec, (4, 8)) == 2 and cache.fill_masks(spec, (4, 8)) == 0
-    assert torch.equal(LatentCache(tmp_path).load().masks, expected)
+    filled = LatentCache(tmp_path).load()
+    assert torch.equal(filled.masks, expected.masks) and torch.equal(filled.colors, expected.colors)
 
 
 def test_latent_cache_rendered_by_workers_matches_one_process(tmp_path):

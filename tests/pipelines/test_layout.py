@@ -1,8 +1,11 @@
+import re
+
 import numpy as np
 import pytest
 import torch
 
-from kino.pipelines.layout import attention_bias, plan
+from kino.data.toyworld.readback import PALETTE
+from kino.pipelines.layout import STRENGTH, attention_bias, grounding_bias, plan, word_colors
 from kino.pipelines.text_to_video import Request
 
 
@@ -144,3 +147,26 @@ def test_a_layout_span_must_hold_the_clip(tiny_pipeline):
 
     with pytest.raises(RequestError, match="layout span"):
         tiny_pipeline.resolve(Request("a red ball", seconds=1, layout_span=(3, 5)))  # 5 frames from frame 3 of 5
+
+
+def test_word_colors_mark_the_words_of_each_mention():
+    text = "A big red ball on the left and two blue squares."
+    offsets = [(0, 0)] + [m.span() for m in re.finditer(r"\w+|\.", text)]  # as a tokenizer's, [CLS] first
+    got = word_colors(offsets, text, length=len(offsets) + 2)
+    red, blue = PALETTE.index("red"), PALETTE.index("blue")
+    assert got == [-1, red, red, red, red, -1, -1, -1, -1, blue, blue, blue, -1, -1, -1]  # "A" counts one
+
+
+def test_grounding_bias_points_each_colour_word_at_the_tokens_holding_that_colour():
+    red, blue = PALETTE.index("red"), PALETTE.index("blue")
+    colors = torch.zeros(2, 2, 8, 8, dtype=torch.uint8)  # (B, T', h, w) cells; patch (1, 4, 4): 2x2 tokens
+    colors[0, :, 1, 1] = 1 << red  # red in the top-left token
+    colors[0, 1, 6, 5] |= 1 << blue  # blue in the bottom-right token of frame 1 only
+    words = torch.tensor([[-1, red, blue, -1], [-1, red, -1, -1]])
+    bias = grounding_bias(colors, words, (1, 4, 4))
+    assert bias.shape == (2, 8, 4)
+    s = STRENGTH
+    assert bias[0, :, 1].tolist() == [s, -s, -s, -s, s, -s, -s, -s]  # tokens (t, y, x) in raster order
+    assert bias[0, :, 2].tolist() == [-s, -s, -s, -s, -s, -s, -s, s]
+    assert not bias[:, :, [0, 3]].any()  # words naming nothing are not steered
+    assert (bias[1, :, 1] == -s).all()  # a colour the clip lacks is pushed out everywhere

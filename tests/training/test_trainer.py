@@ -194,3 +194,34 @@ def test_training_on_a_cache_from_before_masks_fills_them(tiny_run, tmp_path):
         torch.save(shard, path)
     train(dataclasses.replace(tc, dit_steps=1, init_from=str(model_dir)), tmp_path, env={})
     assert all("masks" in torch.load(p, weights_only=True) for p in (tmp_path / "cache").glob("shard_*.pt"))
+
+
+def test_grounded_training_steers_caption_words_to_where_their_colour_is(tiny_run):
+    from kino.data.datasets import LatentCache
+    from kino.models.text_encoder import TextEncoder
+    from kino.pipelines.layout import STRENGTH
+    from kino.training.trainer import dit_loss_fn
+
+    tc, out, model_dir = tiny_run
+    cfg, _, dit = load_model_folder(model_dir)
+    cache = LatentCache(out / "cache").load()
+    encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens)
+    seen = []
+
+    class Spy(torch.nn.Module):  # the transformer, recording the layout bias each batch trained with
+        def forward(self, *args, text_bias=None, **kw):
+            seen.append(text_bias)
+            return dit(*args, text_bias=text_bias, **kw)
+
+    grounded = dataclasses.replace(tc, grounding=1.0, text_dropout=0.0, batch=4)
+    for step in range(3):
+        loss, _ = dit_loss_fn(grounded, cache, encoder, 0, torch.device("cpu"), cfg.dit.patch)(Spy(), step, 0)
+        assert torch.isfinite(loss)
+    bias = torch.cat(seen)
+    assert bias.shape[1:] == (cache.latents[0, 0].numel() // 4, cfg.dit.max_text_tokens)  # (B, N, L), 2x2 patches
+    steered = bias.abs().amax(1) > 0  # (B, L): words naming an object
+    assert steered.any(1).all()  # every caption names an object; each is pointed at its own tokens
+    assert ((bias == STRENGTH).sum(1)[steered] > 0).all() and ((bias == -STRENGTH).sum(1)[steered] > 0).all()
+    seen.clear()
+    dit_loss_fn(dataclasses.replace(grounded, grounding=0.0), cache, encoder, 0, torch.device("cpu"))(Spy(), 0, 0)
+    assert seen == [None]

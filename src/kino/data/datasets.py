@@ -49,19 +49,26 @@ def toyworld_clip(seed: int, spec: ClipSpec, kinds=None) -> tuple[np.ndarray, li
     return frames, toyworld.captions(scene, rng), scene.to_dict()
 
 
-def object_mask(frames: np.ndarray, temporal_factor: int, spatial_factor: int) -> torch.Tensor:
-    """Where objects are, on the latent grid: (T', h, w) bool, from the contract's colour rule.
+def object_colors(frames: np.ndarray, temporal_factor: int, spatial_factor: int) -> torch.Tensor:
+    """Which colours of object each latent cell holds: (T', h, w) uint8, bit c set for colour c of
+    ``toyworld.readback.PALETTE``, by the contract's colour rule.
 
     Toyworld backgrounds, outlines and shadows are achromatic, so a coloured pixel is an
-    object pixel. A latent cell is an object cell when any of its pixels is: frame 0 alone,
+    object pixel. A latent cell holds a colour when any of its pixels has it: frame 0 alone,
     then groups of ``temporal_factor`` frames (the causal VAE's layout), ``spatial_factor``
     pixels square.
     """
-    coloured = torch.from_numpy(toyworld.readback.color_masks(frames) >= 0).float()  # (T, H, W)
-    first = coloured[:1]
-    rest = coloured[1:].reshape(-1, temporal_factor, *coloured.shape[1:]).amax(1)
-    pooled = torch.nn.functional.max_pool2d(torch.cat([first, rest])[:, None], spatial_factor)[:, 0]
-    return pooled > 0
+    colours = len(toyworld.readback.PALETTE)
+    index = toyworld.readback.color_masks(frames)  # (T, H, W), -1 for none
+    onehot = torch.from_numpy(index[:, None] == np.arange(colours)[None, :, None, None]).float()  # (T, 6, H, W)
+    rest = onehot[1:].reshape(-1, temporal_factor, *onehot.shape[1:]).amax(1)
+    pooled = torch.nn.functional.max_pool2d(torch.cat([onehot[:1], rest]), spatial_factor)  # (T', 6, h, w)
+    return (pooled.long() << torch.arange(colours)[:, None, None]).sum(1).to(torch.uint8)
+
+
+def object_mask(frames: np.ndarray, temporal_factor: int, spatial_factor: int) -> torch.Tensor:
+    """Where objects are, on the latent grid: (T', h, w) bool (see ``object_colors``)."""
+    return object_colors(frames, temporal_factor, spatial_factor) > 0
 
 
 def step_seed(*parts: int) -> int:
@@ -71,7 +78,7 @@ def step_seed(*parts: int) -> int:
 
 class ClipFrames(torch.utils.data.Dataset):
     """The clips of a latent cache, rendered on demand: item k is clip ``indices[k]`` as
-    (frames (T, H, W, 3) uint8, scene as JSON, object mask (T', h, w))."""
+    (frames (T, H, W, 3) uint8, scene as JSON, object colours (T', h, w), see ``object_colors``)."""
 
     def __init__(self, indices: list[int], spec: ClipSpec, seed: int, factors: tuple[int, int]):
         self.indices, self.spec, self.seed, self.factors = indices, spec, seed, factors
@@ -81,17 +88,19 @@ class ClipFrames(torch.utils.data.Dataset):
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, str, torch.Tensor]:
         frames, _, scene = toyworld_clip(step_seed(self.seed, self.indices[k]), self.spec)
-        return torch.from_numpy(frames), json.dumps(scene), object_mask(frames, *self.factors)
+        return torch.from_numpy(frames), json.dumps(scene), object_colors(frames, *self.factors)
 
 
 class LatentCache:
     """Shards of encoded clips: ``shard_XXXXX.pt`` holds latents (N, C, T', h, w) bf16, the scenes
-    they were rendered from, and object masks (N, T', h, w) on the latent grid."""
+    they were rendered from, and on the latent grid object masks (N, T', h, w) bool and the colours
+    each cell holds (N, T', h, w) uint8 bits (``object_colors``)."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.latents: torch.Tensor | None = None
         self.masks: torch.Tensor | None = None
+        self.colors: torch.Tensor | None = None
         self.captions: list[list[str]] = []
 
     def shard_path(self, index: int) -> Path:
@@ -123,32 +132,35 @@ class LatentCache:
             batch_size=None, num_workers=workers, multiprocessing_context="spawn" if workers else None,
         ))
         for shard, clips in todo:
-            frames, scenes, masks = zip(*(next(rendered) for _ in clips))
+            frames, scenes, colors = zip(*(next(rendered) for _ in clips))
             latents = [
                 encode(torch.stack(frames[i : i + encode_batch])).to(torch.bfloat16)
                 for i in range(0, len(frames), encode_batch)
             ]
             with atomic_path(self.shard_path(shard)) as tmp:
-                torch.save({"latents": torch.cat(latents), "scenes": list(scenes), "masks": torch.stack(masks)}, tmp)
+                colors = torch.stack(colors)
+                torch.save({"latents": torch.cat(latents), "scenes": list(scenes), "masks": colors > 0, "colors": colors}, tmp)
             if progress:
                 progress(len(clips))
 
     def fill_masks(self, spec: ClipSpec, factors: tuple[int, int] = (4, 8)) -> int:
-        """Give shards written before object masks existed their masks, rendered again from the
-        scenes they store (the renderer is deterministic, so these are the clips that were
-        encoded); without them the object-weighted loss is silently off. Returns shards filled."""
+        """Give shards written before object masks (or colours) existed both, rendered again from
+        the scenes they store (the renderer is deterministic, so these are the clips that were
+        encoded); without masks the object-weighted loss is silently off, without colours training
+        has no layout to ground. Returns shards filled."""
         filled = 0
         for path in sorted(self.folder.glob("shard_*.pt")):
             shard = torch.load(path, weights_only=True)
-            if "masks" in shard:
+            if "masks" in shard and "colors" in shard:
                 continue
-            masks = []
+            colors = []
             for d in shard["scenes"]:
                 scene = toyworld.Scene.from_dict(json.loads(d))
                 frames = toyworld.render(scene, width=spec.width, height=spec.height, fps=spec.fps)
-                masks.append(object_mask(frames, *factors))
+                colors.append(object_colors(frames, *factors))
+            colors = torch.stack(colors)
             with atomic_path(path) as tmp:  # a new file: a hard-linked copy of the cache elsewhere keeps its own
-                torch.save(shard | {"masks": torch.stack(masks)}, tmp)
+                torch.save(shard | {"masks": colors > 0, "colors": colors}, tmp)
             filled += 1
         return filled
 
@@ -160,6 +172,8 @@ class LatentCache:
         self.latents = torch.cat([s["latents"] for s in shards])
         if all("masks" in s for s in shards):
             self.masks = torch.cat([s["masks"] for s in shards])
+        if all("colors" in s for s in shards):
+            self.colors = torch.cat([s["colors"] for s in shards])
         # Captions are written from the stored scenes at load time, so caption wording can
         # improve without re-encoding a single clip.
         scenes = [toyworld.Scene.from_dict(json.loads(d)) for s in shards for d in s["scenes"]]

@@ -7,6 +7,11 @@ video token to the words naming an object is raised inside that object's box and
 it. Nothing is drawn or pasted: the model still makes every pixel; the bias only says which words
 each place should listen to.
 
+The model is also trained with it (``grounding_bias``): on part of each batch the same bias,
+made from where each colour truly is in the clip, steers the caption's words, so the model learns
+to fill a box with one whole object rather than being pushed there only while sampling (the
+grounding of GLIGEN, Li et al. 2023, with the attention bias as the grounding input).
+
 The planner reads toyworld's caption vocabulary (colours, shapes, sizes, counts 1-5, places,
 relations, motions, camera moves; kino.pipelines.prompting); a prompt it cannot read gets no
 steering, exactly as before. Measured on issue 3's 204 held-out prompts in NOTES.md.
@@ -23,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from kino.data.toyworld import Scene
+from kino.data.toyworld.readback import PALETTE
 from kino.data.toyworld.scene import pose
 from kino.pipelines.prompting import _MENTION, read_shot
 
@@ -166,3 +173,31 @@ def attention_bias(
         bias[..., words] = np.where(inside, strength, -strength)[..., None]
         steered = True
     return torch.from_numpy(bias.reshape(t_lat * gh * gw, len(offsets))) if steered else None
+
+
+def word_colors(offsets: list[tuple[int, int]], text: str, length: int) -> list[int]:
+    """For each of ``length`` token positions, the ``PALETTE`` index of the colour of the object
+    whose mention in ``text`` the token is part of, -1 for none (and for padding): the words the
+    bias steers, as ``attention_bias`` picks them (``offsets``: each token's character span)."""
+    out = [-1] * length
+    for c, color in enumerate(PALETTE):
+        spans = mentions(text, color)
+        for i, (a, b) in enumerate(offsets[:length]):
+            if b > a and any(a >= s and b <= e for s, e in spans):
+                out[i] = c
+    return out
+
+
+def grounding_bias(
+    colors: torch.Tensor, words: torch.Tensor, patch: tuple[int, int, int], strength: float = STRENGTH
+) -> torch.Tensor:
+    """The training counterpart of ``attention_bias``, from where each colour truly is: (B, N, L),
+    +``strength`` from the video tokens holding the colour a word names, -``strength`` from the
+    rest, 0 for words naming none. ``colors`` (B, T', h, w) uint8 has bit c set in latent cells
+    holding colour c (``kino.data.datasets.object_colors``); ``words`` (B, L) long holds each
+    token's colour index, -1 for none (``word_colors``); ``patch`` is the transformer's."""
+    bits = torch.arange(len(PALETTE), device=colors.device)
+    held = ((colors.long()[:, None] >> bits[None, :, None, None, None]) & 1).float()  # (B, 6, T', h, w)
+    inside = F.max_pool3d(held, patch).flatten(2)  # (B, 6, N): a token holds a colour if any of its cells does
+    named = F.one_hot(words + 1, len(PALETTE) + 1)[..., 1:].float()  # (B, L, 6); -1 names none
+    return strength * torch.einsum("bcn,blc->bnl", 2 * inside - 1, named)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -62,6 +63,10 @@ class TrainConfig:
     # Velocity-loss weight is 1 + object_weight on latent cells that hold an object: the
     # achromatic background is most of every frame and would otherwise drown the objects.
     object_weight: float = 3.0
+    # The share of samples trained with the layout bias that steers sampling (kino.pipelines.layout),
+    # made from where each colour truly is: the model learns to fill the box its words are pointed
+    # at with one whole object. Needs a cache with object colours.
+    grounding: float = 0.5
     checkpoint_every: int = 100
     bf16: bool = True
     compile: bool = False  # torch.compile the transformer's training step (fuses its elementwise work)
@@ -262,10 +267,21 @@ def known_mask(rng: np.random.Generator, frames: int) -> torch.Tensor:
     return m
 
 
-def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device):
+def dit_loss_fn(
+    tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device,
+    patch: tuple[int, int, int] = (1, 4, 4),
+):
+    from kino.pipelines.layout import grounding_bias, word_colors
+
     # The cache lives where the model does: on a GPU a step then moves no latents.
     latents = cache.latents.to(device)
     masks = cache.masks.to(device) if cache.masks is not None and tc.object_weight else None
+    colors = cache.colors.to(device) if cache.colors is not None and tc.grounding else None
+    length = text_encoder.max_tokens
+
+    @functools.cache
+    def words(caption: str) -> tuple[int, ...]:  # each caption is read once
+        return tuple(word_colors(text_encoder.offsets(caption), caption, length))
 
     def loss_fn(dit, step: int, micro: int):
         rng = np.random.default_rng(step_seed(tc.seed, 4, step, micro, rank))
@@ -288,7 +304,12 @@ def dit_loss_fn(tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, 
         x_t = interpolate(x0, noise, t)
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
         text, text_mask = (v.to(device) for v in text_encoder(prompts))
-        v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask)
+        cond = {}
+        if colors is not None:
+            grounded = rng.random(len(idx)) < tc.grounding
+            named = [words(p) if g else (-1,) * length for p, g in zip(prompts, grounded)]
+            cond["text_bias"] = grounding_bias(colors[rows], torch.tensor(named, device=device), patch)
+        v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask, **cond)
         return flow_loss(v, x0, noise, weight=(1 - mask) * weight), len(idx)
 
     return loss_fn
@@ -408,7 +429,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     bar.close()
     barrier(info)
     cache.load()
-    if tc.object_weight and cache.masks is None:  # a cache written before masks: every rank sees the same files
+    if (tc.object_weight and cache.masks is None) or (tc.grounding and cache.colors is None):
+        # a cache written before masks or colours: every rank sees the same files
         if info.is_main:
             cache.fill_masks(spec, (cfg.vae.temporal_factor, cfg.vae.spatial_factor))
         barrier(info)
@@ -421,10 +443,10 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     def export(ema_dit: EMA, step: int) -> None:
         shipped = build_models(cfg)[1]
         ema_dit.copy_to(shipped)
-        save_model_folder(model_dir, cfg, vae, shipped, meta={"step": step, "seed": tc.seed})
+        save_model_folder(model_dir, cfg, vae, shipped, meta={"step": step, "seed": tc.seed, "grounding": tc.grounding})
 
     run_loop(
-        "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank, info.device), tc.dit_steps, tc.lr, tc,
+        "dit", dit, dit_loss_fn(tc, cache, text_encoder, info.rank, info.device, cfg.dit.patch), tc.dit_steps, tc.lr, tc,
         out / "dit_state.pt", info, on_checkpoint=export, accum=tc.accum, deadline=deadline, compiled=tc.compile,
     )
     barrier(info)
