@@ -126,6 +126,7 @@ def no_weights(folder: Path) -> None:
         (["train", "--preset", "huge", "--out", "{tmp}/run"], "unknown training preset 'huge'"),
         (["train", "--preset", "tiny", "--out", "{tmp}/run", "--max-minutes", "0"], "'0' is not a positive number"),
         (["train", "--preset", "tiny", "--out", "{tmp}/run", "--lr", "nan"], "'nan' is not a positive number"),
+        (["train", "--preset", "tiny", "--out", "{tmp}/run", "--grounding", "1.5"], "'1.5' is not a fraction from 0 to 1"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_file(capsys, tmp_path, tiny_model_dir, args, message):

@@ -27,13 +27,24 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}" if " " in self.prog else message)
 
 
-def positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        value = float("nan")
+        return float("nan")  # fails every range check below
+
+
+def positive_float(text: str) -> float:
+    value = _number(text)
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1")
     return value
 
 
@@ -320,7 +331,7 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile", "decoder_steps")
+            "max_minutes", "compile", "decoder_steps", "grounding")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
@@ -632,6 +643,9 @@ def build_parser() -> Parser:
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
     t.add_argument("--decoder-steps", type=int,
                    help="with --init-from: first fine-tune the VAE decoder this many steps (latent space kept)")
+    t.add_argument("--grounding", type=fraction,
+                   help="share of samples trained with the layout bias made from the clip's true layout "
+                        "(default 0.5; 0 trains without)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")
