@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from kino.data.toyworld import Actor, Obj, Scene, Shot
 from kino.data.video_io import read_video, write_video
 from kino.evaluation import seams
 from kino.evaluation.adherence import EVAL_SEED
+from kino.evaluation.scaling import peak_mib
 from kino.io import atomic_path
 from kino.pipelines.long_video import BLEND_FRAMES
 
@@ -257,12 +257,14 @@ def probe_long(model: str, seconds: float, steps: int) -> dict:
 
     pipe = TextToVideoPipeline.from_pretrained(model)
     generate(pipe, Request("a red ball", steps=1, seconds=0.5))  # warm-up: first calls pick kernels
-    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a probe started by a big parent
+    # (this module after its other sections) would report the parent's size.
+    loaded = peak_mib()
     t0, c0 = time.perf_counter(), time.process_time()
     result = generate(pipe, Request("a big red ball moves to the right", seconds=seconds, steps=steps, seed=1,
                                     **VIDEO))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mib()
     tf = pipe.cfg.vae.temporal_factor
     plan = chunk_plan(num_frames_for(seconds, FPS, tf), chunk_frames(pipe, FPS), tf)
     diffs = seams.frame_diffs(result.frames)
