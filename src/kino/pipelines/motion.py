@@ -34,7 +34,9 @@ from kino.pipelines.prompting import _style, camera_in, read_shot
 # need the model to redraw them (on 17 motion prompts 0.3 left them blocky, 53-65% read back; 0.5
 # 59-76%; 0.7 47%; on 34: 0.5 68%, 0.4 79%); a moving camera needs the background kept (34 prompts:
 # pans 50% at 0.3, 79-82% at 0.15; zooms 59% / 62-65%), so a camera move starts lower. NOTES, session 6.
-T0, T0_CAMERA = 0.4, 0.15
+# v3 draws a plainer background, which pass 2 redraws more: 34 prompts each, pans 58.8% at 0.15 and
+# 73.5% at 0.08, zooms 35.3% and 44.1% (17 each: 0.25 gave 52.9% / 23.5%). NOTES, session 7.
+T0, T0_CAMERA = 0.4, 0.08
 # A storyboard shot whose characters are drawn in from an earlier shot keeps more of them: 50
 # storyboards, characters read with one shape and one size in every shot: 34% at 0.4, 45% at 0.25
 # and at 0.1 (the readback of v2's blobs varies shot to shot beyond that).
