@@ -76,6 +76,28 @@ def test_extend_command(capsys, tmp_path, tiny_model_dir):
     assert faded[:3].max() < 5 and faded[-1] > 10  # by default its last frames fade into the (random) model's look
 
 
+def test_extend_no_layout_stops_following_the_clips_motion(capsys, tmp_path, tiny_model_dir, monkeypatch):
+    import numpy as np
+
+    from kino.data.toyworld.scene import COLORS
+    from kino.data.video_io import write_video
+    from kino.pipelines import motion
+
+    clip = np.full((9, 128, 128, 3), 200, np.uint8)
+    for t in range(9):  # a red square moving right 3 px a frame
+        clip[t, 50:70, 20 + 3 * t : 40 + 3 * t] = COLORS["red"]
+    src = tmp_path / "in.mp4"
+    write_video(src, clip, 8)
+    moved = []
+    real = motion.move
+    monkeypatch.setattr(motion, "move", lambda *a, **k: moved.append(1) or real(*a, **k))
+    for extra in ([], ["--no-layout"]):
+        code, err = run(capsys, "extend", str(src), "a red square moves right", "-o", str(tmp_path / "o.mp4"),
+                        "--seconds", "1", "--steps", "2", "--model", str(tiny_model_dir), *extra)
+        assert code == 0, err
+    assert moved == [1]  # followed by default, not with --no-layout
+
+
 @pytest.mark.parametrize("make, message", [(None, "no such file"), (b"garbage", "cannot be decoded")])
 def test_extend_bad_input_exits_2(capsys, tmp_path, tiny_model_dir, make, message):
     src = tmp_path / "in.mp4"

@@ -260,7 +260,7 @@ def cmd_extend(args) -> int:
         with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
             video = extend(pipe, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
                            progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance,
-                           fade_frames=0 if args.no_fade else BLEND_FRAMES)
+                           fade_frames=0 if args.no_fade else BLEND_FRAMES, layout=not args.no_layout)
     except RequestError as e:
         raise UsageError(str(e)) from e
     save_video(out, video, fps, output_stamp(args, "extend", args.input))
@@ -593,6 +593,9 @@ def build_parser() -> Parser:
     x.add_argument("--seconds", type=float, default=2.0, help="seconds of new video (default 2)")
     x.add_argument("--backward", action="store_true", help="add the new video before the clip")
     x.add_argument("--no-fade", action="store_true", help=NO_FADE_HELP)
+    x.add_argument("--no-layout", action="store_true",
+                   help="do not carry on the motion of the objects the prompt names, found in the clip's frames "
+                        "next to the new ones (kino.pipelines.motion.follow); the model alone continues them")
     sampling_options(x)
     x.set_defaults(func=cmd_extend)
 
