@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from kino.data.toyworld.scene import PAN, ZOOM
+from kino.data.toyworld.scene import COLORS, PAN, ZOOM
 from kino.pipelines.layout import plan
 from kino.pipelines.motion import (
     T0, T0_CAMERA, T0_CAST, _warp, camera_path, held, move, moving, start_time, still_prompt,
@@ -150,8 +150,6 @@ def test_later_chunks_of_a_long_clip_carry_the_motion_on_from_their_given_frames
 
 def _square_clip(n: int = 9, size: int = 128, step: int = 3) -> np.ndarray:
     """A red square moving right ``step`` px a frame on a grey ground."""
-    from kino.data.toyworld.scene import COLORS
-
     clip = np.full((n, size, size, 3), 200, np.uint8)
     for t in range(n):
         clip[t, 50:70, 20 + step * t : 40 + step * t] = COLORS["red"]
@@ -172,6 +170,24 @@ def test_follow_carries_a_found_object_on_at_its_velocity():
     assert back[-1] == pytest.approx(30, abs=0.5) and np.diff(back) == pytest.approx(np.full(8, 3.0), abs=1e-3)
     assert follow("a blue square moves right", clip, 17) == []  # not in the frames: no plan
     assert follow("a dog runs", clip, 17) == []
+
+
+def test_clear_strays_takes_away_pieces_of_a_moving_object_drawn_off_its_box():
+    from kino.pipelines.motion import clear_strays
+
+    placements = plan("a big red ball starts on the left and moves right", 33)
+    x0, y0, x1, y1 = placements[0].boxes[0, 0]
+    latents = torch.zeros(1, 4, 3, 16, 16)
+    latents[..., 6:10, int(x0 * 16) : int(x1 * 16) + 1] = 5.0  # the ball, in its box
+    latents[..., 13:15, 13:15] = 5.0  # a red piece far from it
+    frame = np.full((128, 128, 3), 200, np.uint8)
+    frame[48:80, int(x0 * 128) : int(x1 * 128)] = COLORS["red"]
+    frame[104:120, 104:120] = COLORS["red"]
+    out = clear_strays(latents, placements, frame)
+    assert (out[..., 13:15, 13:15] == 0).all()  # the piece took background cells
+    assert torch.equal(out[..., :12, :], latents[..., :12, :])  # the ball and the rest are as drawn
+    still = plan("a big red ball on the left stays still", 33)
+    assert clear_strays(latents, still, frame) is latents  # nothing moves: nothing to leave behind
 
 
 @pytest.mark.parametrize("backward", [False, True])

@@ -191,6 +191,32 @@ def move(
     return out
 
 
+def clear_strays(
+    latents: torch.Tensor, placements: list[Placement], frame: np.ndarray, aspect: float = 1.0, pad: float = 1.0
+) -> torch.Tensor:
+    """(1, C, T', h, w) still latents without the pieces of each moving object that the model drew
+    away from its box: the latent cells whose pixels in ``frame`` (H, W, 3) uint8, the clip's first
+    frame as drawn, have the object's colour, outside its box and every other object's. They take
+    the nearest background cells, so moving the box does not leave a piece of the object behind."""
+    _, _, t_lat, h, w = latents.shape
+    rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[0]]
+    boxed = ~_free(latents[0, :, 0], rects)[0]
+    stray = torch.zeros(h, w, dtype=torch.bool)
+    for p in placements:
+        if moving([p]):
+            mine = _pixels(frame, p.color).reshape(h, frame.shape[0] // h, w, frame.shape[1] // w)
+            stray |= torch.from_numpy(mine.any(axis=(1, 3))) & ~boxed
+    if not stray.any():
+        return latents
+    out = latents.clone()
+    for t in range(t_lat):
+        free, background = _free(latents[0, :, t], rects)
+        free &= ~stray
+        for y, x in stray.nonzero().tolist():
+            out[0, :, t, y : y + 1, x : x + 1] = _patch(latents[0, :, t], free, y, y + 1, x, x + 1, background)
+    return out
+
+
 def _free(frame: torch.Tensor, rects: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(h, w) mask of the cells of a (C, h, w) frame outside every rect (objects' cells), and the
     (C,) median of those cells (of all cells when none is free)."""
@@ -269,15 +295,20 @@ def recast(
 FOLLOW_FRAMES = 8  # an object's velocity is read over the last this many given frames
 
 
-def _find(frame: np.ndarray, color: str) -> tuple[float, float, float] | None:
-    """(x, y, half side) of the object of ``color`` in an (H, W, 3) uint8 frame, in fractions of W
-    (y of H): the pixels nearest that palette colour and near it; None when too few are."""
+def _pixels(frame: np.ndarray, color: str) -> np.ndarray:
+    """(H * W,) bool: the pixels of an (H, W, 3) uint8 frame nearest that palette colour and near it."""
     names = list(COLORS)
     rgb = np.array([COLORS[n] for n in names], np.float32)
     px = frame.reshape(-1, 3).astype(np.float32)
     d = ((px[:, None, :] - rgb[None]) ** 2).sum(-1)
     k = names.index(color)
-    mine = (d.argmin(1) == k) & (d[:, k] < 80.0**2)
+    return (d.argmin(1) == k) & (d[:, k] < 80.0**2)
+
+
+def _find(frame: np.ndarray, color: str) -> tuple[float, float, float] | None:
+    """(x, y, half side) of the object of ``color`` in an (H, W, 3) uint8 frame, in fractions of W
+    (y of H): the pixels nearest that palette colour and near it; None when too few are."""
+    mine = _pixels(frame, color)
     h, w = frame.shape[:2]
     if mine.sum() < max(16, 0.0005 * h * w):
         return None

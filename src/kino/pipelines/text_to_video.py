@@ -348,10 +348,16 @@ class TextToVideoPipeline:
         first = get_sampler(r.sampler)(velocity, noise, times, callback=step).float().cpu()
         if cast:
             first = motion.recast(first, held, cast, r.width / r.height)
+        first = motion.clear_strays(first, placements, self.first_frame(first), r.width / r.height)
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
         latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
                               lambda i, x: step(len(times) - 1 + i, x))
         return latents, first
+
+    def first_frame(self, latents: torch.Tensor) -> np.ndarray:
+        """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
+        decodes it from the first latent frame alone."""
+        return tensor_to_frames(self.vae.decode(latents[:, :, :1].to(self.device, self.dtype))[0].cpu())[0]
 
     def continue_motion(
         self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None
