@@ -85,6 +85,12 @@ def mentions(text: str, color: str) -> tuple[tuple[int, int], ...]:
     return tuple(m.span() for m in _MENTION.finditer(text.lower()) if m["color"] == color)
 
 
+def steered_words(offsets: list[tuple[int, int]], spans: tuple[tuple[int, int], ...]) -> list[int]:
+    """Indices of the tokens (``offsets``: each token's character span) inside one of ``spans``:
+    the words the bias steers, in sampling (``attention_bias``) and in training (``word_colors``) alike."""
+    return [i for i, (a, b) in enumerate(offsets) if b > a and any(a >= s and b <= e for s, e in spans)]
+
+
 def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> list[Placement]:
     """Each object the prompt names, with its box in each of ``frames`` video frames; [] when the
     prompt is outside the planner's vocabulary (or names a storyboard's several shots). The frames
@@ -157,7 +163,7 @@ def attention_bias(
     ys, xs = (np.arange(gh) + 0.5) / gh, (np.arange(gw) + 0.5) / gw
     steered = False
     for placement in placements:
-        words = [i for i, (a, b) in enumerate(offsets) if b > a and any(a >= s and b <= e for s, e in placement.spans)]
+        words = steered_words(offsets, placement.spans)
         if not words:
             continue
         inside = np.zeros((t_lat, gh, gw), bool)
@@ -181,10 +187,8 @@ def word_colors(offsets: list[tuple[int, int]], text: str, length: int) -> list[
     bias steers, as ``attention_bias`` picks them (``offsets``: each token's character span)."""
     out = [-1] * length
     for c, color in enumerate(PALETTE):
-        spans = mentions(text, color)
-        for i, (a, b) in enumerate(offsets[:length]):
-            if b > a and any(a >= s and b <= e for s, e in spans):
-                out[i] = c
+        for i in steered_words(offsets[:length], mentions(text, color)):
+            out[i] = c
     return out
 
 

@@ -107,6 +107,21 @@ def _clip(r: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, 
     return max(r[0], 0), min(r[1], h), max(r[2], 0), min(r[3], w)
 
 
+def _centre(box: np.ndarray, h: int, w: int, aspect: float) -> tuple[float, float]:
+    """(row, column) of a box's centre on an h x w latent grid, as ``_rect`` places the box."""
+    return ((box[1] + box[3]) / 2 - 0.5) * aspect * h + h / 2, (box[0] + box[2]) / 2 * w
+
+
+def _paste(frame: torch.Tensor, piece: torch.Tensor, y: int, x: int) -> None:
+    """Set a (C, ph, pw) piece into a (C, h, w) frame with its top left at row y, column x; what
+    falls outside the frame is cut off."""
+    _, ph, pw = piece.shape
+    _, h, w = frame.shape
+    ya, xa, yb, xb = max(y, 0), max(x, 0), min(y + ph, h), min(x + pw, w)
+    if ya < yb and xa < xb:
+        frame[:, ya:yb, xa:xb] = piece[:, ya - y : yb - y, xa - x : xb - x].to(frame.dtype)
+
+
 def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor | None = None) -> torch.Tensor:
     """A (C, h, w) latent frame as the camera sees it after moving by ``offset`` (fraction of W,
     world content shifts the other way) and zooming by ``zoom`` about the centre. What the camera
@@ -176,18 +191,13 @@ def move(
                 size = (max(1, round((yb - ya) * scale)), max(1, round((xb - xa) * scale)))
                 piece = torch.nn.functional.interpolate(piece[None].float(), size=size, mode="bilinear")[0]
                 piece = piece.to(frame.dtype)
-            cy = ((dst[1] + dst[3]) / 2 - 0.5) * aspect * h + h / 2
-            cx = (dst[0] + dst[2]) / 2 * w
+            (cy, cx), (sy, sx) = _centre(dst, h, w, aspect), _centre(src, h, w, aspect)
             # The piece's centre keeps its offset from the object's centre, scaled.
-            oy = ((ya + yb) / 2 - (((src[1] + src[3]) / 2 - 0.5) * aspect * h + h / 2)) * scale
-            ox = ((xa + xb) / 2 - (src[0] + src[2]) / 2 * w) * scale
+            oy, ox = ((ya + yb) / 2 - sy) * scale, ((xa + xb) / 2 - sx) * scale
             pieces.append((piece, round(cy + oy - piece.shape[1] / 2), round(cx + ox - piece.shape[2] / 2)))
             out[0, :, t, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
         for piece, y, x in pieces:  # set down after every gap is filled, so no piece is cut by another's gap
-            _, ph, pw = piece.shape
-            ya, xa, yb, xb = max(y, 0), max(x, 0), min(y + ph, h), min(x + pw, w)
-            if ya < yb and xa < xb:
-                out[0, :, t, ya:yb, xa:xb] = piece[:, ya - y : yb - y, xa - x : xb - x]
+            _paste(out[0, :, t], piece, y, x)
     return out
 
 
@@ -279,16 +289,13 @@ def recast(
             dst = p.boxes[0, k]
             scale = (dst[2] - dst[0]) * w / max((src[2] - src[0]) * sw, 1e-6)
             size = (max(1, round((yb - ya) * scale)), max(1, round((xb - xa) * scale)))
-            cy = ((dst[1] + dst[3]) / 2 - 0.5) * aspect * h + h / 2
-            cx = (dst[0] + dst[2]) / 2 * w
+            cy, cx = _centre(dst, h, w, aspect)
             y, x = round(cy - size[0] / 2), round(cx - size[1] / 2)
             for t in range(t_lat):
                 piece = look.latents[0, :, min(t, t_src - 1), ya:yb, xa:xb].float()
                 if size != tuple(piece.shape[1:]):
                     piece = torch.nn.functional.interpolate(piece[None], size=size, mode="bilinear")[0]
-                y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + size[0], h), min(x + size[1], w)
-                if y0 < y1 and x0 < x1:
-                    out[0, :, t, y0:y1, x0:x1] = piece[:, y0 - y : y1 - y, x0 - x : x1 - x].to(out.dtype)
+                _paste(out[0, :, t], piece, y, x)
     return out
 
 
