@@ -103,7 +103,8 @@ def load_pipeline(model: str):
 
 def save_video(out: Path, frames, fps: int, stamp) -> None:
     """The one way every command writes a video, so whatever is done to outputs applies to all:
-    ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file."""
+    ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file. ``frames``: a clip,
+    or its pieces as they are made (``long_video.stream``)."""
     from kino.data.video_io import write_video
 
     write_video(out, frames, fps, provenance=stamp)
@@ -174,17 +175,17 @@ def cmd_generate(args) -> int:
                                    **options))
         if args.loop and last_image is not None:
             raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
+        stamp = output_stamp(args, "generate")
         bar, progress = progress_bar("generating")
-        with bar:
-            result = long_video.generate(pipe, req, loop=args.loop, progress=progress)
+        with bar:  # each chunk is encoded as it is made: a minute never sits in memory whole
+            clip = long_video.stream(pipe, req, loop=args.loop, progress=progress)
+            save_video(out, clip, clip.fps, stamp)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, result.frames, result.fps, output_stamp(args, "generate"))
-    t = result.timings
+    t = clip.timings
     print(
-        f"wrote {out} ({result.frames.shape[2]}x{result.frames.shape[1]}, {len(result.frames)} frames at "
-        f"{result.fps} fps); text {t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, "
-        f"decode {t['vae_decode']:.2f}s",
+        f"wrote {out} ({clip.width}x{clip.height}, {clip.frames} frames at {clip.fps} fps); text "
+        f"{t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, decode {t['vae_decode']:.2f}s",
         file=sys.stderr,
     )
     return EXIT_OK

@@ -41,3 +41,27 @@ def test_bad_frames_are_refused_and_leave_no_file(tmp_path, frames, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         write_video(tmp_path / "a.mp4", frames, fps=8)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pieces_are_encoded_as_they_come_and_give_the_clip(tmp_path):
+    frames = noisy_frames()
+    write_video(tmp_path / "whole.mp4", frames, fps=8)
+    pieces = (frames[a:b] for a, b in ((0, 5), (5, 6), (6, 20), (20, 33)))
+    assert write_video(tmp_path / "pieces.mp4", pieces, fps=8) == 33
+    assert np.array_equal(read_video(tmp_path / "pieces.mp4")[0], read_video(tmp_path / "whole.mp4")[0])
+
+
+def test_pieces_that_fail_halfway_leave_no_file(tmp_path):
+    frames = noisy_frames()
+
+    def refused():
+        yield frames[:9]
+        raise RuntimeError("refused halfway")  # as a safety refusal in a later chunk would
+
+    with pytest.raises(RuntimeError, match="halfway"):
+        write_video(tmp_path / "out.mp4", refused(), fps=8)
+    with pytest.raises(ValueError, match="every piece of a clip must be 64x64"):
+        write_video(tmp_path / "out.mp4", iter([frames[:4], frames[:4, :32]]), fps=8)
+    with pytest.raises(ValueError, match="no frames"):
+        write_video(tmp_path / "out.mp4", iter([]), fps=8)
+    assert list(tmp_path.iterdir()) == []

@@ -158,3 +158,33 @@ def test_a_long_clip_encodes_its_prompt_once(tiny_pipeline):
     finally:
         del pipe.text_encoder.forward
     assert calls == [["a red ball", ""], ["a blue box", ""]]
+
+
+def test_a_stream_hands_out_each_chunk_as_it_is_made(tiny_pipeline, monkeypatch):
+    from kino.pipelines.long_video import stream
+
+    made = []  # the chunks made so far when each piece arrives
+    real = TextToVideoPipeline.__call__
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", lambda pipe, *a, **k: made.append(1) or real(pipe, *a, **k))
+    request = Request("a red ball", seconds=6, steps=1, seed=4)  # 25 frames: 5 chunks
+    clip = stream(tiny_pipeline, request)
+    assert (clip.frames, clip.height, clip.width, clip.fps) == (25, 128, 128, 4) and not made  # known before any
+    pieces, seen = [], []
+    for piece in clip:
+        pieces.append(piece.copy())
+        seen.append(len(made))
+    assert seen == [1, 2, 3, 4, 5]  # a piece after every chunk, not all at the end
+    assert max(len(p) for p in pieces) <= 9  # only the frames the next chunk takes are held back
+    assert clip.timings["total"] > 0 and "transformer" in clip.timings
+    assert np.array_equal(np.concatenate(pieces), generate(tiny_pipeline, request).frames)  # the same clip
+
+
+def test_a_stream_checks_its_request_before_making_anything(tiny_pipeline):
+    from kino.pipelines.long_video import stream
+
+    with pytest.raises(RequestError, match="at most 60"):
+        stream(tiny_pipeline, Request("a ball", seconds=61, steps=1))
+    with pytest.raises(RequestError, match="loop"):
+        stream(tiny_pipeline, Request("a ball", last_image=np.zeros((64, 64, 3), np.uint8), steps=1), loop=True)
+    loop = stream(tiny_pipeline, Request("a ball", seconds=4, steps=1), loop=True)
+    assert loop.frames == 16 == sum(len(p) for p in loop)  # the duplicate first frame is not handed out

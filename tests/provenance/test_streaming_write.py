@@ -23,3 +23,13 @@ def test_marked_output_is_the_embedded_clip_and_is_never_copied_whole(tmp_path):
     ref, _ = read_video(tmp_path / "ref.mp4")
     assert len(out) == len(clip) and np.array_equal(out, ref)
     assert watermark.detect(out).present
+
+
+def test_a_clip_marked_in_pieces_of_any_size_is_the_clip_marked_whole():
+    clip = attacks.toyworld_clip(8)  # 33 frames: CHUNKs of 8 and a last one of 1
+    whole = watermark.embed(clip, 0x1234)
+    cuts = (0, 3, 4, 13, 21, 33)
+    pieces = [clip[a:b] for a, b in zip(cuts, cuts[1:])]
+    marked = list(watermark.embed_chunks(iter(pieces), 0x1234))
+    assert [len(c) for c in marked] == [8, 8, 8, 8, 1]
+    assert np.array_equal(np.concatenate(marked), whole)

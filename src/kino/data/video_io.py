@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,30 +13,59 @@ import numpy as np
 from kino.io import atomic_path
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18, *, provenance=None) -> None:
+def write_video(
+    path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: int, crf: int = 18, *, provenance=None
+) -> int:
     """Write (T, H, W, 3) uint8 frames as H.264 yuv420p .mp4, playable in browsers; atomically.
+    Returns the number of frames written.
 
+    ``frames`` may also be (n, H, W, 3) pieces of a clip, encoded as they come (a long clip as it
+    is made): the whole clip is then never held at once. Should a piece be wrong, or the pieces
+    stop with an error (a safety refusal halfway through a minute), nothing is left at ``path``.
     yuv420p needs even sizes; odd sizes are rejected rather than silently cropped. With
     ``provenance`` (a ``kino.provenance.Stamp``) the frames are watermarked before encoding and the
     file is C2PA-signed before it takes its name: every video kino hands to a user goes this way.
     """
-    frames = np.ascontiguousarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    _, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h}")
+    pieces = iter([frames] if isinstance(frames, np.ndarray) else frames)
+    first = _checked(next(pieces, None))
+    _, h, w, _ = first.shape
+    count = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal count
+        for piece in itertools.chain([first], pieces):
+            piece = _checked(piece, (h, w))
+            count += len(piece)
+            yield piece
+
     with atomic_path(path) as tmp:
         if provenance is None:
-            _encode(tmp, [frames], w, h, fps, crf)
-            return
+            _encode(tmp, counted(), w, h, fps, crf)
+            return count
         plain = tmp.with_name(f"{tmp.stem}.unsigned{tmp.suffix}")
         try:
             # Marked a few frames at a time as they are encoded: no marked copy of the whole clip.
-            _encode(plain, provenance.mark_chunks(frames), w, h, fps, crf)
+            _encode(plain, provenance.mark_chunks(counted()), w, h, fps, crf)
             provenance.sign(plain, tmp, title=Path(path).name)
         finally:
             plain.unlink(missing_ok=True)
+    return count
+
+
+def _checked(frames, size: tuple[int, int] | None = None) -> np.ndarray:
+    """``frames`` as a contiguous (n, H, W, 3) uint8 array of even sides (and of ``size`` (H, W), when
+    given: every piece of one clip has the first one's), or ValueError saying what is wrong."""
+    if frames is None:
+        raise ValueError("no frames to write")
+    frames = np.ascontiguousarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 yuv420p needs even width and height, got {w}x{h}")
+    if size is not None and (h, w) != size:
+        raise ValueError(f"every piece of a clip must be {size[1]}x{size[0]}, got one of {w}x{h}")
+    return frames
 
 
 def _encode(path: Path, chunks: Iterable[np.ndarray], w: int, h: int, fps: int, crf: int) -> None:

@@ -251,8 +251,9 @@ def storyboards(pipe, steps: int, n: int, shot_seconds: float = 2.0, reference: 
 
 
 def probe_long(model: str, seconds: float, steps: int) -> dict:
-    """In this process: load, warm up, generate ``seconds`` chunk by chunk; time, peak memory, seams."""
-    from kino.pipelines.long_video import chunk_frames, chunk_plan, generate, seam_frames
+    """In this process: load, warm up, make ``seconds`` chunk by chunk and write it as ``kino generate``
+    does (each chunk encoded as it is made); time, peak memory, seams."""
+    from kino.pipelines.long_video import chunk_frames, chunk_plan, generate, seam_frames, stream
     from kino.pipelines.text_to_video import Request, TextToVideoPipeline, num_frames_for
 
     pipe = TextToVideoPipeline.from_pretrained(model)
@@ -261,19 +262,21 @@ def probe_long(model: str, seconds: float, steps: int) -> dict:
     # (this module after its other sections) would report the parent's size.
     loaded = peak_mib()
     t0, c0 = time.perf_counter(), time.process_time()
-    result = generate(pipe, Request("a big red ball moves to the right", seconds=seconds, steps=steps, seed=1,
-                                    **VIDEO))
+    clip = stream(pipe, Request("a big red ball moves to the right", seconds=seconds, steps=steps, seed=1, **VIDEO))
+    diffs: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = write_video(Path(tmp) / "long.mp4", seams.watch(clip, diffs), FPS)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = peak_mib()
     tf = pipe.cfg.vae.temporal_factor
     plan = chunk_plan(num_frames_for(seconds, FPS, tf), chunk_frames(pipe, FPS), tf)
-    diffs = seams.frame_diffs(result.frames)
-    return {"seconds": seconds, "frames": len(result.frames), "chunks": len(plan), "wall_s": wall, "cpu_s": cpu,
+    d = np.array(diffs)
+    return {"seconds": seconds, "frames": frames, "chunks": len(plan), "wall_s": wall, "cpu_s": cpu,
             "peak_rss_mb": peak, "rss_after_load_mb": loaded,
-            "chunk_seams": [seams.seam_ratio(result.frames, s, diffs) for s in seam_frames(plan)],
-            "chunk_seams_worst_in_fade": [seams.join_ratio(result.frames, s, before=BLEND_FRAMES, diffs=diffs)
+            "chunk_seams": [seams.seam_ratio(None, s, d) for s in seam_frames(plan)],
+            "chunk_seams_worst_in_fade": [seams.join_ratio(None, s, before=BLEND_FRAMES, diffs=d)
                                           for s in seam_frames(plan)],
-            "latent_step_ratio": seams.latent_boundary_ratio(result.frames, tf)}  # fmt: skip
+            "latent_step_ratio": seams.latent_boundary_ratio(None, tf, d)}  # fmt: skip
 
 
 def long_video(model: str, steps: int, durations=DURATIONS) -> dict:

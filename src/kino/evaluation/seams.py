@@ -13,7 +13,7 @@ ratio of at most 2).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,13 +27,26 @@ def frame_diffs(frames: np.ndarray) -> np.ndarray:
     return np.array([np.abs(f[i + 1].astype(np.int16) - f[i]).mean() for i in range(len(f) - 1)])
 
 
-def seam_ratio(frames: np.ndarray, seam: int, diffs: np.ndarray | None = None) -> float:
+def watch(pieces: Iterable[np.ndarray], diffs: list[float]) -> Iterator[np.ndarray]:
+    """(n, H, W, 3) pieces of a clip passed on as they come, each frame's change from the one before
+    appended to ``diffs``: ``frame_diffs`` of a clip that is never held whole. The figures below take
+    those ``diffs`` in place of the frames."""
+    last = None
+    for piece in pieces:
+        for frame in piece:
+            if last is not None:
+                diffs.append(float(np.abs(frame.astype(np.int16) - last).mean()))
+            last = frame
+        yield piece
+
+
+def seam_ratio(frames: np.ndarray | None, seam: int, diffs: np.ndarray | None = None) -> float:
     """Change from frame ``seam - 1`` into frame ``seam`` over the median change of the clip."""
     d = frame_diffs(frames) if diffs is None else diffs
     return float(d[seam - 1] / max(float(np.median(d)), 1e-6))
 
 
-def join_ratio(frames: np.ndarray, seam: int, before: int = 0, after: int = 0, diffs: np.ndarray | None = None) -> float:
+def join_ratio(frames: np.ndarray | None, seam: int, before: int = 0, after: int = 0, diffs: np.ndarray | None = None) -> float:
     """The largest change into frames ``seam - before`` .. ``seam + after`` over the clip's median: a
     seam spread by a fade (kino.pipelines.long_video.fade) is judged by its worst frame, not its last."""
     d = frame_diffs(frames) if diffs is None else diffs
@@ -48,10 +61,10 @@ def loop_closure(frames: np.ndarray) -> float:
     return float(wrap / max(float(np.median(d)), 1e-6))
 
 
-def latent_boundary_ratio(frames: np.ndarray, temporal_factor: int = 4) -> float:
+def latent_boundary_ratio(frames: np.ndarray | None, temporal_factor: int = 4, diffs=None) -> float:
     """Median change into a frame that starts a latent frame (1, 5, 9, ...) over the clip's median:
     how visible the model's own 4-frame steps are, for reading the seam figures."""
-    d = frame_diffs(frames)
+    d = frame_diffs(frames) if diffs is None else np.asarray(diffs)
     starts = np.arange(0, len(d), temporal_factor)  # d[4k] is the change into frame 1 + 4k
     return float(np.median(d[starts]) / max(float(np.median(d)), 1e-6))
 

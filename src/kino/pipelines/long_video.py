@@ -12,6 +12,8 @@ A loop ends on its own first frame (the last-frame channel) and drops that dupli
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,6 +85,24 @@ def chunk_frames(pipe: TextToVideoPipeline, fps: int, chunk_seconds: float | Non
     return num_frames_for(chunk_seconds or pipe.cfg.sample.seconds, fps, pipe.cfg.vae.temporal_factor)
 
 
+@dataclass
+class Stream:
+    """A clip handed out in pieces as it is made (``stream``): iterating gives (n, H, W, 3) uint8
+    pieces in order. ``frames``, ``height``, ``width`` and ``fps`` are known before the first piece;
+    ``timings`` and ``looks`` (as ``Result``'s) are complete once the last piece is out."""
+
+    pieces: Iterator[np.ndarray]
+    frames: int
+    height: int
+    width: int
+    fps: int
+    timings: dict[str, float]
+    looks: dict
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.pieces
+
+
 def generate(
     pipe: TextToVideoPipeline,
     req: Request,
@@ -92,21 +112,53 @@ def generate(
     progress=None,
     cast: dict | None = None,
 ) -> Result:
-    """``req`` generated chunk by chunk (one chunk when it fits the window); ``loop``: its last
-    frame leads back into its first. ``progress(i, n)`` counts steps over all chunks. ``cast``:
-    characters drawn as an earlier clip drew them (its Result.looks; the first chunk draws them,
-    the others continue it); the result's ``looks`` are the first chunk's."""
+    """``req`` generated chunk by chunk (one chunk when it fits the window), as one array: ``stream``'s
+    pieces put together."""
+    clip = stream(pipe, req, loop=loop, chunk_seconds=chunk_seconds, progress=progress, cast=cast)
+    video = np.empty((clip.frames, clip.height, clip.width, 3), np.uint8)  # preallocated: no copies of a minute
+    done = 0
+    for piece in clip:
+        video[done : done + len(piece)] = piece
+        done += len(piece)
+    return Result(frames=video, fps=clip.fps, timings=clip.timings, looks=clip.looks)
+
+
+def stream(
+    pipe: TextToVideoPipeline,
+    req: Request,
+    *,
+    loop: bool = False,
+    chunk_seconds: float | None = None,
+    progress=None,
+    cast: dict | None = None,
+) -> Stream:
+    """``req`` generated chunk by chunk (one chunk when it fits the window), handed out as each chunk
+    is done: only the frames the next chunk starts from are held back, so a minute takes the memory of
+    one chunk (and a writer that encodes the pieces as they come never holds the whole clip).
+    ``loop``: its last frame leads back into its first. ``progress(i, n)`` counts steps over all
+    chunks. ``cast``: characters drawn as an earlier clip drew them (its Result.looks; the first chunk
+    draws them, the others continue it); the stream's ``looks`` are the first chunk's. A bad request
+    raises here, before any piece."""
     r = pipe.resolve(req)
+    if loop and r.last_image is not None:
+        raise RequestError("a loop ends on its own first frame; give --image, not --last-image")
     tf = pipe.cfg.vae.temporal_factor
     total = num_frames_for(r.seconds, r.fps, tf)
-    window = chunk_frames(pipe, r.fps, chunk_seconds)
+    timings: dict[str, float] = {}
+    looks: dict = {}
+    pieces = _pieces(pipe, r, total, chunk_frames(pipe, r.fps, chunk_seconds), loop, progress, cast, timings, looks)
+    return Stream(pieces, total - 1 if loop else total, r.height, r.width, r.fps, timings, looks)
+
+
+def _pieces(
+    pipe: TextToVideoPipeline, r: Request, total: int, window: int, loop: bool, progress, cast, timings, looks
+) -> Iterator[np.ndarray]:
+    """The frames of ``stream``, a chunk at a time; fills ``timings`` and ``looks`` as it goes."""
+    tf = pipe.cfg.vae.temporal_factor
     sizes = chunk_plan(total, window, tf)
     anchor_steps = r.steps if loop and r.image is None else 0
     steps_total = anchor_steps + r.steps * len(sizes)
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    if loop and r.last_image is not None:
-        raise RequestError("a loop ends on its own first frame; give --image, not --last-image")
 
     def run(request: Request, offset: int, cast: dict | None = None) -> Result:
         tick = (lambda i, _n: progress(offset + i, steps_total)) if progress else None
@@ -123,8 +175,10 @@ def generate(
             first_image = run(short, 0).frames[0]
         last_image = first_image
 
-    # 2. Chunk by chunk, each one led by the end of the one before.
-    video = np.empty((total, r.height, r.width, 3), np.uint8)  # preallocated: no copies of a minute of frames
+    # 2. Chunk by chunk, each one led by the end of the one before. ``tail`` holds the frames made and
+    # not yet handed out, which end at frame ``done``; the next chunk reads and fades the last ``keep``.
+    keep = 1 + tf * sum(context_latents(window, tf))
+    tail = np.empty((0, r.height, r.width, 3), np.uint8)
     done = 0
     for i, n in enumerate(sizes):
         final = i == len(sizes) - 1
@@ -133,22 +187,26 @@ def generate(
             common["layout_span"] = (0, total)  # every chunk is laid out as part of the one video
             request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
             first = run(request, anchor_steps, cast)
-            video[:n], looks = first.frames, first.looks
+            tail = first.frames
+            looks.update(first.looks)
             del first
         else:
             given, remade = context_latents(window, tf)
             given = min(given, (done - 1) // tf - remade)
             start = done - tf * remade  # the chunk before's last frames, made again
-            prefix = video[start - 1 - tf * given : start]
+            prefix = tail[len(tail) - (done - start) - 1 - tf * given : len(tail) - (done - start)]
             request = pipe.derive(r, seconds=seconds_for(len(prefix) + tf * remade + n, r.fps), image=None,
                                   prefix=prefix, layout_span=(start - len(prefix), total), **common)  # fmt: skip
             frames = run(request, anchor_steps + i * r.steps).frames
             lead = len(prefix) + tf * remade  # frames of this chunk before frame `done`
             blend = min(BLEND_FRAMES, lead - 1)  # never the first given frame: a latent of its own
             if blend:
-                video[done - blend : done] = fade(video[done - blend : done], frames[lead - blend : lead])
-            video[done : done + n] = frames[lead:]
+                tail[-blend:] = fade(tail[-blend:], frames[lead - blend : lead])
+            tail = np.concatenate([tail, frames[lead:]])
         done += n
-    timings["total"] = time.perf_counter() - t0
-    frames = video[:-1] if loop else video  # a loop's last frame is its first: shown once
-    return Result(frames=frames, fps=r.fps, timings=timings, looks=looks)
+        if final:
+            timings["total"] = time.perf_counter() - t0
+            yield tail[:-1] if loop else tail  # a loop's last frame is its first: shown once
+        elif len(tail) > keep:
+            yield tail[:-keep]
+            tail = tail[-keep:].copy()

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +28,13 @@ class Stamp:
     sources: tuple[Path, ...] = ()  # inputs of an edit (extend, edit, connect): the first is the parent
     visible_mark: bool = False
 
-    def mark_chunks(self, frames: np.ndarray):
-        """(T, H, W, 3) uint8 -> the frames to encode, a few at a time (``watermark.embed_chunks``):
-        visible mark if asked, then the watermark."""
+    def mark_chunks(self, frames: np.ndarray | Iterable[np.ndarray]):
+        """(T, H, W, 3) uint8, or (n, H, W, 3) pieces of a clip as it is made -> the frames to encode, a
+        few at a time (``watermark.embed_chunks``): visible mark if asked, then the watermark."""
         from kino.provenance import visible, watermark
 
         if self.visible_mark:
-            frames = visible.stamp(frames)
+            frames = visible.stamp(frames) if isinstance(frames, np.ndarray) else map(visible.stamp, frames)
         return watermark.embed_chunks(frames, self.keys.key_id)
 
     def sign(self, src: Path, dst: Path, title: str) -> None:

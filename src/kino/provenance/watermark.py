@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,23 +147,46 @@ def embed(frames: np.ndarray, key_id: int) -> np.ndarray:
     return out
 
 
-def embed_chunks(frames: np.ndarray, key_id: int) -> Iterator[np.ndarray]:
-    """``embed``, ``CHUNK`` frames at a time, in order: a writer that encodes each chunk as it
-    comes never holds a marked copy of a whole (minute-long) clip."""
-    _, h, w, _ = frames.shape
-    grid = grid_for(h, w)
-    coded = ecc.encode(payload_bits(key_id))
-    comps = _components(grid, coded)
-    unit = _upsample(comps.sum(0), h, w)
-    gain = amplitude(h, w) / float(np.sqrt((unit**2).mean()))
-    for start in range(0, len(frames), CHUNK):
-        chunk = frames[start:start + CHUNK]
+def embed_chunks(frames: np.ndarray | Iterable[np.ndarray], key_id: int) -> Iterator[np.ndarray]:
+    """``embed``, ``CHUNK`` frames at a time, in order, of a (T, H, W, 3) clip or of a clip that comes
+    in (n, H, W, 3) pieces as it is made (any n): a writer that encodes each chunk as it comes never
+    holds a marked copy of a whole (minute-long) clip, nor, from pieces, the clip itself. The
+    marked frames are the same however the clip is cut into pieces."""
+    gain = None
+    for chunk in _regroup(frames, CHUNK):
+        if gain is None:  # the mark's pattern, from the frame size
+            h, w = chunk.shape[1:3]
+            grid = grid_for(h, w)
+            coded = ecc.encode(payload_bits(key_id))
+            comps = _components(grid, coded)
+            unit = _upsample(comps.sum(0), h, w)
+            gain = amplitude(h, w) / float(np.sqrt((unit**2).mean()))
         weights = _host_rejection(chunk, grid, coded, comps, gain)
         delta = _upsample(np.tensordot(weights, comps, axes=1), h, w)[:, :, None] * gain
         out = np.empty_like(chunk)
         for i, frame in enumerate(chunk):  # frame by frame: no float copy of the chunk
             out[i] = np.clip(np.rint(frame + delta), 0, 255)
         yield out
+
+
+def _regroup(frames: np.ndarray | Iterable[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    """Frames ``n`` at a time (the last group may be shorter), from one (T, H, W, 3) array or from
+    (k, H, W, 3) pieces of any k."""
+    if isinstance(frames, np.ndarray):
+        yield from (frames[i : i + n] for i in range(0, len(frames), n))
+        return
+    held: list[np.ndarray] = []
+    count = 0
+    for piece in frames:
+        while len(piece):
+            take = piece[: n - count]
+            held.append(take)
+            count, piece = count + len(take), piece[len(take) :]
+            if count == n:
+                yield held[0] if len(held) == 1 else np.concatenate(held)
+                held, count = [], 0
+    if count:
+        yield held[0] if len(held) == 1 else np.concatenate(held)
 
 
 def _host_rejection(frames: np.ndarray, grid: int, coded: np.ndarray, comps: np.ndarray, gain: float) -> np.ndarray:

@@ -108,6 +108,7 @@ class NudityDetector:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # warnings about unused initialisers are noise
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             str(model_path or default_model_path()), options, providers=["CPUExecutionProvider"]
         )

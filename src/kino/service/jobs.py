@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
@@ -303,10 +304,15 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
                       layout=p.get("layout", True), **user_field(p.get("user", "")))
-        result = long_video.generate(pipe, req, loop=p.get("loop", False), progress=on_step)
-        video, fps, timings = result.frames, result.fps, dict(result.timings)
+        video = long_video.stream(pipe, req, loop=p.get("loop", False), progress=on_step)  # encoded as it is made
+        fps = video.fps
     t0 = time.perf_counter()
-    write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
+    count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
     timings["write_and_sign"] = time.perf_counter() - t0
-    return {"frames": int(len(video)), "fps": int(fps), "width": int(video.shape[2]), "height": int(video.shape[1]),
-            "seconds": round(len(video) / fps, 3), "timings": {k: round(v, 3) for k, v in timings.items()}}
+    if isinstance(video, np.ndarray):
+        height, width = video.shape[1:3]
+    else:  # made while it was written: the writing is what the making left of that time
+        height, width = video.height, video.width
+        timings = {**video.timings, "write_and_sign": timings["write_and_sign"] - video.timings["total"]}
+    return {"frames": count, "fps": int(fps), "width": int(width), "height": int(height),
+            "seconds": round(count / fps, 3), "timings": {k: round(v, 3) for k, v in timings.items()}}
