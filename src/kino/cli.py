@@ -198,11 +198,11 @@ def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
     for i, text in enumerate(story.prompts()):
         print(f"shot {i + 1}: {text}", file=sys.stderr)
     bar, progress = progress_bar("storyboard")
-    with bar:
-        result = storyboard.render_story(pipe, story, progress=progress, **options)
-    save_video(out, result.frames, result.fps, stamp)
-    print(f"wrote {out} ({len(result.prompts)} shots, {len(result.frames)} frames at {result.fps} fps; "
-          f"cuts at frames {result.cuts})", file=sys.stderr)
+    with bar:  # each shot is encoded as it is made
+        made = storyboard.stream_story(pipe, story, progress=progress, **options)
+        save_video(out, made, made.fps, stamp)
+    print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
+          f"cuts at frames {made.cuts})", file=sys.stderr)
     return EXIT_OK
 
 

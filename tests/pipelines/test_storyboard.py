@@ -104,3 +104,28 @@ def test_reference_frame_starts_later_shots_from_the_first_shots_first_frame(tin
     assert not np.array_equal(plain.frames[plain.cuts[0]:], shot2)
     with pytest.raises(RequestError, match="reference"):
         storyboard.from_dict({**STORY, "reference": "yes"})
+
+
+def test_a_story_streams_shot_by_shot(tiny_pipeline, monkeypatch):
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    story = storyboard.from_dict(STORY)
+    whole = storyboard.render_story(tiny_pipeline, story, steps=1)
+    made = []
+    real = TextToVideoPipeline.__call__
+    monkeypatch.setattr(TextToVideoPipeline, "__call__", lambda pipe, *a, **k: made.append(1) or real(pipe, *a, **k))
+    stream = storyboard.stream_story(tiny_pipeline, story, steps=1)
+    assert (stream.frames, stream.cuts, stream.prompts) == (14, [5], story.prompts()) and not made
+    pieces, seen = [], []
+    for piece in stream:
+        pieces.append(piece)
+        seen.append(len(made))
+    assert seen[0] == 1 and seen[-1] == 2  # the first shot is out before the second is made
+    assert np.array_equal(np.concatenate(pieces), whole.frames)
+    assert stream.timings["total"] > 0
+
+
+def test_a_story_with_a_bad_shot_is_refused_before_any_is_made(tiny_pipeline):
+    story = storyboard.from_dict({"shots": ["a ball", "x" * 3000]})
+    with pytest.raises(RequestError, match="shot 2"):
+        storyboard.stream_story(tiny_pipeline, story)

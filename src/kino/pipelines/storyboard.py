@@ -22,12 +22,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kino.pipelines.long_video import generate
+from kino.pipelines.long_video import stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
 
@@ -214,11 +215,47 @@ def steps_for(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
             for r in requests]  # fmt: skip
 
 
+@dataclass
+class StoryStream:
+    """A storyboard's video handed out in pieces as its shots are made (``stream_story``): iterating
+    gives (n, H, W, 3) uint8 pieces in order; everything but ``timings`` (seconds per stage, all shots
+    together, complete once the last piece is out) is known before the first piece."""
+
+    pieces: Iterator[np.ndarray]
+    frames: int
+    height: int
+    width: int
+    fps: int
+    cuts: list[int]  # index of the first frame of each shot after the first
+    prompts: list[str]  # what the model reads for each shot
+    timings: dict[str, float]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.pieces
+
+
 def render_story(
     pipe: TextToVideoPipeline, story: Storyboard, progress=None, reference: bool | None = None, carry: bool = True,
     **options,
 ) -> StoryResult:
-    """Every shot generated with the same seed, joined with hard cuts.
+    """Every shot generated with the same seed, joined with hard cuts, as one array: ``stream_story``'s
+    pieces put together."""
+    made = stream_story(pipe, story, progress, reference, carry, **options)
+    video = np.empty((made.frames, made.height, made.width, 3), np.uint8)
+    done = 0
+    for piece in made:
+        video[done : done + len(piece)] = piece
+        done += len(piece)
+    return StoryResult(video, made.fps, made.cuts, made.prompts)
+
+
+def stream_story(
+    pipe: TextToVideoPipeline, story: Storyboard, progress=None, reference: bool | None = None, carry: bool = True,
+    **options,
+) -> StoryStream:
+    """Every shot generated with the same seed, joined with hard cuts, handed out as it is made (each
+    shot chunk by chunk, ``long_video.stream``): a minute of shots never sits in memory whole. Every
+    shot's request is checked before any is made.
 
     ``carry``: a character that an earlier shot drew is drawn into each later shot that names it
     from the earlier shot's own drawing (its latent cells, set at the place this shot gives it; the
@@ -228,17 +265,32 @@ def render_story(
     shot's first frame (kept through the first-frame channel), so its characters are drawn from the
     same pixels; the shot's own words then say where they go (its opening place is the reference's).
     """
+    from kino.pipelines.text_to_video import num_frames_for
+
     reference = story.reference if reference is None else reference
     requests = shot_requests(pipe, story, **options)
-    steps = steps_for(requests, pipe)
-    clips, done, cast = [], 0, {}
+    lengths = [num_frames_for(r.seconds, r.fps, pipe.cfg.vae.temporal_factor) for r in requests]
+    cuts = [int(x) for x in np.cumsum(lengths)[:-1]]
+    first = requests[0]
+    timings: dict[str, float] = {}
+    pieces = _shots(pipe, requests, steps_for(requests, pipe), progress, reference, carry, timings)
+    return StoryStream(pieces, sum(lengths), first.height, first.width, first.fps, cuts, [r.prompt for r in requests],
+                       timings)
+
+
+def _shots(pipe, requests: list[Request], steps: list[int], progress, reference: bool, carry: bool, timings: dict):
+    """The frames of ``stream_story``, shot after shot, each as ``long_video.stream`` hands it out."""
+    done, cast, opening = 0, {}, None
     for k, (r, n) in enumerate(zip(requests, steps)):
         tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
         if reference and k > 0:
-            r = dataclasses.replace(r, image=clips[0][0])
-        result = generate(pipe, r, progress=tick, cast=cast if carry else None)
-        clips.append(result.frames)
-        cast = {**result.looks, **cast}  # a character keeps the look of the first shot that drew it
+            r = dataclasses.replace(r, image=opening)
+        shot = stream(pipe, r, progress=tick, cast=cast if carry else None)
+        for piece in shot:
+            if opening is None:
+                opening = piece[0].copy()  # the first shot's first frame: the reference of the others
+            yield piece
+        cast = {**shot.looks, **cast}  # a character keeps the look of the first shot that drew it
+        for key, seconds in shot.timings.items():
+            timings[key] = timings.get(key, 0.0) + seconds
         done += n
-    cuts = [int(x) for x in np.cumsum([len(c) for c in clips])[:-1]]
-    return StoryResult(np.concatenate(clips), requests[0].fps, cuts, [r.prompt for r in requests])

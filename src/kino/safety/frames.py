@@ -108,6 +108,8 @@ class NudityDetector:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # warnings about unused initialisers are noise
+        # No memory arena: ONNX Runtime's keeps what each run took, so the chunks of a long clip each
+        # raised its resident size (a 60 s clip peaked at 1.29x a 4 s one with it, 1.16x without).
         options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(
             str(model_path or default_model_path()), options, providers=["CPUExecutionProvider"]

@@ -294,8 +294,8 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
         options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
         options["layout"] = p.get("layout", True)  # jobs queued before layout steering existed: on
-        result = storyboard.render_story(pipe, story, progress=on_step, **options, **user_field(p.get("user", "")))
-        video, fps = result.frames, result.fps
+        video = storyboard.stream_story(pipe, story, progress=on_step, **options, **user_field(p.get("user", "")))
+        fps = video.fps  # encoded as it is made
     else:  # one shot, made chunk by chunk when longer than the model's window
         from kino.pipelines import long_video
         from kino.pipelines.text_to_video import Request
