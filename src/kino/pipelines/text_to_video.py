@@ -32,6 +32,7 @@ MAX_SIDE = 1024
 # and H.264 at CRF 28 (64 px frames halved to 32 px lose it; see kino.provenance.watermark).
 MIN_SIDE = 128
 MAX_SECONDS = 60.0
+DRAFT_SEED_STRIDE = 7_919  # draft k of a clip samples its noise from seed + k * stride (kino.pipelines.selfcheck)
 
 
 class RequestError(ValueError):
@@ -269,6 +270,7 @@ class TextToVideoPipeline:
         ``follow``: the plan of a clip that continues its given prefix frames (motion.follow, for
         extend): where the objects in them go next."""
         from kino.pipelines.motion import looks, moving
+        from kino.pipelines.selfcheck import several
 
         r = self.resolve(req)
         timings: dict[str, float] = {}
@@ -296,7 +298,8 @@ class TextToVideoPipeline:
                      and r.last_image is None)
         # A clip that leads into a given last frame whose objects' way the caller planned (extend backward).
         continues |= r.last_image is not None and follow is not None and r.prefix is None and r.image is None
-        if known is None and (moving(placements) or cast):  # drawn still, then moved (kino.pipelines.motion)
+        # Drawn still, then moved (kino.pipelines.motion), or several of a kind copied (kino.pipelines.selfcheck).
+        if known is None and (moving(placements) or cast or several(placements)):
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
             drawn = looks(still, placements)
@@ -306,7 +309,10 @@ class TextToVideoPipeline:
         else:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
             step = lambda i, _x: progress(i + 1, r.steps) if progress else None
-            latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
+            if known is None:
+                latents = self.draft(r, velocity, noise, times, placements, step)
+            else:
+                latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
             drawn = looks(latents.float().cpu(), placements) if known is None else {}
         if known is not None:
             latents = known_mask * known + (1 - known_mask) * latents
@@ -332,9 +338,10 @@ class TextToVideoPipeline:
         ``noise``, its cast characters drawn in from their looks; its objects and camera moved along
         the plan; then noised again (from ``generator``) to ``motion.start_time`` and sampled from
         there with the moving plan's steering."""
-        from kino.pipelines import motion
+        from kino.pipelines import motion, selfcheck
 
-        t0 = motion.start_time(r.prompt, cast=bool(cast))
+        copied = selfcheck.several(placements)
+        t0 = motion.start_time(r.prompt, cast=bool(cast) or copied)
         total = len(times) - 1 + len(times[times < t0])
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
         # add up steps per chunk): both passes together fill them.
@@ -345,14 +352,39 @@ class TextToVideoPipeline:
         held = motion.held(placements, still)
         velocity = self.velocity_fn(still_text.to(self.dtype), still_mask, r.guidance, None, None,
                                     self.layout_bias(r, shape, held, still))
-        first = get_sampler(r.sampler)(velocity, noise, times, callback=step).float().cpu()
+        first = self.draft(r, velocity, noise, times, held, step).float().cpu()
         if cast:
             first = motion.recast(first, held, cast, r.width / r.height)
+        if copied:
+            first = selfcheck.copies(first, held, self.first_frame(first), r.width / r.height)
         first = motion.clear_strays(first, placements, self.first_frame(first), r.width / r.height)
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
         latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
                               lambda i, x: step(len(times) - 1 + i, x))
         return latents, first
+
+    def draft(self, r: Request, velocity, noise, times, placements, callback=None) -> torch.Tensor:
+        """Latents sampled from ``noise``; when the plan names objects, the first frame is checked
+        against it (kino.pipelines.selfcheck) and a draft with faults is sampled again from new noise,
+        up to ``selfcheck.DRAFTS`` drafts in all (only the first reports progress). The draft with
+        the fewest faults is kept; with a clean first draft, nothing else is done."""
+        from kino.pipelines import selfcheck
+
+        sample = get_sampler(r.sampler)
+        latents = sample(velocity, noise, times, callback=callback)
+        if not placements:
+            return latents
+        best, fewest = latents, selfcheck.faults(self.first_frame(latents), placements, r.width / r.height)
+        for k in range(1, selfcheck.DRAFTS):
+            if fewest == 0:
+                break
+            generator = torch.Generator().manual_seed((r.seed + k * DRAFT_SEED_STRIDE) % 2**63)
+            fresh = torch.randn(noise.shape, generator=generator, dtype=torch.float32).to(noise.device)
+            latents = sample(velocity, fresh, times)
+            found = selfcheck.faults(self.first_frame(latents), placements, r.width / r.height)
+            if found < fewest:
+                best, fewest = latents, found
+        return best
 
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
