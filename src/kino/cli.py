@@ -605,7 +605,7 @@ def build_parser() -> Parser:
     c.add_argument("second", help="the clip that comes after; scaled and cropped to the first's size")
     c.add_argument("prompt", nargs="?", default="", help="what happens in the transition (optional)")
     c.add_argument("-o", "--output", required=True, help="output .mp4 path")
-    c.add_argument("--seconds", type=float, default=1.0, help="length of the transition (default 1)")
+    c.add_argument("--seconds", type=float, default=2.0, help="length of the transition (default 2)")
     c.add_argument("--no-fade", action="store_true", help=NO_FADE_HELP)
     sampling_options(c)
     c.set_defaults(func=cmd_connect)

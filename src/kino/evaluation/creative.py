@@ -95,8 +95,10 @@ def extend_seams(pipe, steps: int, n: int) -> dict:
                                    "median": round(float(np.median(boundary)), 3)}}  # fmt: skip
 
 
-def connect_seams(pipe, steps: int, n: int, seconds: float = 1.0) -> dict:
-    from kino.pipelines.connect import connect
+def connect_seams(pipe, steps: int, n: int, seconds: float | None = None) -> dict:
+    from kino.pipelines.connect import SECONDS, connect
+
+    seconds = SECONDS if seconds is None else seconds
 
     into, out_of, fades = [], [], {"a_to_transition": [], "transition_to_b": []}
     for i in range(n):

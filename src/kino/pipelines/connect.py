@@ -16,13 +16,18 @@ from kino.pipelines.extend import CONTEXT_LATENTS, fade_in, fade_out, model_size
 from kino.pipelines.long_video import BLEND_FRAMES, seconds_for
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
 
+# The transition's default length. Two clips of different scenes leave the model a long way to go:
+# in 1 s (8 frames) the first made frame already jumps, 2.34x the clip's median change from A's last
+# frame (median of 6 pairs, v3, 10 steps); in 2 s, 1.45x, under issue 6's 2x (NOTES, session 8).
+SECONDS = 2.0
+
 
 def connect(
     pipe: TextToVideoPipeline,
     a: np.ndarray,  # (Ta, H, W, 3) uint8
     b: np.ndarray,  # (Tb, H', W', 3) uint8; scaled and cropped to A's size
     fps: int,
-    seconds: float = 1.0,
+    seconds: float = SECONDS,
     prompt: str = "",
     seed: int = 0,
     progress=None,
