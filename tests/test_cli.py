@@ -305,3 +305,23 @@ def test_eval_reports_prompts_the_model_cannot_read(capsys, tmp_path, tiny_model
     data = json.loads((tmp_path / "r" / "results.json").read_text())
     assert len(data["results"]) == 1
     assert len(data["skipped"]) == 1 and "tokens long" in data["skipped"][0]["reason"]
+
+
+def test_an_output_refused_in_a_later_chunk_exits_3_and_leaves_no_file(capsys, tmp_path, tiny_model_dir, monkeypatch):
+    from kino.safety import guard
+
+    checked = []
+    real = guard.Guard.video
+
+    def video(self, frames, fps, what, prompt=None, user=None):  # the third chunk's frames are refused
+        checked.append(what)
+        if checked.count("output") == 3:
+            self.refuse(guard.refusal("sexual", f"{what} frame 0"), "output", prompt, user)
+        real(self, frames, fps, what, prompt, user)
+
+    monkeypatch.setattr(guard.Guard, "video", video)
+    out = tmp_path / "long.mp4"
+    code, err = run(capsys, "generate", "a red ball", "-o", str(out), "--model", str(tiny_model_dir), "--seconds",
+                    "8", "--steps", "1")
+    assert code == 3 and "refused: sexual" in err and checked.count("output") == 3
+    assert list(tmp_path.iterdir()) == []  # the two chunks already encoded went with the temporary file
