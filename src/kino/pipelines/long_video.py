@@ -103,24 +103,22 @@ class Stream:
         return self.pieces
 
 
-def generate(
-    pipe: TextToVideoPipeline,
-    req: Request,
-    *,
-    loop: bool = False,
-    chunk_seconds: float | None = None,
-    progress=None,
-    cast: dict | None = None,
-) -> Result:
+def generate(pipe: TextToVideoPipeline, req: Request, **options) -> Result:
     """``req`` generated chunk by chunk (one chunk when it fits the window), as one array: ``stream``'s
-    pieces put together."""
-    clip = stream(pipe, req, loop=loop, chunk_seconds=chunk_seconds, progress=progress, cast=cast)
-    video = np.empty((clip.frames, clip.height, clip.width, 3), np.uint8)  # preallocated: no copies of a minute
+    pieces put together (``options`` are ``stream``'s)."""
+    clip = stream(pipe, req, **options)
+    return Result(frames=gather(clip), fps=clip.fps, timings=clip.timings, looks=clip.looks)
+
+
+def gather(clip) -> np.ndarray:
+    """(T, H, W, 3) uint8: the pieces of a clip made in pieces (``Stream``, ``storyboard.StoryStream``),
+    put in one array made for them (no copies of a minute)."""
+    video = np.empty((clip.frames, clip.height, clip.width, 3), np.uint8)
     done = 0
     for piece in clip:
         video[done : done + len(piece)] = piece
         done += len(piece)
-    return Result(frames=video, fps=clip.fps, timings=clip.timings, looks=clip.looks)
+    return video
 
 
 def stream(

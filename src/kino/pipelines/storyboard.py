@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kino.pipelines.long_video import stream
+from kino.pipelines.long_video import gather, stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
 
@@ -241,12 +241,7 @@ def render_story(
     """Every shot generated with the same seed, joined with hard cuts, as one array: ``stream_story``'s
     pieces put together."""
     made = stream_story(pipe, story, progress, reference, carry, **options)
-    video = np.empty((made.frames, made.height, made.width, 3), np.uint8)
-    done = 0
-    for piece in made:
-        video[done : done + len(piece)] = piece
-        done += len(piece)
-    return StoryResult(video, made.fps, made.cuts, made.prompts)
+    return StoryResult(gather(made), made.fps, made.cuts, made.prompts)
 
 
 def stream_story(
