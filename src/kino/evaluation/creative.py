@@ -323,8 +323,8 @@ def run(model: str, steps: int, n: int, n_storyboards: int, durations=DURATIONS,
     jobs = {
         "image_to_video": lambda: image_to_video(pipe, steps, n),
         "extend": lambda: extend_seams(pipe, steps, n),
-        "connect": lambda: connect_seams(pipe, steps, n),
-        "connect_2s": lambda: connect_seams(pipe, steps, n, seconds=2.0),
+        "connect": lambda: connect_seams(pipe, steps, n),  # the default transition (connect.SECONDS)
+        "connect_1s": lambda: connect_seams(pipe, steps, n, seconds=1.0),  # the default until session 8
         "loop": lambda: loops(pipe, steps, n),
         "edit_mask": lambda: masked_edits(pipe, steps, n),
         "camera": lambda: camera_moves(pipe, steps, n),
