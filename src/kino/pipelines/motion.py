@@ -214,7 +214,7 @@ def clear_strays(
     stray = torch.zeros(h, w, dtype=torch.bool)
     for p in placements:
         if moving([p]):
-            mine = _pixels(frame, p.color).reshape(h, frame.shape[0] // h, w, frame.shape[1] // w)
+            mine = color_pixels(frame, p.color).reshape(h, frame.shape[0] // h, w, frame.shape[1] // w)
             stray |= torch.from_numpy(mine.any(axis=(1, 3))) & ~boxed
     if not stray.any():
         return latents
@@ -302,7 +302,7 @@ def recast(
 FOLLOW_FRAMES = 8  # an object's velocity is read over the last this many given frames
 
 
-def _pixels(frame: np.ndarray, color: str) -> np.ndarray:
+def color_pixels(frame: np.ndarray, color: str) -> np.ndarray:
     """(H * W,) bool: the pixels of an (H, W, 3) uint8 frame nearest that palette colour and near it."""
     names = list(COLORS)
     rgb = np.array([COLORS[n] for n in names], np.float32)
@@ -315,7 +315,7 @@ def _pixels(frame: np.ndarray, color: str) -> np.ndarray:
 def _find(frame: np.ndarray, color: str) -> tuple[float, float, float] | None:
     """(x, y, half side) of the object of ``color`` in an (H, W, 3) uint8 frame, in fractions of W
     (y of H): the pixels nearest that palette colour and near it; None when too few are."""
-    mine = _pixels(frame, color)
+    mine = color_pixels(frame, color)
     h, w = frame.shape[:2]
     if mine.sum() < max(16, 0.0005 * h * w):
         return None

@@ -3,8 +3,8 @@
 In the manner of SLD (Wu et al., "Self-correcting LLM-controlled diffusion models", 2023): after a
 draft, a detector finds each object the prompt names, the finds are compared with the layout the
 planner read from the prompt (kino.pipelines.layout), and the latents are corrected. Captions name
-each object by its palette colour, so the detector is that colour's pixels (``motion._pixels``) in
-connected pieces. Two corrections:
+each object by its palette colour, so the detector is that colour's pixels
+(``motion.color_pixels``) in connected pieces. Two corrections:
 
 - **Draw again.** A draft whose objects are not one piece each where the plan puts them (a box
   holding two pieces of its colour, or none; a piece of the colour away from every box) is drawn
@@ -26,6 +26,7 @@ import torch
 from scipy import ndimage
 
 from kino.pipelines.layout import Placement
+from kino.pipelines.motion import Look, color_pixels, recast
 
 DRAFTS = 3  # drafts at most: the first, and up to two more when it has faults
 PAD = 0.25  # a piece belongs to a box it overlaps once the box is grown by this share of its side each way
@@ -51,10 +52,8 @@ def _region(box: np.ndarray, h: int, w: int, aspect: float) -> tuple[slice, slic
 def _pieces(frame: np.ndarray, placement: Placement, aspect: float) -> tuple[list[list[int]], list[int], np.ndarray]:
     """For each of the placement's boxes (first frame), the pieces of its colour that overlap it;
     the pieces that overlap none (strays); and each piece's area (index 0 unused). Specks are left out."""
-    from kino.pipelines.motion import _pixels
-
     h, w = frame.shape[:2]
-    labels, n = ndimage.label(_pixels(frame, placement.color).reshape(h, w), structure=_EIGHT)
+    labels, n = ndimage.label(color_pixels(frame, placement.color).reshape(h, w), structure=_EIGHT)
     area = np.bincount(labels.ravel(), minlength=n + 1)
     side = float(np.mean(placement.boxes[0, :, 2] - placement.boxes[0, :, 0])) * w
     big = area >= SPECK * side * side
@@ -93,8 +92,6 @@ def copies(
 ) -> torch.Tensor:
     """(1, C, T', h, w) still latents with each kind of several drawn as copies of its cleanest
     (``frame`` is their first frame, (H, W, 3) uint8): its cells set at every box of its kind."""
-    from kino.pipelines.motion import Look, recast
-
     cast = {}
     for p in placements:
         if p.boxes.shape[1] > 1:
