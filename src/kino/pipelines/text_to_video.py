@@ -310,7 +310,7 @@ class TextToVideoPipeline:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
             step = lambda i, _x: progress(i + 1, r.steps) if progress else None
             if known is None:
-                latents = self.draft(r, velocity, noise, times, placements, step)
+                latents, _ = self.draft(r, velocity, noise, times, placements, step)
             else:
                 latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
             drawn = looks(latents.float().cpu(), placements) if known is None else {}
@@ -352,38 +352,46 @@ class TextToVideoPipeline:
         held = motion.held(placements, still)
         velocity = self.velocity_fn(still_text.to(self.dtype), still_mask, r.guidance, None, None,
                                     self.layout_bias(r, shape, held, still))
-        first = self.draft(r, velocity, noise, times, held, step).float().cpu()
+        first, frame = self.draft(r, velocity, noise, times, held, step)
+        first = first.float().cpu()
         if cast:
             first = motion.recast(first, held, cast, r.width / r.height)
+            frame = self.first_frame(first)
         if copied:
-            first = selfcheck.copies(first, held, self.first_frame(first), r.width / r.height)
-        first = motion.clear_strays(first, placements, self.first_frame(first), r.width / r.height)
+            first = selfcheck.copies(first, held, frame, r.width / r.height)
+            frame = self.first_frame(first)
+        first = motion.clear_strays(first, placements, frame, r.width / r.height)
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
         latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
                               lambda i, x: step(len(times) - 1 + i, x))
         return latents, first
 
-    def draft(self, r: Request, velocity, noise, times, placements, callback=None) -> torch.Tensor:
-        """Latents sampled from ``noise``; when the plan names objects, the first frame is checked
-        against it (kino.pipelines.selfcheck) and a draft with faults is sampled again from new noise,
-        up to ``selfcheck.DRAFTS`` drafts in all (only the first reports progress). The draft with
-        the fewest faults is kept; with a clean first draft, nothing else is done."""
+    def draft(
+        self, r: Request, velocity, noise, times, placements, callback=None
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        """(latents sampled from ``noise``, their first frame). When the plan names objects, the first
+        frame is checked against it (kino.pipelines.selfcheck) and a draft with faults is sampled
+        again from new noise, up to ``selfcheck.DRAFTS`` drafts in all (only the first reports
+        progress). The draft with the fewest faults is kept; with a clean first draft, nothing else
+        is done. The frame is None when the plan names nothing (it is not decoded then)."""
         from kino.pipelines import selfcheck
 
         sample = get_sampler(r.sampler)
         latents = sample(velocity, noise, times, callback=callback)
         if not placements:
-            return latents
-        best, fewest = latents, selfcheck.faults(self.first_frame(latents), placements, r.width / r.height)
+            return latents, None
+        frame = self.first_frame(latents)
+        best, fewest = (latents, frame), selfcheck.faults(frame, placements, r.width / r.height)
         for k in range(1, selfcheck.DRAFTS):
             if fewest == 0:
                 break
             generator = torch.Generator().manual_seed((r.seed + k * DRAFT_SEED_STRIDE) % 2**63)
             fresh = torch.randn(noise.shape, generator=generator, dtype=torch.float32).to(noise.device)
             latents = sample(velocity, fresh, times)
-            found = selfcheck.faults(self.first_frame(latents), placements, r.width / r.height)
+            frame = self.first_frame(latents)
+            found = selfcheck.faults(frame, placements, r.width / r.height)
             if found < fewest:
-                best, fewest = latents, found
+                best, fewest = (latents, frame), found
         return best
 
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
