@@ -192,7 +192,8 @@ def _pieces(
             given, remade = context_latents(window, tf)
             given = min(given, (done - 1) // tf - remade)
             start = done - tf * remade  # the chunk before's last frames, made again
-            prefix = tail[len(tail) - (done - start) - 1 - tf * given : len(tail) - (done - start)]
+            end = len(tail) - tf * remade  # where frame `start` is in the tail
+            prefix = tail[end - 1 - tf * given : end]
             request = pipe.derive(r, seconds=seconds_for(len(prefix) + tf * remade + n, r.fps), image=None,
                                   prefix=prefix, layout_span=(start - len(prefix), total), **common)  # fmt: skip
             frames = run(request, anchor_steps + i * r.steps).frames

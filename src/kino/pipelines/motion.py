@@ -210,7 +210,7 @@ def clear_strays(
     the nearest background cells, so moving the box does not leave a piece of the object behind."""
     _, _, t_lat, h, w = latents.shape
     rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[0]]
-    boxed = ~_free(latents[0, :, 0], rects)[0]
+    boxed = ~_uncovered(rects, h, w)
     stray = torch.zeros(h, w, dtype=torch.bool)
     for p in placements:
         if moving([p]):
@@ -219,20 +219,29 @@ def clear_strays(
     if not stray.any():
         return latents
     out = latents.clone()
-    for t in range(t_lat):
-        free, background = _free(latents[0, :, t], rects)
-        free &= ~stray
-        for y, x in stray.nonzero().tolist():
-            out[0, :, t, y : y + 1, x : x + 1] = _patch(latents[0, :, t], free, y, y + 1, x, x + 1, background)
+    free = ~boxed & ~stray  # the same cells in every latent frame: each stray cell's nearest is found once
+    for y, x in stray.nonzero().tolist():
+        near = _nearest(free, y, y + 1, x, x + 1)
+        if near is not None:
+            out[0, :, :, y, x] = latents[0, :, :, near[0], near[1]]
+        else:  # nowhere free: each latent frame's background median
+            for t in range(t_lat):
+                out[0, :, t, y, x] = _free(latents[0, :, t], rects)[1]
     return out
+
+
+def _uncovered(rects: list[tuple[int, int, int, int]], h: int, w: int) -> torch.Tensor:
+    """(h, w) mask of the cells outside every rect (objects' cells)."""
+    free = torch.ones(h, w, dtype=torch.bool)
+    for ya, yb, xa, xb in rects:
+        free[ya:yb, xa:xb] = False
+    return free
 
 
 def _free(frame: torch.Tensor, rects: list[tuple[int, int, int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(h, w) mask of the cells of a (C, h, w) frame outside every rect (objects' cells), and the
     (C,) median of those cells (of all cells when none is free)."""
-    free = torch.ones(frame.shape[1:], dtype=torch.bool)
-    for ya, yb, xa, xb in rects:
-        free[ya:yb, xa:xb] = False
+    free = _uncovered(rects, *frame.shape[1:])
     cells = frame[:, free] if free.any() else frame.flatten(1)
     return free, cells.median(dim=1).values
 
@@ -240,19 +249,28 @@ def _free(frame: torch.Tensor, rects: list[tuple[int, int, int, int]]) -> tuple[
 def _patch(frame: torch.Tensor, free: torch.Tensor, ya: int, yb: int, xa: int, xb: int, background) -> torch.Tensor:
     """Background cells of ``frame`` (C, h, w) to fill rows ya:yb, columns xa:xb: the nearest
     window of that size that no object covers, or the background median where none is free."""
+    near = _nearest(free, ya, yb, xa, xb)
+    if near is None:
+        return background[:, None, None].expand(-1, yb - ya, xb - xa)
+    y, x = near
+    return frame[:, y : y + yb - ya, x : x + xb - xa]
+
+
+def _nearest(free: torch.Tensor, ya: int, yb: int, xa: int, xb: int) -> tuple[int, int] | None:
+    """Top left (row, column) of the window of rows ya:yb, columns xa:xb's size nearest to it whose
+    cells are all ``free`` ((h, w) bool); None when there is none."""
     h, w = free.shape
     ph, pw = yb - ya, xb - xa
     if ph > h or pw > w:
-        return background[:, None, None].expand(-1, ph, pw)
+        return None
     s = torch.nn.functional.pad((~free).float().cumsum(0).cumsum(1), (1, 0, 1, 0))
     covered = s[ph:, pw:] - s[:-ph, pw:] - s[ph:, :-pw] + s[:-ph, :-pw]  # object cells in each window
     ys, xs = torch.meshgrid(torch.arange(h - ph + 1), torch.arange(w - pw + 1), indexing="ij")
     distance = ((ys - ya) ** 2 + (xs - xa) ** 2).float().masked_fill(covered > 0.5, float("inf"))
     best = int(distance.argmin())
     if not torch.isfinite(distance.flatten()[best]):
-        return background[:, None, None].expand(-1, ph, pw)
-    y, x = divmod(best, w - pw + 1)
-    return frame[:, y : y + ph, x : x + pw]
+        return None
+    return divmod(best, w - pw + 1)
 
 
 @dataclass(frozen=True, eq=False)
