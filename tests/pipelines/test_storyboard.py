@@ -1,7 +1,10 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 from kino.pipelines import storyboard
+from kino.pipelines.backdrop import regrade
 from kino.pipelines.text_to_video import RequestError
 
 STORY = {
@@ -49,6 +52,9 @@ def test_a_shot_prompt_becomes_a_storyboard():
         ({"shots": ["a ball"], "characters": {"two words": "x"}}, "one word"),
         ({"shots": ["a ball"], "characters": {"bob": ""}}, "needs a description"),
         ({"shots": ["a ball"], "seed": -1}, "seed: -1"),
+        ({"shots": [{"prompt": "a ball", "backdrop": 3}]}, "shot 1: backdrop 3 is not allowed; use 0 to 2"),
+        ({"shots": ["a ball", {"prompt": "a ball", "backdrop": "dark"}]}, "shot 2: backdrop 'dark'"),
+        ({"shots": [{"prompt": "a ball", "set": 1}]}, "key 'set' is not known; use prompt, seconds, camera, backdrop"),
     ],
 )
 def test_bad_storyboards_name_the_field(data, message):
@@ -97,7 +103,8 @@ def test_reference_frame_starts_later_shots_from_the_first_shots_first_frame(tin
     story = storyboard.from_dict(data)
     result = storyboard.render_story(tiny_pipeline, story, steps=1)
     first = result.frames[: result.cuts[0]]
-    shot2 = generate(tiny_pipeline, Request(result.prompts[1], seed=3, steps=1, image=first[0])).frames
+    opening = regrade(first[:1], 2)[0]  # against the second shot's backdrop
+    shot2 = generate(tiny_pipeline, Request(result.prompts[1], seed=3, steps=1, image=opening)).frames
     assert np.array_equal(result.frames[result.cuts[0]:], shot2)
     plain = storyboard.render_story(tiny_pipeline, story, steps=1, reference=False)
     assert np.array_equal(plain.frames[: plain.cuts[0]], first)
@@ -129,3 +136,25 @@ def test_a_story_with_a_bad_shot_is_refused_before_any_is_made(tiny_pipeline):
     story = storyboard.from_dict({"shots": ["a ball", "x" * 3000]})
     with pytest.raises(RequestError, match="shot 2"):
         storyboard.stream_story(tiny_pipeline, story)
+
+
+def test_every_cut_changes_the_backdrop_unless_the_story_names_them():
+    shots = lambda *b: {"shots": [{"prompt": "a ball", **({} if x is None else {"backdrop": x})} for x in b]}
+    assert storyboard.from_dict(shots(None, None, None, None)).backdrops() == [None, 2, None, 2]
+    assert storyboard.from_dict(shots(1, None, 0, None, 2)).backdrops() == [1, None, 0, 2, 2]  # as named
+
+
+def test_the_shipped_model_makes_cuts_that_read_back():
+    """Shots made one at a time stand against the backdrop the model always draws unless the story
+    changes it: with the change, toyworld's readback finds each cut where it was placed."""
+    from kino.cli import DEFAULT_MODEL
+    from kino.data.toyworld import readback
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    pipe = TextToVideoPipeline.from_pretrained(DEFAULT_MODEL)
+    story = storyboard.from_prompt("A cartoon: Shot 1: A big purple ball starts on the right and moves left. "
+                                   "Shot 2: The big purple ball starts on the left and moves right.", 4.0)
+    result = storyboard.render_story(pipe, story, steps=6, fps=8)
+    assert readback.cuts(result.frames) == result.cuts == [17]
+    same = dataclasses.replace(story, shots=tuple(dataclasses.replace(s, backdrop=0) for s in story.shots))
+    assert readback.cuts(storyboard.render_story(pipe, same, steps=6, fps=8).frames) == []

@@ -209,7 +209,7 @@ def clear_strays(
     frame as drawn, have the object's colour, outside its box and every other object's. They take
     the nearest background cells, so moving the box does not leave a piece of the object behind."""
     _, _, t_lat, h, w = latents.shape
-    rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[0]]
+    rects = _rects(placements, h, w, aspect, pad)
     boxed = ~_uncovered(rects, h, w)
     stray = torch.zeros(h, w, dtype=torch.bool)
     for p in placements:
@@ -228,6 +228,16 @@ def clear_strays(
             for t in range(t_lat):
                 out[0, :, t, y, x] = _free(latents[0, :, t], rects)[1]
     return out
+
+
+def covered(placements: list[Placement], h: int, w: int, aspect: float = 1.0, pad: float = 1.0) -> torch.Tensor:
+    """(h, w) mask of the latent cells the plan's first boxes cover, ``pad`` cells wider each side."""
+    return ~_uncovered(_rects(placements, h, w, aspect, pad), h, w)
+
+
+def _rects(placements: list[Placement], h: int, w: int, aspect: float, pad: float) -> list[tuple[int, int, int, int]]:
+    """The latent rect of each of the plan's first boxes, clipped to the grid (``_rect``)."""
+    return [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[0]]
 
 
 def _uncovered(rects: list[tuple[int, int, int, int]], h: int, w: int) -> torch.Tensor:

@@ -10,11 +10,15 @@ A storyboard is a YAML file or a "Shot 1: ... Shot 2: ..." prompt:
       - prompt: bob moves to the right
         seconds: 2                  # optional (default: the model's clip length)
         camera: pan-left            # optional: still, pan-left, pan-right, zoom-in, zoom-out
+        backdrop: 1                 # optional: toyworld's backdrop 0, 1 or 2 (default: see below)
 
 Each shot is generated on its own (chunk by chunk when long) and the shots are joined with
-hard cuts. A character keeps its look because every shot that names it reads the same
-words for it, with the same seed, and is drawn in from the first shot that drew it (its latent
-cells, ``render_story(carry=True)``); the style words are the same in every shot.
+hard cuts. A cut changes the set, as toyworld's cuts do: a shot that names no backdrop stands
+against another one than the shot before it (the model's own, backdrop 0, after any other; 2
+after 0), which the pipeline sets in its draft (kino.pipelines.backdrop), since no words can.
+A character keeps its look because every shot that names it reads the same words for it, with
+the same seed, and is drawn in from the first shot that drew it (its latent cells,
+``render_story(carry=True)``); the style words are the same in every shot.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kino.data.toyworld.scene import BACKDROPS
+from kino.pipelines.backdrop import regrade
 from kino.pipelines.long_video import gather, stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
@@ -43,6 +49,7 @@ class ShotSpec:
     prompt: str
     seconds: float | None = None
     camera: str | None = None
+    backdrop: int | None = None  # toyworld's backdrop (kino.pipelines.backdrop); None: another than the last shot's
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,17 @@ class Storyboard:
             except RequestError as e:
                 raise RequestError(f"shot {i + 1}: {e}") from None
         return prompts
+
+    def backdrops(self) -> list[int | None]:
+        """The backdrop of each shot: its own, else 2 (the lightest) after backdrop 0 and None (the
+        model's own, which is 0) after any other, so every cut changes the set."""
+        out: list[int | None] = []
+        for shot in self.shots:
+            if shot.backdrop is not None or not out:
+                out.append(shot.backdrop)
+            else:
+                out.append(2 if not out[-1] else None)  # after the model's own (None or 0): 2
+        return out
 
     def shot_prompt(self, shot: ShotSpec) -> str:
         text = expand_characters(shot.prompt, self.characters)
@@ -128,10 +146,10 @@ def _shot(i: int, s: object) -> ShotSpec:
     if isinstance(s, str):
         s = {"prompt": s}
     if not isinstance(s, dict):
-        raise _fail(where, "must be a prompt or a mapping with prompt, seconds, camera")
-    unknown = sorted(set(s) - {"prompt", "seconds", "camera"})
+        raise _fail(where, "must be a prompt or a mapping with prompt, seconds, camera, backdrop")
+    unknown = sorted(set(s) - {"prompt", "seconds", "camera", "backdrop"})
     if unknown:
-        raise _fail(where, f"key {unknown[0]!r} is not known; use prompt, seconds, camera")
+        raise _fail(where, f"key {unknown[0]!r} is not known; use prompt, seconds, camera, backdrop")
     prompt = s.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise _fail(where, "needs a prompt")
@@ -142,7 +160,10 @@ def _shot(i: int, s: object) -> ShotSpec:
     camera = s.get("camera")
     if camera is not None and camera not in CAMERAS:
         raise _fail(where, f"camera {camera!r} is not allowed; use one of {', '.join(CAMERAS)}")
-    return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera)
+    backdrop = s.get("backdrop")
+    if backdrop is not None and (isinstance(backdrop, bool) or backdrop not in range(len(BACKDROPS))):
+        raise _fail(where, f"backdrop {backdrop!r} is not allowed; use 0 to {len(BACKDROPS) - 1}")
+    return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera, backdrop)
 
 
 def load(path: str | Path) -> Storyboard:
@@ -193,8 +214,8 @@ class StoryResult:
 def shot_requests(pipe: TextToVideoPipeline, story: Storyboard, **options) -> list[Request]:
     """One checked request per shot (the whole storyboard is checked before any shot is made)."""
     requests = []
-    for i, (shot, prompt) in enumerate(zip(story.shots, story.prompts())):
-        request = Request(prompt, seed=story.seed, seconds=shot.seconds, **options)
+    for i, (shot, prompt, backdrop) in enumerate(zip(story.shots, story.prompts(), story.backdrops())):
+        request = Request(prompt, seed=story.seed, seconds=shot.seconds, backdrop=backdrop, **options)
         try:
             requests.append(pipe.resolve(request))
         except RequestError as e:
@@ -278,8 +299,9 @@ def _shots(pipe, requests: list[Request], steps: list[int], progress, reference:
     done, cast, opening = 0, {}, None
     for k, (r, n) in enumerate(zip(requests, steps)):
         tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
-        if reference and k > 0:
-            r = dataclasses.replace(r, image=opening)
+        if reference and k > 0:  # the first shot's first frame, against this shot's set
+            image = opening if r.backdrop is None else regrade(opening[None], r.backdrop)[0]
+            r = dataclasses.replace(r, image=image)
         shot = stream(pipe, r, progress=tick, cast=cast if carry else None)
         for piece in shot:
             if opening is None:

@@ -15,6 +15,7 @@ import torch
 
 from kino.config import ModelConfig
 from kino.data.datasets import frames_to_tensor, tensor_to_frames
+from kino.data.toyworld.scene import BACKDROPS
 from kino.flow.guidance import guided_velocity
 from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
@@ -56,6 +57,7 @@ class Request:
     user: str | None = None  # who asked, for the safety audit log
     layout: bool = True  # steer where named objects go (kino.pipelines.layout); False: the model alone
     layout_span: tuple[int, int] | None = None  # (first frame, frames) of the whole video this clip is part of
+    backdrop: int | None = None  # toyworld backdrop to stand against (kino.pipelines.backdrop); None: the model's
 
 
 @dataclass
@@ -155,6 +157,7 @@ class TextToVideoPipeline:
             user=req.user,
             layout=req.layout,
             layout_span=req.layout_span,
+            backdrop=req.backdrop,
         )
         prompt = r.prompt.strip()
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
@@ -197,6 +200,8 @@ class TextToVideoPipeline:
             if not (0 <= start < total and start + num_frames_for(r.seconds, r.fps, self.cfg.vae.temporal_factor) <= total):
                 raise RequestError(f"layout span {r.layout_span} is not allowed; give (first frame, frames) of a video "
                                    "that holds this clip")
+        if r.backdrop is not None and (isinstance(r.backdrop, bool) or r.backdrop not in range(len(BACKDROPS))):
+            raise RequestError(f"backdrop {r.backdrop!r} is not allowed; use 0 to {len(BACKDROPS) - 1}")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
         if safety:
@@ -269,7 +274,7 @@ class TextToVideoPipeline:
         for the shots of a storyboard; used where the prompt names them and no frames are given.
         ``follow``: the plan of a clip that continues its given prefix frames (motion.follow, for
         extend): where the objects in them go next."""
-        from kino.pipelines.motion import looks, moving
+        from kino.pipelines.motion import T0, looks, moving
         from kino.pipelines.selfcheck import several
 
         r = self.resolve(req)
@@ -299,7 +304,9 @@ class TextToVideoPipeline:
         # A clip that leads into a given last frame whose objects' way the caller planned (extend backward).
         continues |= r.last_image is not None and follow is not None and r.prefix is None and r.image is None
         # Drawn still, then moved (kino.pipelines.motion), or several of a kind copied (kino.pipelines.selfcheck).
-        if known is None and (moving(placements) or cast or several(placements)):
+        # A backdrop asked for (a storyboard's later shot) is set in the draft, which is then sampled again.
+        backdrop = r.backdrop if known is None else None
+        if known is None and (moving(placements) or cast or several(placements) or (backdrop is not None and placements)):
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
             drawn = looks(still, placements)
@@ -308,9 +315,13 @@ class TextToVideoPipeline:
                                            progress)
         else:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
-            step = lambda i, _x: progress(i + 1, r.steps) if progress else None
+            total = len(times) - 1 + (len(times[times < T0]) if backdrop is not None else 0)
+            step = lambda i, _x: progress((i + 1) * r.steps // total, r.steps) if progress else None
             if known is None:
                 latents, _ = self.draft(r, velocity, noise, times, placements, step)
+                if backdrop is not None:  # nothing planned: the whole draft stands still against the new set
+                    latents = self.redraw(r, shape, text, mask, placements, times, self.set_backdrop(latents, backdrop),
+                                          0, T0, None, None, generator, lambda i, x: step(len(times) - 1 + i, x))
             else:
                 latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
             drawn = looks(latents.float().cpu(), placements) if known is None else {}
@@ -361,6 +372,8 @@ class TextToVideoPipeline:
             first = selfcheck.copies(first, held, frame, r.width / r.height)
             frame = self.first_frame(first)
         first = motion.clear_strays(first, placements, frame, r.width / r.height)
+        if r.backdrop is not None:
+            first = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
         latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
                               lambda i, x: step(len(times) - 1 + i, x))
@@ -393,6 +406,22 @@ class TextToVideoPipeline:
             if found < fewest:
                 best, fewest = (latents, frame), found
         return best
+
+    def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop):
+        they are decoded, regraded, and the regrade's change, encoded, is added to them outside the
+        (h, w) cells ``keep`` (the objects' boxes), which keep their latents as drawn."""
+        from kino.pipelines.backdrop import regrade
+
+        frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
+        graded = regrade(frames, index)
+        if graded is frames:
+            return latents
+        encode = lambda f: self.vae.encode(frames_to_tensor(f).to(self.device, self.dtype)[None]).float().cpu()  # noqa: E731
+        change = encode(graded) - encode(frames)
+        if keep is not None:
+            change[..., keep] = 0
+        return latents + change
 
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
