@@ -52,13 +52,40 @@ def test_the_camera_path_follows_toyworlds_camera():
     assert start_time("a red ball moves right", cast=True) == min(T0, T0_CAST)
 
 
-def test_a_pan_slides_the_latents_and_brings_in_the_frame_repeated():
+def test_a_pan_slides_the_frame_and_brings_in_its_own_rows_shuffled():
     frame = torch.arange(2 * 4 * 8, dtype=torch.float32).reshape(2, 4, 8)
     right = _warp(frame, 0.25, 1.0)  # the camera moves right a quarter: content moves 2 of 8 cells left
-    assert torch.allclose(right[:, :, :6], frame[:, :, 2:]) and torch.allclose(right[:, :, 6:], frame[:, :, :2])
+    assert torch.allclose(right[:, :, :6], frame[:, :, 2:])
+    for col in right[:, :, 6:].unbind(2):  # what comes in: columns of the same rows, not the ones that left
+        assert any(torch.equal(col, c) for c in frame.unbind(2))
+        assert (col[:, 1:] > col[:, :-1]).all()  # a column, not a mix of rows
+    assert not torch.equal(right[:, :, 6:], frame[:, :, :2])
     assert _warp(frame, 0.0, 1.0) is frame
     zoomed = _warp(frame, 0.0, 2.0)  # zooming in 2x: the middle half fills the frame
     assert zoomed[:, 1:3, 2:6].mean() == pytest.approx(frame[:, 1:3, 2:6].mean(), abs=0.5)
+    bare = torch.zeros_like(frame)
+    out = _warp(frame, 0.0, 0.5, bare)  # zooming out: what comes in on every side is ``around``
+    assert (out[:, 0] == 0).all() and (out[:, :, 0] == 0).all() and out[:, 1:3, 2:6].abs().sum() > 0
+
+
+@pytest.mark.parametrize("camera, shift, zoom", [("pans right", -0.3, 1.0), ("pans left", 0.3, 1.0),
+                                                 ("zooms in", 0.0, 1.45), ("zooms out", 0.0, 1 / 1.45)])  # fmt: skip
+def test_the_camera_view_moves_a_toyworld_background_as_its_readback_sees_it(camera, shift, zoom):
+    """In pixels the dots of the backdrop move and scale with the camera (in latent cells they
+    blur away); no copy of the object comes in at the edges."""
+    from kino.data.toyworld import Actor, Obj, Scene, Shot, readback, render
+    from kino.pipelines.motion import camera_view
+
+    prompt = f"a big red ball at the top left. The camera {camera}."
+    still = render(Scene("cartoon", (Obj(0, "red", "circle", "big"),), (Shot((Actor(0, 0.25, 0.3),)),)),
+                   width=256, height=256, fps=8)[0]  # fmt: skip
+    path = camera_path(prompt, 33)
+    view = camera_view(still, plan(prompt, 33), path, 0, 8)
+    assert view.shape == (33, 256, 256, 3) and np.array_equal(view[0], still)
+    found, scale, match = readback.camera_motion(view)
+    assert found == pytest.approx(shift, abs=0.03) and scale == pytest.approx(zoom, rel=0.05) and match > 0.8
+    red = (readback.color_masks(view) == readback.PALETTE.index("red")).sum(axis=(1, 2))
+    assert red[-1] <= red[0] * max(1.0, zoom**2) * 1.05  # the ball may leave or grow, never come in again
 
 
 def test_move_carries_an_objects_cells_along_its_path_and_fills_where_it_was():

@@ -41,6 +41,7 @@ T0, T0_CAMERA = 0.4, 0.08
 # storyboards, characters read with one shape and one size in every shot: 34% at 0.4, 45% at 0.25
 # and at 0.1 (the readback of v2's blobs varies shot to shot beyond that).
 T0_CAST = 0.25
+SHUFFLE_SEED = 0  # the fixed order of the background columns a camera brings in (_warp)
 MOVED = 0.02  # a placement whose box centre travels less than this (fraction of W or H) holds still
 
 
@@ -122,18 +123,31 @@ def _paste(frame: torch.Tensor, piece: torch.Tensor, y: int, x: int) -> None:
         frame[:, ya:yb, xa:xb] = piece[:, ya - y : yb - y, xa - x : xb - x].to(frame.dtype)
 
 
-def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor | None = None) -> torch.Tensor:
-    """A (C, h, w) latent frame as the camera sees it after moving by ``offset`` (fraction of W,
-    world content shifts the other way) and zooming by ``zoom`` about the centre. What the camera
-    brings in from outside is ``around`` (default: the frame itself) repeated: the background goes
-    on (a mirror would read as a zoom), and with ``around`` the frame without its objects, no
-    copy of an object comes in at the far edge."""
+def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor | None = None, block: int = 1
+          ) -> torch.Tensor:
+    """A (C, h, w) frame (latent cells, or pixels) as the camera sees it after moving by ``offset``
+    (fraction of W, world content shifts the other way) and zooming by ``zoom`` about the centre.
+    What the camera brings in from outside is made of ``around`` (default: the frame itself; the
+    frame without its objects, so no copy of an object comes in): beside the frame, its columns in
+    a fixed shuffled order, ``block`` columns at a time, each block mirrored, so the background goes
+    on with the same rows (sky, horizon, floor) but is new, not a repeat of what just left at the
+    other edge or of what is in view (a mirrored frame would read as a zoom, a repeat as a pan the
+    other way); above and below, those rows mirrored."""
     if offset == 0 and zoom == 1:
         return frame
     _, h, w = frame.shape
-    around = frame if around is None else around
-    tiled = around.float().repeat(1, 3, 3)[None]
-    tiled[:, :, h : 2 * h, w : 2 * w] = frame.float()  # the frame in the middle third
+    around = (frame if around is None else around).float()
+    generator = torch.Generator().manual_seed(SHUFFLE_SEED)
+    mirrored = torch.arange(block - 1, -1, -1)  # each block mirrored too: its columns are not the frame's
+
+    def shuffled() -> torch.Tensor:
+        cols = (torch.randperm(w // block, generator=generator)[:, None] * block + mirrored).flatten()
+        return torch.cat([around[:, :, cols], around[:, :, len(cols) :]], dim=2)  # a rest of columns as it is
+
+    left, right = shuffled(), shuffled()
+    row = torch.cat([left, frame.float(), right], dim=2)  # (C, h, 3w): the frame in the middle third
+    plain = torch.cat([left, around, right], dim=2).flip(1)
+    tiled = torch.cat([plain, row, plain], dim=1)[None]  # (1, C, 3h, 3w)
     # Where each output cell looks, in the tiled frame's [-1, 1] coordinates (align_corners=False).
     u = ((torch.arange(w) + 0.5) / w * 2 - 1) / zoom + 2 * offset
     v = ((torch.arange(h) + 0.5) / h * 2 - 1) / zoom
@@ -142,9 +156,51 @@ def _warp(frame: torch.Tensor, offset: float, zoom: float, around: torch.Tensor 
     return out[0].to(frame.dtype)
 
 
+def _bare(frame: torch.Tensor, rects: list[tuple[int, int, int, int]], cell: int = 1) -> torch.Tensor:
+    """A (C, H, W) frame without its objects: each rect (latent cells; ``cell`` pixels a side when
+    the frame is pixels) takes the nearest window of cells no rect covers, or the median of the
+    free cells where none is."""
+    h, w = frame.shape[1] // cell, frame.shape[2] // cell
+    free = _uncovered(rects, h, w)
+    pixels = free.repeat_interleave(cell, 0).repeat_interleave(cell, 1)
+    cells = frame[:, : h * cell, : w * cell]
+    background = (cells[:, pixels] if free.any() else cells.flatten(1)).median(dim=1).values
+    out = frame.clone()
+    for ya, yb, xa, xb in rects:
+        if ya >= yb or xa >= xb:
+            continue
+        near = _nearest(free, ya, yb, xa, xb)
+        if near is None:
+            out[:, ya * cell : yb * cell, xa * cell : xb * cell] = background[:, None, None]
+        else:
+            y, x = near
+            out[:, ya * cell : yb * cell, xa * cell : xb * cell] = frame[:, y * cell : (y + yb - ya) * cell,
+                                                                         x * cell : (x + xb - xa) * cell]  # fmt: skip
+    return out
+
+
+def camera_view(
+    frame: np.ndarray, placements: list[Placement], camera: np.ndarray, still: int, factor: int,
+    aspect: float = 1.0, pad: float = 1.0,
+) -> np.ndarray:
+    """(frames, H, W, 3) uint8: a still clip's (H, W, 3) uint8 frame, whose objects stand at their
+    boxes of video frame ``still``, seen through the ``camera`` (frames, 2) path, in pixels, so the
+    background's texture moves and scales as the camera does (warping latent cells blurs it away).
+    What comes in at the edges is the frame without its objects (latent cells of ``factor`` pixels)."""
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float()
+    h, w = x.shape[1] // factor, x.shape[2] // factor
+    bare = _bare(x, [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[still]], factor)
+    out = []
+    for offset, zoom in camera:
+        offset, zoom = offset - camera[still, 0], zoom / camera[still, 1]
+        out.append(_warp(x, float(offset), float(zoom), bare, block=factor))
+    return torch.stack(out).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def move(
     latents: torch.Tensor, placements: list[Placement], frames: int, temporal_factor: int = 4,
     aspect: float = 1.0, camera: np.ndarray | None = None, pad: float = 1.0, first: int = 0,
+    view: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(1, C, T', h, w) latents of a clip whose objects hold still at their boxes of latent frame
     ``first`` (the clip's first; the last given one of a clip that continues given frames; the last
@@ -152,7 +208,8 @@ def move(
     latent frame (which takes the boxes of the video frame in the middle of those it covers) is first
     seen through the ``camera`` (frames, 2) path, then each object's cells are cut from where the
     camera put them and set down at its box, scaled to its size. The place an object left takes the
-    nearest cells no object covers."""
+    nearest cells no object covers. ``view``: the (1, C, T', h, w) latents of the still clip already
+    seen through the camera (``camera_view``, encoded), taken instead of warping latent cells."""
     out = latents.clone()
     _, _, t_lat, h, w = latents.shape
     camera = np.tile([0.0, 1.0], (frames, 1)) if camera is None else camera
@@ -161,13 +218,10 @@ def move(
         f = video_frame(t, frames, temporal_factor)
         offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
-        if offset != 0 or zoom != 1:
-            rects = [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[sf]]
-            free, background = _free(frame, rects)
-            bare = frame.clone()  # the background alone, for what the camera brings in
-            for ya, yb, xa, xb in rects:
-                if ya < yb and xa < xb:
-                    bare[:, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
+        if (offset != 0 or zoom != 1) and view is not None:
+            frame = view[0, :, t].to(frame.dtype)
+        elif offset != 0 or zoom != 1:
+            bare = _bare(frame, [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[sf]])
             frame = _warp(frame, float(offset), float(zoom), bare)
         out[0, :, t] = frame
         seen = []  # (object's box where the camera put it, its box in the plan)

@@ -407,6 +407,19 @@ class TextToVideoPipeline:
                 best, fewest = (latents, frame), found
         return best
 
+    def camera_view(self, held: torch.Tensor, placements, camera: np.ndarray, first: int) -> torch.Tensor:
+        """(1, C, T', h, w) latents of the still clip ``held`` seen through the ``camera`` path: the
+        video frame its latent frame ``first`` shows, decoded, moved and zoomed in pixels
+        (motion.camera_view) and encoded again."""
+        from kino.pipelines import motion
+
+        tf = self.cfg.vae.temporal_factor
+        decoded = tensor_to_frames(self.vae.decode(held.to(self.device, self.dtype))[0].cpu())
+        still = motion.video_frame(first, len(camera), tf)
+        seen = motion.camera_view(decoded[still], placements, camera, still, self.cfg.vae.spatial_factor,
+                                  decoded.shape[2] / decoded.shape[1])
+        return self.vae.encode(frames_to_tensor(seen).to(self.device, self.dtype)[None]).float().cpu()
+
     def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
         """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop):
         they are decoded, regraded, and the regrade's change, encoded, is added to them outside the
@@ -463,7 +476,8 @@ class TextToVideoPipeline:
         tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
         start, whole = r.layout_span or (0, frames)
         camera = motion.camera_path(r.prompt, frames, start, whole)
-        moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first)
+        view = self.camera_view(held, placements, camera, first) if np.any(camera != [0.0, 1.0]) else None
+        moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first, view=view)
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
