@@ -48,6 +48,7 @@ def test_camera_words_match_toyworld_captions():
         ("Shot 1: red ball moves left Shot 2: red ball bounces",
          "Shot 1: A red ball starts on the right and moves left. Shot 2: The red ball starts in the middle and "
          "bounces."),
+        ("first a red ball goes left, then a blue box falls", "First a red ball moves left, then a blue square falls."),
     ],
 )
 def test_enhance_writes_the_training_caption_style(short, detailed):
@@ -56,6 +57,7 @@ def test_enhance_writes_the_training_caption_style(short, detailed):
 
 
 @pytest.mark.parametrize("prompt", ["a dog runs", "a red ball hits a blue box", "a red ball and a red box",
+                                    "a red ball pushes a blue box to the left", "first a red ball moves left, then it stops",
                                     "a red ball to the left of a blue box", "a red ball above a green box"])
 def test_enhance_keeps_what_it_cannot_read(prompt):
     assert enhance(prompt).lower() == prompt.lower() + "."
@@ -69,3 +71,40 @@ def test_split_shots():
         split_shots("Shot 2: a. Shot 1: b")
     with pytest.raises(RequestError, match="shot 2 is empty"):
         split_shots("Shot 1: a. Shot 2:")
+
+
+def test_first_then_is_planned_as_toyworld_orders_events():
+    from kino.data.toyworld import readback
+    from kino.data.toyworld.captions import Claim
+    from kino.data.toyworld import Scene, render
+    from kino.pipelines.prompting import FIRST, THEN, read_shot
+
+    for prompt in ("first a red ball moves left, then a blue square moves down",
+                   "a red ball moves up first, and then a blue square moves up"):  # fmt: skip
+        objs, shot = read_shot(prompt)
+        (a, b), (event,) = shot.actors, shot.events
+        assert (event.kind, event.a, event.b) == ("order", a.obj, b.obj)
+        assert (a.segments[0].start, a.segments[0].end, b.segments[0].start, b.segments[0].end) == (*FIRST, *THEN)
+        # Rendered as planned, toyworld's own readback sees the order, and both objects all along.
+        frames = render(Scene("cartoon", tuple(objs), (shot,)), width=256, height=256, fps=8)
+        way_a, way_b = ("left", "down") if "left" in prompt else ("up", "up")
+        claim = Claim("order", "red", value=way_a, other="blue", other_value=way_b)
+        assert readback.check(frames, [claim], fps=8).ok
+
+
+@pytest.mark.parametrize("prompt, way", [("a green ball pushes a red square", "right"),
+                                         ("a green ball pushes a red square to the left", "left"),
+                                         ("a green ball moves right and pushes a red square along", "right")])  # fmt: skip
+def test_a_push_is_planned_as_toyworld_pushes(prompt, way):
+    from kino.data.toyworld import Scene, readback, render
+    from kino.data.toyworld.captions import Claim
+    from kino.pipelines.motion import still_prompt
+    from kino.pipelines.prompting import read_shot
+
+    objs, shot = read_shot(prompt)
+    (a, b), (event,) = shot.actors, shot.events
+    assert event.kind == "push" and a.motion == way and (b.x > a.x) == (way == "right")
+    frames = render(Scene("cartoon", tuple(objs), (shot,)), width=256, height=256, fps=8)
+    report = readback.check(frames, [Claim("push", "green", other="red")], fps=8)
+    assert report.ok, report.failures[0].detail
+    assert "push" not in still_prompt(prompt) and "stays still" in still_prompt(prompt)

@@ -79,7 +79,7 @@ def still_prompt(prompt: str) -> str | None:
         return None
     objs, shot = read
     actors = tuple(dataclasses.replace(a, segments=(), motion="still") for a in shot.actors)
-    still = dataclasses.replace(shot, actors=actors, camera="still")
+    still = dataclasses.replace(shot, actors=actors, camera="still", events=())
     return describe(Scene(_style(low) or "cartoon", tuple(objs), (still,)))
 
 
