@@ -420,6 +420,7 @@ def cmd_eval(args) -> int:
     from tqdm import tqdm
 
     from kino.evaluation import adherence, report, temporal
+    from kino.pipelines import storyboard
     from kino.io import atomic_path
     from kino.pipelines.text_to_video import Request, RequestError
 
@@ -438,9 +439,14 @@ def cmd_eval(args) -> int:
     pipe = load_pipeline(args.model)
     # A prompt this model cannot read (e.g. longer than its text window) is reported, not run.
     skipped = []
+    options = dict(steps=args.steps, guidance=args.guidance, layout=not args.no_layout)
     for case in list(cases):
         try:
-            pipe.resolve(Request(case.prompt, steps=args.steps, guidance=args.guidance, layout=not args.no_layout))
+            story = storyboard.from_prompt(case.prompt)
+            if story is None:
+                pipe.resolve(Request(case.prompt, **options))
+            else:
+                storyboard.shot_requests(pipe, story, **options)
         except RequestError as e:
             cases.remove(case)
             skipped.append({"dimension": case.dimension, "prompt": case.prompt, "reason": str(e)})
@@ -449,7 +455,11 @@ def cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     def generate(prompt: str, seed: int):
-        result = pipe(Request(prompt, seed=seed, steps=args.steps, guidance=args.guidance, layout=not args.no_layout))
+        story = storyboard.from_prompt(prompt, seed=seed)  # "Shot 1: ... Shot 2: ...", made as kino generate makes it
+        if story is not None:
+            made = storyboard.render_story(pipe, story, **options)
+            return made.frames, made.fps
+        result = pipe(Request(prompt, seed=seed, **options))
         return result.frames, result.fps
 
     done = 0

@@ -1,7 +1,7 @@
 import pytest
 
 from kino.data.toyworld import Actor, Obj, Scene, Shot, describe
-from kino.pipelines.prompting import camera_in, enhance, split_shots, with_camera
+from kino.pipelines.prompting import camera_in, enhance, read_shot, split_shots, with_camera
 from kino.pipelines.text_to_video import RequestError
 
 
@@ -108,3 +108,41 @@ def test_a_push_is_planned_as_toyworld_pushes(prompt, way):
     report = readback.check(frames, [Claim("push", "green", other="red")], fps=8)
     assert report.ok, report.failures[0].detail
     assert "push" not in still_prompt(prompt) and "stays still" in still_prompt(prompt)
+
+
+@pytest.mark.parametrize("prompt, claim", [
+    ("a small red triangle hits a yellow square and the yellow square turns blue",
+     dict(kind="hit_turn", color="red", other="yellow", value="blue")),
+    ("a red ball moves left and hits a blue box, which turns green",
+     dict(kind="hit_turn", color="red", other="blue", value="green")),
+    ("a big yellow square bites a blue square", dict(kind="bite", color="yellow", other="blue")),
+    ("a red ball takes a bite out of a green ball", dict(kind="bite", color="red", other="green")),
+])  # fmt: skip
+def test_hits_and_bites_are_planned_as_toyworld_has_them(prompt, claim):
+    """Rendered as read, toyworld's readback sees the event; and a render without the event's
+    effect, changed in pixels as the pipeline changes its moved clip (motion.changed), does too."""
+    import dataclasses
+
+    from kino.data.toyworld import Scene, readback, render
+    from kino.data.toyworld.captions import Claim
+    from kino.pipelines.layout import plan
+    from kino.pipelines.motion import changed
+
+    objs, shot = read_shot(prompt)
+    scene = Scene("cartoon", tuple(objs), (shot,))
+    frames = render(scene, width=256, height=256, fps=8)
+    c = Claim(claim.pop("kind"), claim.pop("color"), **claim)
+    assert readback.check(frames, [c], fps=8).ok
+    plain = tuple(dataclasses.replace(a, turn="", bite_at=2.0) for a in shot.actors)
+    before = render(dataclasses.replace(scene, shots=(dataclasses.replace(shot, actors=plain, events=()),)),
+                    width=256, height=256, fps=8)  # fmt: skip
+    assert not readback.check(before, [c], fps=8).ok
+    after = changed(before, plan(prompt, len(before)))
+    report = readback.check(after, [c], fps=8)
+    assert report.ok, report.failures[0].detail
+
+
+@pytest.mark.parametrize("prompt", ["a red ball hits a blue box", "a red ball hits a blue box and it turns red",
+                                    "a red ball bites a blue box and the blue box turns green"])
+def test_a_hit_without_a_new_colour_is_not_planned(prompt):
+    assert read_shot(prompt) is None

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from kino.data.toyworld import Scene
 from kino.data.toyworld.readback import PALETTE
-from kino.data.toyworld.scene import pose
+from kino.data.toyworld.scene import bite_radius, pose
 from kino.pipelines.prompting import _MENTION, read_shot
 
 STRENGTH = 3.0  # logit added inside an object's box and taken away outside it (see NOTES for the sweep)
@@ -59,6 +59,19 @@ class Placement:
     color: str  # the object's colour: captions name each object by it
     spans: tuple[tuple[int, int], ...]  # characters of the prompt that name it
     boxes: np.ndarray  # (frames, copies, 4): x0, y0, x1, y1 in fractions of the frame, per video frame
+    change: Change | None = None  # how it looks different from some frame on (an event's effect)
+
+
+@dataclass(frozen=True)
+class Change:
+    """An object's look from video frame ``frame`` on: it turns ``color`` ("turn"), or loses a
+    disc of ``radius`` (in half sides) at the middle of its ``side`` (-1 left, +1 right; "bite")."""
+
+    kind: str
+    frame: int
+    color: str = ""
+    side: int = 0
+    radius: float = 0.0
 
 
 def _relations(low: str) -> tuple[str, list[tuple[str, str, str]]]:
@@ -135,8 +148,23 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
             xs = [a.x for a in mine]
             to = ROW[len(mine)] if len(set(xs)) > 1 else [min(max(xs[0] + d, 0.12), 0.88) for d in AROUND[len(mine)]]
             boxes[..., [0, 2]] += (np.array(to, np.float32) - np.array(xs, np.float32))[None, :, None]
-        placements.append(Placement(color, spans, boxes))
+        placements.append(Placement(color, spans, boxes, _change(mine, objs, times)))
     return placements
+
+
+def _change(actors: list, objs: list, times: np.ndarray) -> Change | None:
+    """The look change an event gives a lone actor (turned, bitten), from the first frame at or
+    after it (0 when it came before these frames), or None."""
+    if len(actors) != 1:
+        return None
+    a = actors[0]
+    for kind, at in (("turn", a.turn_at if a.turn else 2.0), ("bite", a.bite_at)):
+        if at <= 1.0:
+            frame = int(np.searchsorted(times, at - 1e-9))
+            if frame < len(times):
+                shape = objs[a.obj].shape
+                return Change(kind, frame, a.turn, a.bite_side, bite_radius(shape) if kind == "bite" else 0.0)
+    return None
 
 
 def video_frame(t: int, frames: int, temporal_factor: int = 4) -> int:
@@ -176,7 +204,11 @@ def attention_bias(
                 inside[t] |= (np.abs(ys[:, None] - cy) < hy) & (np.abs(xs[None, :] - cx) < hx)
                 iy, ix = min(max(int(cy * gh), 0), gh - 1), min(max(int(cx * gw), 0), gw - 1)
                 inside[t, iy, ix] = True  # a small box between token centres still gets one
-        bias[..., words] = np.where(inside, strength, -strength)[..., None]
+        steer = np.where(inside, strength, -strength)
+        if placement.change is not None and placement.change.kind == "turn":  # its words no longer name it
+            turned = [t for t in range(t_lat) if video_frame(t, frames, temporal_factor) >= placement.change.frame]
+            steer[turned] = 0.0
+        bias[..., words] = steer[..., None]
         steered = True
     return torch.from_numpy(bias.reshape(t_lat * gh * gw, len(offsets))) if steered else None
 

@@ -384,6 +384,50 @@ def recast(
 FOLLOW_FRAMES = 8  # an object's velocity is read over the last this many given frames
 
 
+def changed(frames: np.ndarray, placements: list[Placement], aspect: float = 1.0) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames of a moved clip with each planned look change drawn in from its
+    frame on (layout.Change): a turned object's pixels take the new palette colour at their own
+    brightness; a bitten one's pixels inside the bite disc take the backdrop's grey around it."""
+    out = frames.copy()
+    t, h, w = frames.shape[:3]
+    for p in placements:
+        c = p.change
+        if c is None:
+            continue
+        for f in range(c.frame, t):
+            x0, y0, x1, y1 = p.boxes[f, 0]
+            half, cx, cy = (x1 - x0) / 2 * w, (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+            ya, yb = max(int(cy - 1.5 * half), 0), min(int(np.ceil(cy + 1.5 * half)), h)
+            xa, xb = max(int(cx - 1.5 * half), 0), min(int(np.ceil(cx + 1.5 * half)), w)
+            if ya >= yb or xa >= xb:
+                continue
+            region = out[f, ya:yb, xa:xb]
+            mine = _hue_pixels(region, p.color)
+            if c.kind == "turn":
+                px = region[mine].astype(np.float32)
+                scale = px.max(-1, keepdims=True) / max(COLORS[p.color])
+                region[mine] = np.clip(np.array(COLORS[c.color], np.float32) * scale, 0, 255).astype(np.uint8)
+            else:
+                yy, xx = np.mgrid[ya:yb, xa:xb]
+                bitten = mine & ((xx + 0.5 - (cx + c.side * half)) ** 2 + (yy + 0.5 - cy) ** 2 <= (c.radius * half) ** 2)
+                v, low = region.max(-1).astype(np.int16), region.min(-1).astype(np.int16)
+                grey = ((v - low) < 0.15 * np.maximum(v, 1)) & (v >= 120)
+                if bitten.any() and grey.any():
+                    region[bitten] = np.median(region[grey], axis=0).astype(np.uint8)
+    return out
+
+
+def _hue_pixels(region: np.ndarray, color: str, within: float = 40.0) -> np.ndarray:
+    """(h, w) bool: pixels of an (h, w, 3) uint8 region coloured (saturation >= 0.25) with a hue
+    within ``within`` degrees of the palette colour's, however dark or light the shading made them."""
+    from kino.data.toyworld.readback import hsv
+    from kino.data.toyworld.scene import HUES
+
+    hue, sat, _ = hsv(region)
+    off = np.abs((hue - HUES[color] + 180) % 360 - 180)
+    return (sat >= 0.25) & (off <= within)
+
+
 def color_pixels(frame: np.ndarray, color: str) -> np.ndarray:
     """(H * W,) bool: the pixels of an (H, W, 3) uint8 frame nearest that palette colour and near it."""
     names = list(COLORS)

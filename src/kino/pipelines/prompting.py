@@ -120,7 +120,7 @@ _PLACES_X = ((r"\b(?:(?:on|at|to) the|top|bottom) left(?: side)?\b(?!\s+of)", "l
              (r"\b(?:(?:on|at|to) the|top|bottom) right(?: side)?\b(?!\s+of)", "right"),
              (r"\bin the (?:middle|center|centre)\b|\b(?:top|bottom) (?:middle|center|centre)\b", "middle"))  # fmt: skip
 _PLACES_Y = ((r"\b(?:at|near) the top\b", "top"), (r"\b(?:at|near) the bottom\b", "bottom"))
-_UNSUPPORTED = re.compile(r"\b(?:hits?|bites?|behind|turns? (?:" + "|".join(COLORS) + r")|"
+_UNSUPPORTED = re.compile(r"\b(?:behind|turns? (?:" + "|".join(COLORS) + r")|"
                           r"(?:left|right) of|above|below)\b")  # relations: kept as written
 _X = {"left": 0.22, "middle": 0.5, "right": 0.78}
 _Y = {"top": 0.28, "middle": 0.5, "bottom": 0.72}
@@ -163,6 +163,8 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
     outside the vocabulary. A colour already in ``objs`` is the same character."""
     low = " ".join(text.lower().split())
     mentions = list(_MENTION.finditer(low))
+    if _CONTACT.search(low):
+        return _contact(low, mentions, objs)
     if not mentions or _UNSUPPORTED.search(low):
         return None
     colors = [m.group("color") for m in mentions]
@@ -283,8 +285,8 @@ def _caption(shots: list[str], style: str | None) -> str | None:
     parsed = [_parse_shot(text, objs) for text in shots]
     if any(s is None for s in parsed):
         return None
-    if any(e.kind == "push" for s in parsed for e in s.events):  # type: ignore[union-attr]
-        return None  # toyworld's first wording of a push leaves out its direction: kept as written
+    if any(e.kind != "order" for s in parsed for e in s.events):  # type: ignore[union-attr]
+        return None  # toyworld's first wording of a contact leaves out A's way: kept as written
     caption = describe(Scene(style or "cartoon", tuple(objs), tuple(parsed)))  # type: ignore[arg-type]
     if style is None:  # describe() always leads with the style; keep it only when it was asked for
         body = caption.split(": ", 1)[1]
@@ -309,3 +311,55 @@ def _sentence(text: str) -> str:
     if not text:
         return text
     return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
+_CONTACT = re.compile(r"\b(?:hits?|bites?|takes a bite)\b")
+HIT = (0.36, 0.5)  # A closes this gap (fraction of W) by this shot time, and B turns then
+BITE = (0.25, 0.45)  # likewise for a bite; B is bitten a moment later (toyworld's timing)
+
+
+def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
+    """"A hits B and B turns <colour>" or "A bites B": on one row, A moves to B and touches it
+    (boxes a little into each other, as for a push); then B takes the new colour, or loses a bite
+    on the side A came from and backs off, as toyworld's events do. None for other words."""
+    firsts = list({m.group("color"): m for m in reversed(mentions)}.values())[::-1]
+    if len(firsts) != 2 or not _CONTACT.search(low[firsts[0].end() : firsts[1].start()]):
+        return None
+    if re.search(r"\b(?:then|behind|push(?:es)?)\b", low):
+        return None
+    bite = "bit" in _CONTACT.search(low).group() or "bite" in low[firsts[0].end() : firsts[1].start()]
+    turn = re.search(rf"\bturns? ({'|'.join(COLORS)})\b", low[firsts[1].end() :])
+    if bite == bool(turn) or (turn and turn.group(1) in (firsts[0]["color"], firsts[1]["color"])):
+        return None  # a hit must say the colour it turns (another one); a bite says none
+    pair = []
+    for m in firsts:
+        shape, size = _SHAPE_WORDS[m.group("shape")], _SIZE_WORDS.get(m.group("size") or "", "medium")
+        if _COUNT_WORDS.get(m.group("count") or "a", 1) != 1:
+            return None
+        known = [o for o in objs if o.color == m.group("color")]
+        if known and (known[0].shape, known[0].size) != (shape, size):
+            return None
+        pair.append(known[0] if known else Obj(len(objs), m.group("color"), shape, size))
+        if not known:
+            objs.append(pair[-1])
+    a, b = pair
+    sign = -1.0 if re.search(r"\bleft(?:ward)?\b", low[firsts[0].end() : firsts[1].start()]) else 1.0
+    gap, at = BITE if bite else HIT
+    la, ra, _, _ = extent(a.shape, a.half)
+    lb, rb, _, _ = extent(b.shape, b.half)
+    reach = contact_distance(a, b) - PUSH_OVERLAP
+    span = (la if sign > 0 else ra) + gap + reach + (rb if sign > 0 else lb)
+    xa = float(0.5 - sign * span / 2 + sign * (la if sign > 0 else ra))
+    xb = xa + sign * (gap + reach)
+    y = next((_Y[name] for pattern, name in _PLACES_Y if re.search(pattern, low)), 0.5)
+    way = "right" if sign > 0 else "left"
+    if bite:
+        segments = (Segment("move", 0.0, at, dx=sign * gap), Segment("move", at + 0.14, at + 0.29, dx=-sign * 0.06))
+        actors = (Actor(a.id, xa, y, way, segments), Actor(b.id, xb, y, "", bite_at=at + 0.08, bite_side=-int(sign)))
+        event = Event("bite", a.id, b.id, at)
+    else:
+        actors = (Actor(a.id, xa, y, way, (Segment("move", 0.0, at, dx=sign * gap),)),
+                  Actor(b.id, xb, y, "", turn=turn.group(1), turn_at=at))  # fmt: skip
+        event = Event("hit_turn", a.id, b.id, at, turn.group(1))
+    cameras = camera_in(low) - {"still"}
+    return Shot(actors, camera=cameras.pop() if len(cameras) == 1 else "still", events=(event,), backdrop=0)

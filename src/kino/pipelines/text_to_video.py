@@ -421,20 +421,26 @@ class TextToVideoPipeline:
         return self.vae.encode(frames_to_tensor(seen).to(self.device, self.dtype)[None]).float().cpu()
 
     def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop):
-        they are decoded, regraded, and the regrade's change, encoded, is added to them outside the
-        (h, w) cells ``keep`` (the objects' boxes), which keep their latents as drawn."""
+        """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop),
+        outside the (h, w) cells ``keep`` (the objects' boxes), which keep their latents as drawn."""
         from kino.pipelines.backdrop import regrade
 
+        return self.edit_pixels(latents, lambda frames: regrade(frames, index), keep)
+
+    def edit_pixels(self, latents: torch.Tensor, edit, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(1, C, T', h, w) latents with ``edit`` ((T, H, W, 3) uint8 frames -> frames; the same
+        object when it changes nothing) made to their pixels: they are decoded, edited, and the
+        edit's change, encoded, is added to them outside the (h, w) cells ``keep``, so what the
+        edit leaves alone keeps its latents."""
         frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
-        graded = regrade(frames, index)
-        if graded is frames:
+        edited = edit(frames)
+        if edited is frames:
             return latents
         encode = lambda f: self.vae.encode(frames_to_tensor(f).to(self.device, self.dtype)[None]).float().cpu()  # noqa: E731
-        change = encode(graded) - encode(frames)
+        change = encode(edited) - encode(frames)
         if keep is not None:
             change[..., keep] = 0
-        return latents + change
+        return latents.float().cpu() + change
 
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
@@ -478,6 +484,8 @@ class TextToVideoPipeline:
         camera = motion.camera_path(r.prompt, frames, start, whole)
         view = self.camera_view(held, placements, camera, first) if np.any(camera != [0.0, 1.0]) else None
         moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first, view=view)
+        if any(p.change is not None for p in placements):  # an event's effect: a turned or bitten object
+            moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height))
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
