@@ -146,3 +146,27 @@ def test_hits_and_bites_are_planned_as_toyworld_has_them(prompt, claim):
                                     "a red ball bites a blue box and the blue box turns green"])
 def test_a_hit_without_a_new_colour_is_not_planned(prompt):
     assert read_shot(prompt) is None
+
+
+@pytest.mark.parametrize("prompt, shape", [("a big red square spins", "square"),
+                                           ("a cartoon: a blue triangle on the left spins", "triangle")])  # fmt: skip
+def test_a_spin_is_drawn_in_by_turning_the_still_object(prompt, shape):
+    """A render of the object held still, turned frame by frame as the pipeline turns its moved
+    clip (motion.changed), spins as toyworld's readback reads a spin; its place stays."""
+    import dataclasses
+
+    from kino.data.toyworld import Scene, readback, render
+    from kino.data.toyworld.captions import Claim
+    from kino.pipelines.layout import plan
+    from kino.pipelines.motion import changed, moving
+
+    objs, shot = read_shot(prompt)
+    placements = plan(prompt, 33)
+    assert placements[0].change.kind == "spin" and abs(placements[0].change.angles[-1]) >= 90 and moving(placements)
+    still = tuple(dataclasses.replace(a, segments=()) for a in shot.actors)
+    frames = render(Scene("cartoon", tuple(objs), (dataclasses.replace(shot, actors=still),)), width=256, height=256,
+                    fps=8)  # fmt: skip
+    claim = Claim("motion", objs[0].color, value="spins")
+    assert not readback.check(frames, [claim], fps=8).ok
+    report = readback.check(changed(frames, placements), [claim], fps=8)
+    assert report.ok, report.failures[0].detail

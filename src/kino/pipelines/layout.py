@@ -64,14 +64,16 @@ class Placement:
 
 @dataclass(frozen=True)
 class Change:
-    """An object's look from video frame ``frame`` on: it turns ``color`` ("turn"), or loses a
-    disc of ``radius`` (in half sides) at the middle of its ``side`` (-1 left, +1 right; "bite")."""
+    """An object's look from video frame ``frame`` on: it turns ``color`` ("turn"), loses a disc
+    of ``radius`` (in half sides) at the middle of its ``side`` (-1 left, +1 right; "bite"), or is
+    turned by ``angles`` (degrees, one per frame; "spin")."""
 
     kind: str
     frame: int
     color: str = ""
     side: int = 0
     radius: float = 0.0
+    angles: tuple[float, ...] = ()
 
 
 def _relations(low: str) -> tuple[str, list[tuple[str, str, str]]]:
@@ -140,24 +142,28 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
         spans = mentions(low, color)
         mine = [a for a in shot.actors if objs[a.obj].color == color]
         boxes = np.zeros((frames, len(mine), 4), np.float32)
+        angles = np.zeros(frames)
         for f, s in enumerate(times):
             for k, actor in enumerate(mine):
                 p = pose(scene, shot, actor, float(s))
                 boxes[f, k] = (p.x - p.half, p.y - p.half, p.x + p.half, p.y + p.half)
+                angles[f] = p.angle
         if len(mine) in ROW:
             xs = [a.x for a in mine]
             to = ROW[len(mine)] if len(set(xs)) > 1 else [min(max(xs[0] + d, 0.12), 0.88) for d in AROUND[len(mine)]]
             boxes[..., [0, 2]] += (np.array(to, np.float32) - np.array(xs, np.float32))[None, :, None]
-        placements.append(Placement(color, spans, boxes, _change(mine, objs, times)))
+        placements.append(Placement(color, spans, boxes, _change(mine, objs, times, angles)))
     return placements
 
 
-def _change(actors: list, objs: list, times: np.ndarray) -> Change | None:
+def _change(actors: list, objs: list, times: np.ndarray, angles: np.ndarray) -> Change | None:
     """The look change an event gives a lone actor (turned, bitten), from the first frame at or
-    after it (0 when it came before these frames), or None."""
+    after it (0 when it came before these frames), or its spin (``angles``, per frame), or None."""
     if len(actors) != 1:
         return None
     a = actors[0]
+    if any(g.kind == "spin" for g in a.segments):
+        return Change("spin", 0, angles=tuple(float(x) for x in angles))
     for kind, at in (("turn", a.turn_at if a.turn else 2.0), ("bite", a.bite_at)):
         if at <= 1.0:
             frame = int(np.searchsorted(times, at - 1e-9))

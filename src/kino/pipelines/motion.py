@@ -46,8 +46,11 @@ MOVED = 0.02  # a placement whose box centre travels less than this (fraction of
 
 
 def moving(placements: list[Placement]) -> bool:
-    """Whether any box of the plan travels, grows or shrinks over the clip."""
+    """Whether any box of the plan travels, grows or shrinks over the clip, or an object's look
+    changes (layout.Change: it spins, turns a colour, is bitten)."""
     for p in placements:
+        if p.change is not None:
+            return True
         c = (p.boxes[..., :2] + p.boxes[..., 2:]) / 2
         half = (p.boxes[..., 2] - p.boxes[..., 0]) / 2
         if np.abs(c - c[:1]).max() > MOVED or np.abs(half / half[:1] - 1).max() > 0.1:
@@ -387,7 +390,8 @@ FOLLOW_FRAMES = 8  # an object's velocity is read over the last this many given 
 def changed(frames: np.ndarray, placements: list[Placement], aspect: float = 1.0) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of a moved clip with each planned look change drawn in from its
     frame on (layout.Change): a turned object's pixels take the new palette colour at their own
-    brightness; a bitten one's pixels inside the bite disc take the backdrop's grey around it."""
+    brightness; a bitten one's pixels inside the bite disc take the backdrop's grey around it; a
+    spinning one is turned by its angle in that frame."""
     out = frames.copy()
     t, h, w = frames.shape[:3]
     for p in placements:
@@ -403,7 +407,9 @@ def changed(frames: np.ndarray, placements: list[Placement], aspect: float = 1.0
                 continue
             region = out[f, ya:yb, xa:xb]
             mine = _hue_pixels(region, p.color)
-            if c.kind == "turn":
+            if c.kind == "spin":
+                _turn(region, (c.angles[f] - c.angles[0]) if c.angles else 0.0)
+            elif c.kind == "turn":
                 px = region[mine].astype(np.float32)
                 scale = px.max(-1, keepdims=True) / max(COLORS[p.color])
                 region[mine] = np.clip(np.array(COLORS[c.color], np.float32) * scale, 0, 255).astype(np.uint8)
@@ -415,6 +421,29 @@ def changed(frames: np.ndarray, placements: list[Placement], aspect: float = 1.0
                 if bitten.any() and grey.any():
                     region[bitten] = np.median(region[grey], axis=0).astype(np.uint8)
     return out
+
+
+def _turn(region: np.ndarray, degrees: float) -> None:
+    """Turn what stands on the set in an (h, w, 3) uint8 region (colour, outline, shading: every
+    pixel that is not light grey) about its centroid, in place; where it stood takes the set's grey."""
+    from scipy import ndimage
+
+    if abs(degrees) < 0.5:
+        return
+    v, low = region.max(-1).astype(np.int16), region.min(-1).astype(np.int16)
+    grey = ((v - low) < 0.15 * np.maximum(v, 1)) & (v >= 120)
+    if grey.all() or not grey.any():
+        return
+    thing = ~grey
+    centre = np.argwhere(thing).mean(0)  # (row, column)
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])  # output (row, col) -> input, y down
+    offset = centre - rot @ centre
+    turn = lambda x: ndimage.affine_transform(x, rot, offset, order=1, mode="nearest")  # noqa: E731
+    turned = np.stack([turn(region[..., k].astype(np.float32)) for k in range(3)], -1)
+    seen = turn(thing.astype(np.float32)) > 0.5
+    bare = np.where(thing[..., None], np.median(region[grey], axis=0), region)
+    region[...] = np.where(seen[..., None], np.clip(turned, 0, 255), bare).astype(np.uint8)
 
 
 def _hue_pixels(region: np.ndarray, color: str, within: float = 40.0) -> np.ndarray:
