@@ -435,7 +435,7 @@ class TextToVideoPipeline:
         frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
         edited = edit(frames)
         if edited is frames:
-            return latents
+            return latents.float().cpu()
         encode = lambda f: self.vae.encode(frames_to_tensor(f).to(self.device, self.dtype)[None]).float().cpu()  # noqa: E731
         change = encode(edited) - encode(frames)
         if keep is not None:
@@ -484,7 +484,7 @@ class TextToVideoPipeline:
         camera = motion.camera_path(r.prompt, frames, start, whole)
         view = self.camera_view(held, placements, camera, first) if np.any(camera != [0.0, 1.0]) else None
         moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first, view=view)
-        if any(p.change is not None for p in placements):  # an event's effect: a turned or bitten object
+        if any(p.change is not None for p in placements):  # a look that changes: turned, bitten, spinning
             moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height))
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
