@@ -170,3 +170,40 @@ def test_a_spin_is_drawn_in_by_turning_the_still_object(prompt, shape):
     assert not readback.check(frames, [claim], fps=8).ok
     report = readback.check(changed(frames, placements), [claim], fps=8)
     assert report.ok, report.failures[0].detail
+
+
+@pytest.mark.parametrize("prompt, way", [("a cyan square passes behind a green square", 1),
+                                         ("a red ball moves left, passing behind a big blue box", -1),
+                                         ("a yellow triangle slides behind a purple square", 1)])  # fmt: skip
+def test_passing_behind_is_planned_as_toyworld_lays_it_out(prompt, way):
+    from kino.data.toyworld import Scene, readback, render
+    from kino.data.toyworld.captions import Claim
+
+    objs, shot = read_shot(prompt)
+    (a, b), (event,) = shot.actors, shot.events
+    assert event.kind == "behind" and a.segments[0].dx * way > 0 and not b.segments
+    frames = render(Scene("cartoon", tuple(objs), (shot,)), width=256, height=256, fps=8)
+    report = readback.check(frames, [Claim("behind", objs[0].color, other=objs[1].color)], fps=8)
+    assert report.ok, report.failures[0].detail
+
+
+def test_a_still_object_in_front_hides_the_one_moving_behind_it():
+    """motion.move sets objects down back to front, as toyworld draws them: B, still and named
+    second, is set down again over A where A's path crosses it (and only there)."""
+    import numpy as np
+    import torch
+
+    from kino.pipelines.layout import plan
+    from kino.pipelines.motion import move
+
+    prompt = "a cyan square passes behind a green square"
+    placements = plan(prompt, 33)
+    z = torch.zeros(1, 1, 9, 32, 32)
+    for p, value in zip(placements, (1.0, 2.0)):
+        x0, y0, x1, y1 = p.boxes[0, 0]
+        z[:, :, :, int(y0 * 32) : int(np.ceil(y1 * 32)), int(x0 * 32) : int(np.ceil(x1 * 32))] = value
+    out = move(z, placements, 33)
+    gx0, gy0, gx1, gy1 = placements[1].boxes[0, 0]
+    inner = out[0, 0, 4, int(np.ceil(gy0 * 32)) : int(gy1 * 32), int(np.ceil(gx0 * 32)) : int(gx1 * 32)]
+    assert (inner == 2.0).all()  # mid-clip, A is behind B: B's cells show
+    assert (out[0, 0, 4] == 1.0).any()  # and A's top still shows above it

@@ -235,12 +235,13 @@ def move(
                 half = (x1 - x0) / 2 * zoom
                 seen.append((np.array([cx - half, cy - half, cx + half, cy + half]), p.boxes[f, k]))
         free, background = _free(frame, [_clip(_rect(src, h, w, aspect, pad), h, w) for src, _ in seen])
-        pieces = []
+        pieces = []  # (piece, row, column, moves), back to front: the plan's order, as toyworld draws
         for src, dst in seen:
-            if np.abs(dst - src).max() * max(h, w) < 0.5:
-                continue
             ya, yb, xa, xb = _clip(_rect(src, h, w, aspect, pad), h, w)
             if ya >= yb or xa >= xb:
+                continue
+            if np.abs(dst - src).max() * max(h, w) < 0.5:  # holds still: set down again only over a mover
+                pieces.append((frame[:, ya:yb, xa:xb], ya, xa, False))
                 continue
             piece = frame[:, ya:yb, xa:xb]
             scale = (dst[2] - dst[0]) / max(src[2] - src[0], 1e-6)
@@ -251,11 +252,21 @@ def move(
             (cy, cx), (sy, sx) = _centre(dst, h, w, aspect), _centre(src, h, w, aspect)
             # The piece's centre keeps its offset from the object's centre, scaled.
             oy, ox = ((ya + yb) / 2 - sy) * scale, ((xa + xb) / 2 - sx) * scale
-            pieces.append((piece, round(cy + oy - piece.shape[1] / 2), round(cx + ox - piece.shape[2] / 2)))
+            pieces.append((piece, round(cy + oy - piece.shape[1] / 2), round(cx + ox - piece.shape[2] / 2), True))
             out[0, :, t, ya:yb, xa:xb] = _patch(frame, free, ya, yb, xa, xb, background)
-        for piece, y, x in pieces:  # set down after every gap is filled, so no piece is cut by another's gap
-            _paste(out[0, :, t], piece, y, x)
+        movers: list[tuple[int, int, int, int]] = []
+        for piece, y, x, moves in pieces:  # set down after every gap is filled, so no piece is cut by another's gap
+            rect = (y, y + piece.shape[1], x, x + piece.shape[2])
+            if moves or any(_overlap(rect, m) for m in movers):  # a still object in front of a mover hides it
+                _paste(out[0, :, t], piece, y, x)
+            if moves:
+                movers.append(rect)
     return out
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two [y0, y1) x [x0, x1) rects share a cell."""
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
 
 
 def clear_strays(

@@ -10,11 +10,12 @@ captions use:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
-from kino.data.toyworld import Actor, Event, Obj, Scene, Segment, Shot, describe
-import dataclasses
+import numpy as np
 
+from kino.data.toyworld import Actor, Event, Obj, Scene, Segment, Shot, describe
 from kino.data.toyworld.scene import BOUNCES, COLORS, GROW, MARGIN, SHRINK, SPIN, contact_distance, extent
 from kino.pipelines.text_to_video import RequestError
 
@@ -120,7 +121,7 @@ _PLACES_X = ((r"\b(?:(?:on|at|to) the|top|bottom) left(?: side)?\b(?!\s+of)", "l
              (r"\b(?:(?:on|at|to) the|top|bottom) right(?: side)?\b(?!\s+of)", "right"),
              (r"\bin the (?:middle|center|centre)\b|\b(?:top|bottom) (?:middle|center|centre)\b", "middle"))  # fmt: skip
 _PLACES_Y = ((r"\b(?:at|near) the top\b", "top"), (r"\b(?:at|near) the bottom\b", "bottom"))
-_UNSUPPORTED = re.compile(r"\b(?:behind|turns? (?:" + "|".join(COLORS) + r")|"
+_UNSUPPORTED = re.compile(r"\b(?:turns? (?:" + "|".join(COLORS) + r")|"
                           r"(?:left|right) of|above|below)\b")  # relations: kept as written
 _X = {"left": 0.22, "middle": 0.5, "right": 0.78}
 _Y = {"top": 0.28, "middle": 0.5, "bottom": 0.72}
@@ -165,6 +166,8 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
     mentions = list(_MENTION.finditer(low))
     if _CONTACT.search(low):
         return _contact(low, mentions, objs)
+    if re.search(r"\bbehind\b", low):
+        return _behind(low, mentions, objs)
     if not mentions or _UNSUPPORTED.search(low):
         return None
     colors = [m.group("color") for m in mentions]
@@ -331,17 +334,9 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     turn = re.search(rf"\bturns? ({'|'.join(COLORS)})\b", low[firsts[1].end() :])
     if bite == bool(turn) or (turn and turn.group(1) in (firsts[0]["color"], firsts[1]["color"])):
         return None  # a hit must say the colour it turns (another one); a bite says none
-    pair = []
-    for m in firsts:
-        shape, size = _SHAPE_WORDS[m.group("shape")], _SIZE_WORDS.get(m.group("size") or "", "medium")
-        if _COUNT_WORDS.get(m.group("count") or "a", 1) != 1:
-            return None
-        known = [o for o in objs if o.color == m.group("color")]
-        if known and (known[0].shape, known[0].size) != (shape, size):
-            return None
-        pair.append(known[0] if known else Obj(len(objs), m.group("color"), shape, size))
-        if not known:
-            objs.append(pair[-1])
+    pair = _pair(firsts, objs)
+    if pair is None:
+        return None
     a, b = pair
     sign = -1.0 if re.search(r"\bleft(?:ward)?\b", low[firsts[0].end() : firsts[1].start()]) else 1.0
     gap, at = BITE if bite else HIT
@@ -363,3 +358,59 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
         event = Event("hit_turn", a.id, b.id, at, turn.group(1))
     cameras = camera_in(low) - {"still"}
     return Shot(actors, camera=cameras.pop() if len(cameras) == 1 else "still", events=(event,), backdrop=0)
+
+
+def _pair(firsts: list, objs: list[Obj]) -> tuple[Obj, Obj] | None:
+    """The two single objects two mentions name (added to ``objs`` when new); None for a count or
+    for a colour already named as another character."""
+    pair = []
+    for m in firsts:
+        shape, size = _SHAPE_WORDS[m.group("shape")], _SIZE_WORDS.get(m.group("size") or "", "medium")
+        if _COUNT_WORDS.get(m.group("count") or "a", 1) != 1:
+            return None
+        known = [o for o in objs if o.color == m.group("color")]
+        if known and (known[0].shape, known[0].size) != (shape, size):
+            return None
+        pair.append(known[0] if known else Obj(len(objs), m.group("color"), shape, size))
+        if not known:
+            objs.append(pair[-1])
+    return pair[0], pair[1]
+
+
+BEHIND_HIDDEN = 0.35  # the share of A that B hides while A is behind it (toyworld's: 0.3 to 0.65)
+
+
+def _behind(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
+    """"A passes behind B": B stands in the middle; A crosses from one side to the other the whole
+    clip, high enough that its top shows while B hides the rest (``BEHIND_HIDDEN`` of it in a square
+    frame; toyworld hides 0.3 to 0.65). A's way is the one
+    named (default: right). None for other words."""
+    from kino.data.toyworld.scene import GAP, area_below
+
+    firsts = list({m.group("color"): m for m in reversed(mentions)}.values())[::-1]
+    if len(firsts) != 2 or "behind" not in low[firsts[0].end() : firsts[1].start()]:
+        return None
+    if re.search(r"\b(?:then|push(?:es)?)\b", low):
+        return None
+    pair = _pair(firsts, objs)
+    if pair is None:
+        return None
+    a, b = pair
+    options = []
+    for dy in np.linspace(0.0, 0.3, 151):
+        hidden = area_below(a.shape, (dy - b.half) / a.half)
+        if 0.3 <= hidden <= 0.65:
+            options.append((abs(hidden - BEHIND_HIDDEN), float(dy)))
+    if not options:
+        return None
+    dy = min(options)[1]
+    side = 1.0 if re.search(r"\bleft(?:ward)?\b", low[firsts[0].end() : firsts[1].start()]) else -1.0
+    la, ra, _, _ = extent(a.shape, a.half)
+    off = max(la, ra) + b.half + GAP + 0.02
+    xb, yb = 0.5, 0.56
+    way = "right" if side < 0 else "left"
+    actors = (Actor(a.id, float(xb + side * off), yb - dy, way, (Segment("move", 0.0, 1.0, dx=float(-side * 2 * off)),)),
+              Actor(b.id, xb, yb, "still"))  # fmt: skip
+    cameras = camera_in(low) - {"still"}
+    return Shot(actors, camera=cameras.pop() if len(cameras) == 1 else "still",
+                events=(Event("behind", a.id, b.id, 0.5),), backdrop=0)  # fmt: skip
