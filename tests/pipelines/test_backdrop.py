@@ -31,7 +31,7 @@ def test_regrade_moves_the_set_and_leaves_objects_alone(style):
         assert backdrop.read(moved[0])[0] == index
         assert np.array_equal(moved[objects], frames[objects])
         truth = render(scene(index, style), width=256, height=256, fps=4).astype(int)
-        _, is_set = backdrop._set_pixels(truth)
+        _, is_set = backdrop.set_pixels(truth)
         # Above the horizon the set is the render's to a grey level or two (the horizons differ by a few rows).
         sky = is_set & (np.arange(256) < 0.65 * 256)[None, :, None]
         assert np.abs(moved.astype(int) - truth)[sky].mean() < 2

@@ -20,7 +20,12 @@ SET_VALUE = 120  # darker achromatic pixels are outlines and shadows, not the se
 ROW_SHARE = 0.25  # a row whose set pixels are fewer than this share (an object fills it) does not place the horizon
 
 
-def _set_pixels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def known(index: object) -> bool:
+    """Whether ``index`` names one of toyworld's backdrops (a whole number, not a bool)."""
+    return not isinstance(index, bool) and index in range(len(BACKDROPS))
+
+
+def set_pixels(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(value, is-set mask) of (..., 3) uint8 pixels: light achromatic ones belong to the set."""
     f = frames.astype(np.int16)
     value, low = f.max(-1), f.min(-1)
@@ -32,7 +37,7 @@ def read(frame: np.ndarray) -> tuple[int, int] | None:
     are nearest the median grey of the frame's top third and bottom tenth of set pixels, and the
     first row below the top third, mostly set, whose median is nearer that floor than that sky
     (H when none is). None when either band shows no set pixel."""
-    value, is_set = _set_pixels(frame)
+    value, is_set = set_pixels(frame)
     h = len(value)
 
     def level(rows: slice) -> float:
@@ -62,6 +67,6 @@ def regrade(frames: np.ndarray, index: int) -> np.ndarray:
     drawn, horizon = found
     (sky0, floor0, _), (sky1, floor1, _) = BACKDROPS[drawn], BACKDROPS[index]
     shift = np.where(np.arange(frames.shape[1]) < horizon, sky1 - sky0, floor1 - floor0).astype(np.int16)
-    _, is_set = _set_pixels(frames)
+    _, is_set = set_pixels(frames)
     moved = np.clip(frames.astype(np.int16) + shift[None, :, None, None], 0, 255)
     return np.where(is_set[..., None], moved, frames).astype(np.uint8)

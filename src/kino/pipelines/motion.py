@@ -27,6 +27,7 @@ import torch
 
 from kino.data.toyworld import Scene, describe
 from kino.data.toyworld.scene import COLORS, camera_at
+from kino.pipelines.backdrop import set_pixels
 from kino.pipelines.layout import Placement, _relations, mentions, plan, video_frame
 from kino.pipelines.prompting import _style, camera_in, read_shot
 
@@ -192,7 +193,7 @@ def camera_view(
     What comes in at the edges is the frame without its objects (latent cells of ``factor`` pixels)."""
     x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float()
     h, w = x.shape[1] // factor, x.shape[2] // factor
-    bare = _bare(x, [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[still]], factor)
+    bare = _bare(x, _rects(placements, h, w, aspect, pad, still), factor)
     out = []
     for offset, zoom in camera:
         offset, zoom = offset - camera[still, 0], zoom / camera[still, 1]
@@ -224,7 +225,7 @@ def move(
         if (offset != 0 or zoom != 1) and view is not None:
             frame = view[0, :, t].to(frame.dtype)
         elif offset != 0 or zoom != 1:
-            bare = _bare(frame, [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[sf]])
+            bare = _bare(frame, _rects(placements, h, w, aspect, pad, sf))
             frame = _warp(frame, float(offset), float(zoom), bare)
         out[0, :, t] = frame
         seen = []  # (object's box where the camera put it, its box in the plan)
@@ -303,9 +304,11 @@ def covered(placements: list[Placement], h: int, w: int, aspect: float = 1.0, pa
     return ~_uncovered(_rects(placements, h, w, aspect, pad), h, w)
 
 
-def _rects(placements: list[Placement], h: int, w: int, aspect: float, pad: float) -> list[tuple[int, int, int, int]]:
-    """The latent rect of each of the plan's first boxes, clipped to the grid (``_rect``)."""
-    return [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[0]]
+def _rects(
+    placements: list[Placement], h: int, w: int, aspect: float, pad: float, frame: int = 0
+) -> list[tuple[int, int, int, int]]:
+    """The latent rect of each of the plan's boxes in video frame ``frame``, clipped to the grid (``_rect``)."""
+    return [_clip(_rect(b, h, w, aspect, pad), h, w) for p in placements for b in p.boxes[frame]]
 
 
 def _uncovered(rects: list[tuple[int, int, int, int]], h: int, w: int) -> torch.Tensor:
@@ -417,18 +420,18 @@ def changed(frames: np.ndarray, placements: list[Placement], aspect: float = 1.0
             if ya >= yb or xa >= xb:
                 continue
             region = out[f, ya:yb, xa:xb]
-            mine = _hue_pixels(region, p.color)
             if c.kind == "spin":
                 _turn(region, (c.angles[f] - c.angles[0]) if c.angles else 0.0)
-            elif c.kind == "turn":
+                continue
+            mine = _hue_pixels(region, p.color)
+            if c.kind == "turn":
                 px = region[mine].astype(np.float32)
                 scale = px.max(-1, keepdims=True) / max(COLORS[p.color])
                 region[mine] = np.clip(np.array(COLORS[c.color], np.float32) * scale, 0, 255).astype(np.uint8)
             else:
                 yy, xx = np.mgrid[ya:yb, xa:xb]
                 bitten = mine & ((xx + 0.5 - (cx + c.side * half)) ** 2 + (yy + 0.5 - cy) ** 2 <= (c.radius * half) ** 2)
-                v, low = region.max(-1).astype(np.int16), region.min(-1).astype(np.int16)
-                grey = ((v - low) < 0.15 * np.maximum(v, 1)) & (v >= 120)
+                _, grey = set_pixels(region)
                 if bitten.any() and grey.any():
                     region[bitten] = np.median(region[grey], axis=0).astype(np.uint8)
     return out
@@ -441,8 +444,7 @@ def _turn(region: np.ndarray, degrees: float) -> None:
 
     if abs(degrees) < 0.5:
         return
-    v, low = region.max(-1).astype(np.int16), region.min(-1).astype(np.int16)
-    grey = ((v - low) < 0.15 * np.maximum(v, 1)) & (v >= 120)
+    _, grey = set_pixels(region)
     if grey.all() or not grey.any():
         return
     thing = ~grey

@@ -210,6 +210,11 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
             events = (Event("order", actors[0].obj, actors[1].obj),)
     elif re.search(r"\b(?:then|push(?:es)?)\b", low):
         return None  # an order or a push of other than two objects: not planned
+    return _shot(actors, low, events)
+
+
+def _shot(actors, low: str, events: tuple[Event, ...] = ()) -> Shot:
+    """The shot of ``actors`` with the one camera move ``low`` names (still when none or several)."""
     cameras = camera_in(low) - {"still"}
     return Shot(tuple(actors), camera=cameras.pop() if len(cameras) == 1 else "still", events=events, backdrop=0)
 
@@ -258,20 +263,31 @@ def _push(objs: list[Obj], low: str, mentions: list) -> list[Actor] | None:
     a, b = objs
     after = low[mentions[1].end() :] + " " + low[mentions[0].end() : mentions[1].start()]
     sign = -1.0 if re.search(r"\bleft(?:ward)?\b", after) else 1.0
-    la, ra, _, _ = extent(a.shape, a.half)
-    lb, rb, _, _ = extent(b.shape, b.half)
-    reach = contact_distance(a, b) - PUSH_OVERLAP
-    # Lay the row out from A's back edge to B's front edge at the end, centred in the frame.
-    span = (la if sign > 0 else ra) + PUSH_IN + reach + PUSH_ALONG + (rb if sign > 0 else lb)
-    if span > 1 - 2 * MARGIN:
+    row = _row(a, b, sign, PUSH_IN, PUSH_ALONG, low)
+    if row is None:
         return None
-    start = float(0.5 - sign * span / 2 + sign * (la if sign > 0 else ra))
-    xb = start + sign * (PUSH_IN + reach)
-    y = next((_Y[name] for pattern, name in _PLACES_Y if re.search(pattern, low)), 0.5)
+    start, xb, y = row
     at = PUSH_END * PUSH_IN / (PUSH_IN + PUSH_ALONG)
     direction = "right" if sign > 0 else "left"
     return [Actor(a.id, start, y, direction, (Segment("move", 0.0, PUSH_END, dx=sign * (PUSH_IN + PUSH_ALONG)),)),
             Actor(b.id, xb, y, "", (Segment("move", at, PUSH_END, dx=sign * PUSH_ALONG),))]  # fmt: skip
+
+
+def _row(a: Obj, b: Obj, sign: float, gap: float, along: float, low: str) -> tuple[float, float, float] | None:
+    """(x of A, x of B, y) of two objects on one row: A moving ``sign`` (+1 right) closes ``gap`` to
+    touch B (their boxes ``PUSH_OVERLAP`` into each other), then B may go ``along`` further. The
+    row, from A's back edge to B's front edge at the end, is centred; y is the place the words name
+    (default the middle). None when the row does not fit in the frame."""
+    la, ra, _, _ = extent(a.shape, a.half)
+    lb, rb, _, _ = extent(b.shape, b.half)
+    reach = contact_distance(a, b) - PUSH_OVERLAP
+    back = la if sign > 0 else ra
+    span = back + gap + reach + along + (rb if sign > 0 else lb)
+    if span > 1 - 2 * MARGIN:
+        return None
+    xa = float(0.5 - sign * span / 2 + sign * back)
+    y = next((_Y[name] for pattern, name in _PLACES_Y if re.search(pattern, low)), 0.5)
+    return xa, xa + sign * (gap + reach), y
 
 
 def read_shot(text: str) -> tuple[list[Obj], Shot] | None:
@@ -325,7 +341,7 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     """"A hits B and B turns <colour>" or "A bites B": on one row, A moves to B and touches it
     (boxes a little into each other, as for a push); then B takes the new colour, or loses a bite
     on the side A came from and backs off, as toyworld's events do. None for other words."""
-    firsts = list({m.group("color"): m for m in reversed(mentions)}.values())[::-1]
+    firsts = _firsts(mentions)
     if len(firsts) != 2 or not _CONTACT.search(low[firsts[0].end() : firsts[1].start()]):
         return None
     if re.search(r"\b(?:then|behind|push(?:es)?)\b", low):
@@ -340,13 +356,10 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     a, b = pair
     sign = -1.0 if re.search(r"\bleft(?:ward)?\b", low[firsts[0].end() : firsts[1].start()]) else 1.0
     gap, at = BITE if bite else HIT
-    la, ra, _, _ = extent(a.shape, a.half)
-    lb, rb, _, _ = extent(b.shape, b.half)
-    reach = contact_distance(a, b) - PUSH_OVERLAP
-    span = (la if sign > 0 else ra) + gap + reach + (rb if sign > 0 else lb)
-    xa = float(0.5 - sign * span / 2 + sign * (la if sign > 0 else ra))
-    xb = xa + sign * (gap + reach)
-    y = next((_Y[name] for pattern, name in _PLACES_Y if re.search(pattern, low)), 0.5)
+    row = _row(a, b, sign, gap, 0.0, low)
+    if row is None:
+        return None
+    xa, xb, y = row
     way = "right" if sign > 0 else "left"
     if bite:
         segments = (Segment("move", 0.0, at, dx=sign * gap), Segment("move", at + 0.14, at + 0.29, dx=-sign * 0.06))
@@ -356,8 +369,12 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
         actors = (Actor(a.id, xa, y, way, (Segment("move", 0.0, at, dx=sign * gap),)),
                   Actor(b.id, xb, y, "", turn=turn.group(1), turn_at=at))  # fmt: skip
         event = Event("hit_turn", a.id, b.id, at, turn.group(1))
-    cameras = camera_in(low) - {"still"}
-    return Shot(actors, camera=cameras.pop() if len(cameras) == 1 else "still", events=(event,), backdrop=0)
+    return _shot(actors, low, (event,))
+
+
+def _firsts(mentions: list) -> list:
+    """The first mention of each colour, in order: a caption names a character again by its colour."""
+    return list({m.group("color"): m for m in reversed(mentions)}.values())[::-1]
 
 
 def _pair(firsts: list, objs: list[Obj]) -> tuple[Obj, Obj] | None:
@@ -383,11 +400,11 @@ BEHIND_HIDDEN = 0.35  # the share of A that B hides while A is behind it (toywor
 def _behind(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     """"A passes behind B": B stands in the middle; A crosses from one side to the other the whole
     clip, high enough that its top shows while B hides the rest (``BEHIND_HIDDEN`` of it in a square
-    frame; toyworld hides 0.3 to 0.65). A's way is the one
-    named (default: right). None for other words."""
+    frame; toyworld hides 0.3 to 0.65). A's way is the one named (default: right). None for other
+    words."""
     from kino.data.toyworld.scene import GAP, area_below
 
-    firsts = list({m.group("color"): m for m in reversed(mentions)}.values())[::-1]
+    firsts = _firsts(mentions)
     if len(firsts) != 2 or "behind" not in low[firsts[0].end() : firsts[1].start()]:
         return None
     if re.search(r"\b(?:then|push(?:es)?)\b", low):
@@ -411,6 +428,4 @@ def _behind(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     way = "right" if side < 0 else "left"
     actors = (Actor(a.id, float(xb + side * off), yb - dy, way, (Segment("move", 0.0, 1.0, dx=float(-side * 2 * off)),)),
               Actor(b.id, xb, yb, "still"))  # fmt: skip
-    cameras = camera_in(low) - {"still"}
-    return Shot(actors, camera=cameras.pop() if len(cameras) == 1 else "still",
-                events=(Event("behind", a.id, b.id, 0.5),), backdrop=0)  # fmt: skip
+    return _shot(actors, low, (Event("behind", a.id, b.id, 0.5),))

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from kino.data.toyworld.scene import BACKDROPS
-from kino.pipelines.backdrop import regrade
+from kino.pipelines.backdrop import known, regrade
 from kino.pipelines.long_video import gather, stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
@@ -161,7 +161,7 @@ def _shot(i: int, s: object) -> ShotSpec:
     if camera is not None and camera not in CAMERAS:
         raise _fail(where, f"camera {camera!r} is not allowed; use one of {', '.join(CAMERAS)}")
     backdrop = s.get("backdrop")
-    if backdrop is not None and (isinstance(backdrop, bool) or backdrop not in range(len(BACKDROPS))):
+    if backdrop is not None and not known(backdrop):
         raise _fail(where, f"backdrop {backdrop!r} is not allowed; use 0 to {len(BACKDROPS) - 1}")
     return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera, backdrop)
 

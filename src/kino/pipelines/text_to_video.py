@@ -16,6 +16,7 @@ import torch
 from kino.config import ModelConfig
 from kino.data.datasets import frames_to_tensor, tensor_to_frames
 from kino.data.toyworld.scene import BACKDROPS
+from kino.pipelines.backdrop import known as backdrop_known
 from kino.flow.guidance import guided_velocity
 from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
@@ -200,7 +201,7 @@ class TextToVideoPipeline:
             if not (0 <= start < total and start + num_frames_for(r.seconds, r.fps, self.cfg.vae.temporal_factor) <= total):
                 raise RequestError(f"layout span {r.layout_span} is not allowed; give (first frame, frames) of a video "
                                    "that holds this clip")
-        if r.backdrop is not None and (isinstance(r.backdrop, bool) or r.backdrop not in range(len(BACKDROPS))):
+        if r.backdrop is not None and not backdrop_known(r.backdrop):
             raise RequestError(f"backdrop {r.backdrop!r} is not allowed; use 0 to {len(BACKDROPS) - 1}")
         if not (0 <= r.seed < 2**63):
             raise RequestError(f"seed {r.seed} is not allowed; use 0 to 2**63 - 1")
@@ -413,11 +414,13 @@ class TextToVideoPipeline:
         (motion.camera_view) and encoded again."""
         from kino.pipelines import motion
 
-        tf = self.cfg.vae.temporal_factor
-        decoded = tensor_to_frames(self.vae.decode(held.to(self.device, self.dtype))[0].cpu())
-        still = motion.video_frame(first, len(camera), tf)
-        seen = motion.camera_view(decoded[still], placements, camera, still, self.cfg.vae.spatial_factor,
-                                  decoded.shape[2] / decoded.shape[1])
+        still = motion.video_frame(first, len(camera), self.cfg.vae.temporal_factor)
+        if still == 0:  # the causal VAE decodes the first frame from the first latent frame alone
+            frame = self.first_frame(held)
+        else:
+            frame = tensor_to_frames(self.vae.decode(held.to(self.device, self.dtype))[0].cpu())[still]
+        seen = motion.camera_view(frame, placements, camera, still, self.cfg.vae.spatial_factor,
+                                  frame.shape[1] / frame.shape[0])
         return self.vae.encode(frames_to_tensor(seen).to(self.device, self.dtype)[None]).float().cpu()
 
     def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
