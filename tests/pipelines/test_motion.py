@@ -121,8 +121,10 @@ def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
     assert [i for i, _ in ticks] == sorted(i for i, _ in ticks) and len(ticks) > 4
     assert np.array_equal(tiny_pipeline(req).frames, first)  # deterministic for a seed
     tiny_pipeline(Request("a red ball on the left", seed=3, seconds=1, steps=4))
+    assert len(calls) == 3  # a still plan is drawn still too, so its ball can be drawn as one (kino.pipelines.shaping)
     tiny_pipeline(Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4, layout=False))
-    assert len(calls) == 2  # a still plan, or layout off: one pass
+    tiny_pipeline(Request("a quiet afternoon", seed=3, seconds=1, steps=4))
+    assert len(calls) == 3  # layout off, or nothing planned: one pass
 
 
 def test_recast_draws_a_character_as_an_earlier_clip_drew_it():

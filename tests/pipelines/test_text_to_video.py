@@ -40,8 +40,8 @@ def test_non_square_size_and_duration(tiny_pipeline):
 
 def test_progress_reports_every_step(tiny_pipeline):
     seen = []
-    tiny_pipeline(Request("a cyan ball", steps=3), progress=lambda i, n: seen.append((i, n)))
-    assert seen == [(1, 3), (2, 3), (3, 3)]
+    tiny_pipeline(Request("a cyan glow", steps=3), progress=lambda i, n: seen.append((i, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # one pass (the planner reads nothing); two passes: test_motion
 
 
 @pytest.mark.parametrize(

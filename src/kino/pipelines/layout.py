@@ -60,6 +60,7 @@ class Placement:
     spans: tuple[tuple[int, int], ...]  # characters of the prompt that name it
     boxes: np.ndarray  # (frames, copies, 4): x0, y0, x1, y1 in fractions of the frame, per video frame
     change: Change | None = None  # how it looks different from some frame on (an event's effect)
+    shape: str = ""  # the shape its words name ("" where none is said)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
             xs = [a.x for a in mine]
             to = ROW[len(mine)] if len(set(xs)) > 1 else [min(max(xs[0] + d, 0.12), 0.88) for d in AROUND[len(mine)]]
             boxes[..., [0, 2]] += (np.array(to, np.float32) - np.array(xs, np.float32))[None, :, None]
-        placements.append(Placement(color, spans, boxes, _change(mine, objs, times, angles)))
+        placements.append(Placement(color, spans, boxes, _change(mine, objs, times, angles), by_color[color].shape))
     return placements
 
 

@@ -459,15 +459,15 @@ def _turn(region: np.ndarray, degrees: float) -> None:
     region[...] = np.where(seen[..., None], np.clip(turned, 0, 255), bare).astype(np.uint8)
 
 
-def _hue_pixels(region: np.ndarray, color: str, within: float = 40.0) -> np.ndarray:
-    """(h, w) bool: pixels of an (h, w, 3) uint8 region coloured (saturation >= 0.25) with a hue
+def _hue_pixels(region: np.ndarray, color: str, within: float = 40.0, saturation: float = 0.25) -> np.ndarray:
+    """(h, w) bool: pixels of an (h, w, 3) uint8 region coloured (at least ``saturation``) with a hue
     within ``within`` degrees of the palette colour's, however dark or light the shading made them."""
     from kino.data.toyworld.readback import hsv
     from kino.data.toyworld.scene import HUES
 
     hue, sat, _ = hsv(region)
     off = np.abs((hue - HUES[color] + 180) % 360 - 180)
-    return (sat >= 0.25) & (off <= within)
+    return (sat >= saturation) & (off <= within)
 
 
 def color_pixels(frame: np.ndarray, color: str) -> np.ndarray:

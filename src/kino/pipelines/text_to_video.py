@@ -277,6 +277,7 @@ class TextToVideoPipeline:
         extend): where the objects in them go next."""
         from kino.pipelines.motion import T0, looks, moving
         from kino.pipelines.selfcheck import several
+        from kino.pipelines.shaping import shaped
 
         r = self.resolve(req)
         timings: dict[str, float] = {}
@@ -307,7 +308,8 @@ class TextToVideoPipeline:
         # Drawn still, then moved (kino.pipelines.motion), or several of a kind copied (kino.pipelines.selfcheck).
         # A backdrop asked for (a storyboard's later shot) is set in the draft, which is then sampled again.
         backdrop = r.backdrop if known is None else None
-        if known is None and (moving(placements) or cast or several(placements) or (backdrop is not None and placements)):
+        if known is None and (moving(placements) or cast or several(placements) or shaped(placements)
+                              or (backdrop is not None and placements)):
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
             drawn = looks(still, placements)
@@ -350,10 +352,12 @@ class TextToVideoPipeline:
         ``noise``, its cast characters drawn in from their looks; its objects and camera moved along
         the plan; then noised again (from ``generator``) to ``motion.start_time`` and sampled from
         there with the moving plan's steering."""
-        from kino.pipelines import motion, selfcheck
+        from kino.pipelines import motion, selfcheck, shaping
+        from kino.pipelines.backdrop import regrade
+        from kino.pipelines.prompting import _style
 
         copied = selfcheck.several(placements)
-        t0 = motion.start_time(r.prompt, cast=bool(cast) or copied)
+        t0 = motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None)
         total = len(times) - 1 + len(times[times < t0])
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
         # add up steps per chunk): both passes together fill them.
@@ -373,7 +377,16 @@ class TextToVideoPipeline:
             first = selfcheck.copies(first, held, frame, r.width / r.height)
             frame = self.first_frame(first)
         first = motion.clear_strays(first, placements, frame, r.width / r.height)
-        if r.backdrop is not None:
+        if shaping.shaped(held):  # the objects drawn again as their shapes (and the set moved to the backdrop asked)
+            style = _style(r.prompt.lower()) or shaping.style_of(frame, held)
+            edit = lambda f: shaping.reshape(f, held, style)  # noqa: E731
+            if r.backdrop is not None:
+                edit = lambda f: regrade(shaping.reshape(f, held, style), r.backdrop)  # noqa: E731
+            # The edited frames' own encoding holds a shape best (34 shape prompts: 76.5%, against 61.8% for
+            # the change added to the draft).
+            cells = torch.ones(shape[3:], dtype=torch.bool)
+            first = self.edit_pixels(first, edit, replace=cells)
+        elif r.backdrop is not None:
             first = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
         latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
@@ -430,20 +443,27 @@ class TextToVideoPipeline:
 
         return self.edit_pixels(latents, lambda frames: regrade(frames, index), keep)
 
-    def edit_pixels(self, latents: torch.Tensor, edit, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def edit_pixels(
+        self, latents: torch.Tensor, edit, keep: torch.Tensor | None = None, replace: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(1, C, T', h, w) latents with ``edit`` ((T, H, W, 3) uint8 frames -> frames; the same
         object when it changes nothing) made to their pixels: they are decoded, edited, and the
         edit's change, encoded, is added to them outside the (h, w) cells ``keep``, so what the
-        edit leaves alone keeps its latents."""
+        edit leaves alone keeps its latents. The (h, w) cells ``replace`` take the edited frames'
+        encoding itself (a change added to the model's own drawing keeps some of it)."""
         frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
         edited = edit(frames)
         if edited is frames:
             return latents.float().cpu()
         encode = lambda f: self.vae.encode(frames_to_tensor(f).to(self.device, self.dtype)[None]).float().cpu()  # noqa: E731
-        change = encode(edited) - encode(frames)
+        after = encode(edited)
+        change = after - encode(frames)
         if keep is not None:
             change[..., keep] = 0
-        return latents.float().cpu() + change
+        out = latents.float().cpu() + change
+        if replace is not None:
+            out[..., replace] = after[..., replace]
+        return out
 
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
