@@ -41,6 +41,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
+    return value
+
+
 def fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
@@ -332,7 +339,7 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile", "decoder_steps", "grounding")
+            "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     model_dir = train(tc, args.out)
@@ -657,6 +664,10 @@ def build_parser() -> Parser:
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
     t.add_argument("--decoder-steps", type=int,
                    help="with --init-from: first fine-tune the VAE decoder this many steps (latent space kept)")
+    t.add_argument("--rim-weight", type=non_negative_float,
+                   help="decoder fine-tune: L1 weight 1 + this within 3 px of an object's colour (default 0)")
+    t.add_argument("--colour-weight", type=non_negative_float,
+                   help="decoder fine-tune: weight of a loss on where colour is, over objects' rims (default 0)")
     t.add_argument("--grounding", type=fraction,
                    help="share of samples trained with the layout bias made from the clip's true layout "
                         "(default 0.5; 0 trains without)")

@@ -66,12 +66,12 @@ def test_a_plan_without_shapes_changes_nothing():
      ("A realistic render: a big green triangle in the middle stays still.", "green", "triangle")],
 )  # fmt: skip
 def test_the_shipped_model_draws_the_shape_asked_for(prompt, color, shape):
-    """v3 alone (no layout) draws these as blobs that read as circles; the pipeline's read right."""
+    """The model alone (no layout) draws these as blobs that read as another shape; the pipeline's read right."""
     from kino.cli import DEFAULT_MODEL
     from kino.pipelines.text_to_video import TextToVideoPipeline
 
     pipe = TextToVideoPipeline.from_pretrained(DEFAULT_MODEL)
     claim = [Claim("shape", color=color, shape=shape)]
     alone = pipe(Request(prompt, seed=0, steps=10, seconds=1, layout=False)).frames
-    assert readback.check(alone, claim).results[0].detail == "shapes ['circle']"
+    assert not readback.check(alone, claim).ok
     assert readback.check(pipe(Request(prompt, seed=0, steps=10, seconds=1)).frames, claim).ok

@@ -11,7 +11,7 @@ import torch
 from kino.models.dit import DiT
 from kino.models.folder import load_config, load_meta, load_model_folder, save_model_folder
 from kino.pipelines.text_to_video import Request, TextToVideoPipeline
-from kino.training.trainer import EMA, edge_loss, known_mask, train, train_preset
+from kino.training.trainer import EMA, decoder_loss, edge_loss, known_mask, object_rims, soft_colour, train, train_preset
 
 
 def test_known_masks_cover_each_conditioning_mode():
@@ -147,11 +147,29 @@ def test_edge_loss_sees_blur_and_not_a_shift_in_level():
     assert edge_loss(blurred, video) > 0.01
 
 
+def test_the_decoder_loss_sees_colour_spill_on_an_objects_rim():
+    video = torch.full((1, 3, 1, 32, 32), 0.6)  # a light grey set
+    video[:, :, :, 10:20, 10:20] = torch.tensor([-0.8, -0.6, 0.9]).view(1, 3, 1, 1, 1)  # a blue square
+    assert soft_colour(video)[0, 0, 15, 15] > 0.99 and soft_colour(video)[0, 0, 2, 2] < 0.01
+    rim = object_rims(video)[0, 0, 0]
+    assert rim[15, 15] == 1 and rim[15, 22] == 1 and rim[15, 23] == 0  # 3 px around the colour
+    spilled = video.clone()
+    spilled[:, :, :, 8:22, 8:22] = video[:, :, :, 10:20, 10:20].mean((-1, -2), keepdim=True) * 0.5 + 0.3
+    spilled[:, :, :, 10:20, 10:20] = video[:, :, :, 10:20, 10:20]  # the square's colour spilt 2 px, paler
+    plain = train_preset("tiny")
+    weighted = dataclasses.replace(plain, rim_weight=10.0, colour_weight=1.0)
+    assert decoder_loss(video, video, weighted) == 0
+    assert decoder_loss(spilled, video, weighted) > decoder_loss(spilled, video, plain) + 0.1
+
+
 def test_decoder_fine_tune_keeps_the_latent_space(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
-    folder = train(dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=3, dit_steps=0), tmp_path, env={})
+    tc = dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=3, dit_steps=0, rim_weight=10.0,
+                             colour_weight=0.5)
+    folder = train(tc, tmp_path, env={})
     assert torch.load(tmp_path / "decoder_state.pt", weights_only=True)["step"] == 3
-    assert load_meta(folder) == load_meta(model_dir) | {"decoder_steps": "3"}  # the training record travels on
+    # The training record travels on.
+    assert load_meta(folder) == load_meta(model_dir) | {"decoder_steps": "3", "rim_weight": "10.0", "colour_weight": "0.5"}
     _, vae_a, dit_a = load_model_folder(model_dir)
     _, vae_b, dit_b = load_model_folder(folder)
     changed = {k for k, v in vae_b.state_dict().items() if not torch.equal(v, vae_a.state_dict()[k])}

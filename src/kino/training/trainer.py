@@ -76,6 +76,11 @@ class TrainConfig:
     decoder_steps: int = 0
     decoder_lr: float = 2e-4
     edge_weight: float = 1.0
+    # Decoder fine-tune only: the L1 weight is 1 + rim_weight within RIM pixels of an object's colour,
+    # and colour_weight weighs a loss on where colour is (soft_colour), over that rim: without them
+    # the decoder blurs a small triangle's tip into a rounded blob (NOTES, session 10).
+    rim_weight: float = 0.0
+    colour_weight: float = 0.0
     # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
     # checkpoints and the run stops; the same command resumes it.
     max_minutes: float = 0.0
@@ -220,6 +225,43 @@ def reconstruction_loss(recon: torch.Tensor, video: torch.Tensor) -> torch.Tenso
     return (recon - video).abs().mean() + ((recon - video) ** 2).mean()
 
 
+RIM = 3  # pixels around an object's colour that the decoder's rim weight covers
+
+
+def soft_colour(video: torch.Tensor) -> torch.Tensor:
+    """(B, T, H, W) in (0, 1): how surely each pixel of a (B, 3, T, H, W) video in [-1, 1] has a
+    colour by the contract's rule (saturation >= 0.35, value >= 0.25; toyworld.readback), smoothed."""
+    v = (video + 1) / 2
+    hi, lo = v.max(1).values, v.min(1).values
+    return torch.sigmoid((hi - lo - 0.35 * hi) / 0.02) * torch.sigmoid((hi - 0.25) / 0.02)
+
+
+def object_rims(video: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T, H, W) float: 1 within RIM pixels of a pixel with a palette colour, else 0."""
+    from scipy import ndimage
+
+    from kino.data.toyworld.readback import color_masks
+
+    frames = ((video.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).movedim(1, -1).numpy()
+    coloured = color_masks(frames) >= 0  # (B, T, H, W)
+    grown = ndimage.binary_dilation(coloured, structure=np.ones((1, 1, 3, 3), bool), iterations=RIM)
+    return torch.from_numpy(grown).float()[:, None].to(video.device)
+
+
+def decoder_loss(recon: torch.Tensor, video: torch.Tensor, tc: TrainConfig) -> torch.Tensor:
+    """The decoder fine-tune's loss: L1 (weighted up on objects' rims) + L2, edges, and where colour is."""
+    loss = reconstruction_loss(recon, video) + tc.edge_weight * edge_loss(recon, video)
+    if not (tc.rim_weight or tc.colour_weight):
+        return loss
+    rim = object_rims(video)
+    if tc.rim_weight:
+        weight = 1 + tc.rim_weight * rim
+        loss = loss + ((recon - video).abs() * weight).mean() / weight.mean() - (recon - video).abs().mean()
+    if tc.colour_weight and rim.sum() > 0:
+        loss = loss + tc.colour_weight * ((soft_colour(recon) - soft_colour(video)).abs() * rim[:, 0]).sum() / rim.sum()
+    return loss
+
+
 def edge_loss(recon: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
     """Mean L1 distance between horizontal and vertical pixel differences of (B, 3, T, H, W) videos."""
     dx = lambda v: v[..., :, 1:] - v[..., :, :-1]
@@ -334,7 +376,7 @@ def decoder_stage(tc: TrainConfig, vae, spec: ClipSpec, out: Path, info: DistInf
             mean, logvar = vae.encode_dist(video)
             z = mean + torch.randn(mean.shape, generator=gen).to(mean) * (0.5 * logvar).exp()
         recon = decoder(z).float()
-        return reconstruction_loss(recon, video) + tc.edge_weight * edge_loss(recon, video), len(video)
+        return decoder_loss(recon, video, tc), len(video)
 
     ema, done = run_loop(
         "decoder", vae.decoder, loss_fn, tc.decoder_steps, tc.decoder_lr, tc, out / "decoder_state.pt", info,
@@ -404,6 +446,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
             if not tc.dit_steps:  # a decoder-only run: the model folder is the old one with the new decoder
                 if info.is_main:
                     meta = load_meta(tc.init_from) | {"decoder_steps": tc.decoder_steps}
+                    meta |= {k: getattr(tc, k) for k in ("rim_weight", "colour_weight") if getattr(tc, k)}
                     save_model_folder(out / "model", cfg, vae, dit, meta=meta)
                 shutdown(info)
                 return out / "model"
