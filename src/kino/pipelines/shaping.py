@@ -24,7 +24,7 @@ from kino.pipelines.motion import _hue_pixels
 REACH = 3.0  # the blob is looked for this many half sides around its box's centre
 HALO = 3  # pixels of halo and outline around the blob's colour taken out with it
 TINT = 0.05  # pixels this saturated, of the object's hue, are part of the drawing (the set is grey)
-OUTLINE_SHARE = 0.12  # the readback's share of dark rim pixels that makes a drawing a cartoon
+OUTLINE_SHARE = 0.06  # dark rim pixels that make a drawing a cartoon: between the readback's 0.04 and 0.12
 
 
 def shaped(placements: list[Placement]) -> bool:
@@ -44,7 +44,7 @@ def style_of(frame: np.ndarray, placements: list[Placement]) -> str:
     ring = ndimage.binary_dilation(mine, iterations=max(2, round(0.012 * w))) & ~mine
     value, low = frame.max(-1).astype(np.int16), frame.min(-1).astype(np.int16)
     dark = (value < 64) & ((value - low) < 0.15 * value)
-    return "cartoon" if dark[ring].mean() >= OUTLINE_SHARE / 2 else "realistic"
+    return "cartoon" if dark[ring].mean() >= OUTLINE_SHARE else "realistic"
 
 
 def reshape(frames: np.ndarray, placements: list[Placement], style: str) -> np.ndarray:
