@@ -379,13 +379,12 @@ class TextToVideoPipeline:
         first = motion.clear_strays(first, placements, frame, r.width / r.height)
         if shaping.shaped(held):  # the objects drawn again as their shapes (and the set moved to the backdrop asked)
             style = _style(r.prompt.lower()) or shaping.style_of(frame, held)
-            frames = shaping.reshape(tensor_to_frames(self.vae.decode(first.to(self.device, self.dtype))[0].cpu()),
-                                     held, style)
+            frames = shaping.reshape(self.frames_of(first), held, style)
             if r.backdrop is not None:
                 frames = regrade(frames, r.backdrop)
             # The edited frames' own encoding holds a shape best (34 shape prompts: 76.5%, against 61.8% for
             # the change added to the draft, as edit_pixels adds it).
-            first = self.vae.encode(frames_to_tensor(frames).to(self.device, self.dtype)[None]).float().cpu()
+            first = self.latents_of(frames)
         elif r.backdrop is not None:
             first = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
@@ -431,10 +430,10 @@ class TextToVideoPipeline:
         if still == 0:  # the causal VAE decodes the first frame from the first latent frame alone
             frame = self.first_frame(held)
         else:
-            frame = tensor_to_frames(self.vae.decode(held.to(self.device, self.dtype))[0].cpu())[still]
+            frame = self.frames_of(held)[still]
         seen = motion.camera_view(frame, placements, camera, still, self.cfg.vae.spatial_factor,
                                   frame.shape[1] / frame.shape[0])
-        return self.vae.encode(frames_to_tensor(seen).to(self.device, self.dtype)[None]).float().cpu()
+        return self.latents_of(seen)
 
     def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
         """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop),
@@ -448,12 +447,11 @@ class TextToVideoPipeline:
         object when it changes nothing) made to their pixels: they are decoded, edited, and the
         edit's change, encoded, is added to them outside the (h, w) cells ``keep``, so what the
         edit leaves alone keeps its latents."""
-        frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
+        frames = self.frames_of(latents)
         edited = edit(frames)
         if edited is frames:
             return latents.float().cpu()
-        encode = lambda f: self.vae.encode(frames_to_tensor(f).to(self.device, self.dtype)[None]).float().cpu()  # noqa: E731
-        change = encode(edited) - encode(frames)
+        change = self.latents_of(edited) - self.latents_of(frames)
         if keep is not None:
             change[..., keep] = 0
         return latents.float().cpu() + change
@@ -461,7 +459,15 @@ class TextToVideoPipeline:
     def first_frame(self, latents: torch.Tensor) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
         decodes it from the first latent frame alone."""
-        return tensor_to_frames(self.vae.decode(latents[:, :, :1].to(self.device, self.dtype))[0].cpu())[0]
+        return self.frames_of(latents[:, :, :1])[0]
+
+    def frames_of(self, latents: torch.Tensor) -> np.ndarray:
+        """(T, H, W, 3) uint8: (1, C, T', h, w) latents decoded."""
+        return tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
+
+    def latents_of(self, frames: np.ndarray) -> torch.Tensor:
+        """(1, C, T', h, w) float32 latents on the CPU of (T, H, W, 3) uint8 frames (the posterior mean)."""
+        return self.vae.encode(frames_to_tensor(frames).to(self.device, self.dtype)[None]).float().cpu()
 
     def continue_motion(
         self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None

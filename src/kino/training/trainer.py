@@ -250,13 +250,12 @@ def object_rims(video: torch.Tensor) -> torch.Tensor:
 
 def decoder_loss(recon: torch.Tensor, video: torch.Tensor, tc: TrainConfig) -> torch.Tensor:
     """The decoder fine-tune's loss: L1 (weighted up on objects' rims) + L2, edges, and where colour is."""
-    loss = reconstruction_loss(recon, video) + tc.edge_weight * edge_loss(recon, video)
+    edges = tc.edge_weight * edge_loss(recon, video)
     if not (tc.rim_weight or tc.colour_weight):
-        return loss
+        return reconstruction_loss(recon, video) + edges
     rim = object_rims(video)
-    if tc.rim_weight:
-        weight = 1 + tc.rim_weight * rim
-        loss = loss + ((recon - video).abs() * weight).mean() / weight.mean() - (recon - video).abs().mean()
+    weight = 1 + tc.rim_weight * rim
+    loss = ((recon - video).abs() * weight).mean() / weight.mean() + ((recon - video) ** 2).mean() + edges
     if tc.colour_weight and rim.sum() > 0:
         loss = loss + tc.colour_weight * ((soft_colour(recon) - soft_colour(video)).abs() * rim[:, 0]).sum() / rim.sum()
     return loss
