@@ -149,6 +149,10 @@ def no_weights(folder: Path) -> None:
         (["train", "--preset", "tiny", "--out", "{tmp}/run", "--max-minutes", "0"], "'0' is not a positive number"),
         (["train", "--preset", "tiny", "--out", "{tmp}/run", "--lr", "nan"], "'nan' is not a positive number"),
         (["train", "--preset", "tiny", "--out", "{tmp}/run", "--grounding", "1.5"], "'1.5' is not a fraction from 0 to 1"),
+        (["train", "--preset", "tiny", "--out", "{tmp}/run", "--decoder-clip-seconds", "2,x"],
+         "'2,x' is not a comma-separated list of positive seconds"),
+        (["train", "--preset", "tiny", "--out", "{tmp}/run", "--decoder-clip-seconds", "0.5,4"],
+         "--decoder-clip-seconds: 0.5 s is shorter than the decoder's crops of 1 s"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_file(capsys, tmp_path, tiny_model_dir, args, message):

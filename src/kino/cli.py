@@ -48,6 +48,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def seconds_list(text: str) -> tuple[float, ...]:
+    """Comma-separated positive lengths in seconds: "2,4"."""
+    try:
+        return tuple(positive_float(part) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive seconds, like 2,4") from None
+
+
 def fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
@@ -339,9 +347,13 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight")
+            "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
+    short = [s for s in tc.decoder_clip_seconds if s < tc.vae_seconds]
+    if short:
+        raise UsageError(f"--decoder-clip-seconds: {short[0]:g} s is shorter than the decoder's crops of "
+                         f"{tc.vae_seconds:g} s; use lengths of {tc.vae_seconds:g} s or more")
     model_dir = train(tc, args.out)
     if model_dir is None:
         print(f"out of time before a model folder was saved; run the same command to resume {args.out}",
@@ -668,6 +680,9 @@ def build_parser() -> Parser:
                    help="decoder fine-tune: L1 weight 1 + this within 3 px of an object's colour (default 0)")
     t.add_argument("--colour-weight", type=non_negative_float,
                    help="decoder fine-tune: weight of a loss on where colour is, over objects' rims (default 0)")
+    t.add_argument("--decoder-clip-seconds", type=seconds_list,
+                   help="decoder fine-tune: cut its crops from clips of these lengths, e.g. 2,4, so objects move "
+                        "at the speeds of the clips kino makes (default: 1 s clips)")
     t.add_argument("--grounding", type=fraction,
                    help="share of samples trained with the layout bias made from the clip's true layout "
                         "(default 0.5; 0 trains without)")

@@ -117,14 +117,20 @@ def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
     ticks = []
     req = Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4)
     first = tiny_pipeline(req, progress=lambda i, n: ticks.append((i, n))).frames
-    assert len(calls) == 1 and ticks[-1] == (4, 4)  # both passes fill the request's steps on the progress bar
+    assert ticks[-1] == (4, 4)  # both passes fill the request's steps on the progress bar
     assert [i for i, _ in ticks] == sorted(i for i, _ in ticks) and len(ticks) > 4
+    # The ball's shape is said and it travels: it is drawn at each frame's box (kino.pipelines.shaping),
+    # so no latent cells are moved. Under a moving camera its cells move with the rest.
+    assert calls == [[]]
     assert np.array_equal(tiny_pipeline(req).frames, first)  # deterministic for a seed
+    tiny_pipeline(Request("a red ball starts on the left and moves right. The camera pans left.", seed=3, seconds=1,
+                          steps=4))
+    assert [p.color for p in calls[-1]] == ["red"]
     tiny_pipeline(Request("a red ball on the left", seed=3, seconds=1, steps=4))
-    assert len(calls) == 3  # a still plan is drawn still too, so its ball can be drawn as one (kino.pipelines.shaping)
+    assert len(calls) == 4  # a still plan is drawn still too, so its ball can be drawn as one (kino.pipelines.shaping)
     tiny_pipeline(Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4, layout=False))
     tiny_pipeline(Request("a quiet afternoon", seed=3, seconds=1, steps=4))
-    assert len(calls) == 3  # layout off, or nothing planned: one pass
+    assert len(calls) == 4  # layout off, or nothing planned: one pass
 
 
 def test_recast_draws_a_character_as_an_earlier_clip_drew_it():

@@ -10,10 +10,10 @@ from kino.pipelines.text_to_video import Request
 PROMPT = "A {style}: a blue {shape} on the left stays still. A red square on the right stays still."
 
 
-def drafted(style: str, shape: str) -> tuple[np.ndarray, list]:
-    """A toyworld clip standing in for a model's draft: the blue object drawn as a circle a little
-    off its planned box, the red one as planned; and the plan."""
-    placements = layout.plan(PROMPT.format(style=style, shape=shape), 4)
+def drafted(style: str, shape: str, prompt: str = PROMPT) -> tuple[np.ndarray, list]:
+    """A toyworld clip standing in for a model's still draft: the blue object drawn as a circle a
+    little off its planned (first) box, the red one as planned; and the plan."""
+    placements = layout.plan(prompt.format(style=style, shape=shape), 4)
     centre = {p.color: ((p.boxes[0, 0, 0] + p.boxes[0, 0, 2]) / 2, (p.boxes[0, 0, 1] + p.boxes[0, 0, 3]) / 2)
               for p in placements}  # fmt: skip
     objs = (Obj(0, "blue", "circle"), Obj(1, "red", "square"))
@@ -75,3 +75,48 @@ def test_the_shipped_model_draws_the_shape_asked_for(prompt, color, shape):
     alone = pipe(Request(prompt, seed=0, steps=10, seconds=1, layout=False)).frames
     assert not readback.check(alone, claim).ok
     assert readback.check(pipe(Request(prompt, seed=0, steps=10, seconds=1)).frames, claim).ok
+
+
+def test_a_moving_shape_is_drawn_at_its_box_in_every_frame():
+    """The still draft's blob is taken out once, at the first box; the triangle the moving plan
+    names is drawn at each frame's box, so it travels as the plan says and keeps its shape."""
+    moving_prompt = "A {style}: a blue {shape} on the left moves down. A red square on the right stays still."
+    frames, _ = drafted("cartoon", "triangle", moving_prompt)
+    frames = np.repeat(frames[:1], 9, axis=0)  # a still draft of 9 frames
+    moving_prompt = moving_prompt.format(style="cartoon", shape="triangle")
+    plan = layout.plan(moving_prompt, 9)
+    still = [layout.Placement(p.color, p.spans, np.repeat(p.boxes[:1], 9, axis=0), p.change, p.shape) for p in plan]
+    drawn = shaping.travellers(plan)
+    assert [p.color for p in drawn] == ["blue"]
+    out = shaping.reshape(frames, still, "cartoon", drawn)
+    report = readback.check(out, [Claim("shape", color="blue", shape="triangle"), Claim("count", color="blue"),
+                                  Claim("motion", color="blue", value="down")])  # fmt: skip
+    assert report.ok, report.failures
+    blue = readback.color_masks(out) == readback.PALETTE.index("blue")
+    ys, xs = np.nonzero(blue[0])
+    first = np.array([xs.min(), ys.min(), xs.max(), ys.max()])
+    for f in (4, 8):  # the same triangle, moved as its box moved
+        ys, xs = np.nonzero(blue[f])
+        shift = (drawn[0].boxes[f, 0] - drawn[0].boxes[0, 0]) * 256
+        assert np.allclose([xs.min(), ys.min(), xs.max(), ys.max()], first + shift, atol=1.5), f
+
+
+def test_only_shapes_that_travel_unchanged_under_a_still_camera_are_drawn_moving():
+    plan = layout.plan("A green square starts on the left and moves right. A red ball stays still. "
+                       "A blue triangle spins.", 9)  # fmt: skip
+    assert [p.color for p in shaping.travellers(plan)] == ["green"]
+    assert shaping.travellers(plan, camera=True) == []
+    shapeless = [layout.Placement(p.color, p.spans, p.boxes, p.change) for p in plan]
+    assert shaping.travellers(shapeless) == []
+
+
+def test_strays_of_a_shaped_objects_colour_are_taken_out():
+    """A piece of the blue object's colour far from its box (a fragment the model drew, cells
+    carried in from an earlier shot) goes; only the drawn shape is left blue."""
+    frames, placements = drafted("realistic", "square")
+    frames[:, 20:34, 100:130] = (40, 70, 220)  # toyworld's blue
+    out = shaping.reshape(frames, placements, "realistic")
+    report = readback.check(out, [Claim("count", color="blue"), Claim("shape", color="blue", shape="square")])
+    assert report.ok, report.failures
+    blue = readback.color_masks(out) == readback.PALETTE.index("blue")
+    assert not blue[:, 10:44, 90:140].any()

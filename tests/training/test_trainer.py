@@ -11,7 +11,10 @@ import torch
 from kino.models.dit import DiT
 from kino.models.folder import load_config, load_meta, load_model_folder, save_model_folder
 from kino.pipelines.text_to_video import Request, TextToVideoPipeline
-from kino.training.trainer import EMA, decoder_loss, edge_loss, known_mask, object_rims, soft_colour, train, train_preset
+from kino.data.datasets import ClipSpec
+from kino.training.trainer import (
+    EMA, decoder_loss, edge_loss, known_mask, object_rims, soft_colour, train, train_preset, vae_clips,
+)
 
 
 def test_known_masks_cover_each_conditioning_mode():
@@ -162,14 +165,27 @@ def test_the_decoder_loss_sees_colour_spill_on_an_objects_rim():
     assert decoder_loss(spilled, video, weighted) > decoder_loss(spilled, video, plain) + 0.1
 
 
+def test_decoder_crops_can_be_cut_from_longer_clips():
+    """Crops of one length cut from longer clips: the same frame count, at a random time, and a
+    toyworld move spread over a longer clip travels less between frames."""
+    tc = dataclasses.replace(train_preset("tiny"), vae_batch=8, vae_crop=64)
+    spec = ClipSpec(width=64, height=64, fps=8, seconds=1.0)
+    short = vae_clips(tc, spec, np.random.default_rng(0))
+    long = vae_clips(tc, spec, np.random.default_rng(0), lengths=(4.0,))
+    assert short.shape == long.shape == (8, 3, 9, 64, 64)
+    step = lambda v: (v[:, :, 1:] - v[:, :, :-1]).abs().mean()
+    assert step(long) < step(short)
+
+
 def test_decoder_fine_tune_keeps_the_latent_space(tiny_run, tmp_path):
     tc, _, model_dir = tiny_run
     tc = dataclasses.replace(tc, init_from=str(model_dir), decoder_steps=3, dit_steps=0, rim_weight=10.0,
-                             colour_weight=0.5)
+                             colour_weight=0.5, decoder_clip_seconds=(1.0, 2.5))
     folder = train(tc, tmp_path, env={})
     assert torch.load(tmp_path / "decoder_state.pt", weights_only=True)["step"] == 3
     # The training record travels on.
-    assert load_meta(folder) == load_meta(model_dir) | {"decoder_steps": "3", "rim_weight": "10.0", "colour_weight": "0.5"}
+    assert load_meta(folder) == load_meta(model_dir) | {"decoder_steps": "3", "rim_weight": "10.0", "colour_weight": "0.5",
+                                                        "decoder_clip_seconds": "1,2.5"}
     _, vae_a, dit_a = load_model_folder(model_dir)
     _, vae_b, dit_b = load_model_folder(folder)
     changed = {k for k, v in vae_b.state_dict().items() if not torch.equal(v, vae_a.state_dict()[k])}

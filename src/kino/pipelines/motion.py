@@ -42,6 +42,9 @@ T0, T0_CAMERA = 0.4, 0.08
 # storyboards, characters read with one shape and one size in every shot: 34% at 0.4, 45% at 0.25
 # and at 0.1 (the readback of v2's blobs varies shot to shot beyond that).
 T0_CAST = 0.25
+# Objects drawn moving in pixels, at each frame's box (kino.pipelines.shaping), are not blocky, so
+# pass 2 need not redraw as much of them.
+T0_DRAWN = 0.25
 SHUFFLE_SEED = 0  # the fixed order of the background columns a camera brings in (_warp)
 MOVED = 0.02  # a placement whose box centre travels less than this (fraction of W or H) holds still
 

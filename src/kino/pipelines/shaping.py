@@ -8,6 +8,11 @@ the model drew in each box (its colour's pixels, its outline and halo, which tak
 the draft has nearby), and draws the shape there in the prompt's style with toyworld's own
 drawing code. The change is encoded and the clip is sampled again from part-way (SDEdit), as it
 is for a move, a backdrop or an event, so the model redraws every pixel over the shapes.
+
+A shape that travels (``travellers``) is drawn at its box of every frame, as toyworld draws it,
+instead of having its latent cells moved (kino.pipelines.motion.move): cells move in steps of 8
+pixels and read as blocks until pass 2 redraws them from far back (t = 0.4), and that redraw
+turned moving triangles into circles (storyboard characters, NOTES session 11).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from kino.data.toyworld.render import _draw
 from kino.data.toyworld.scene import Actor, Obj, Pose
 from kino.pipelines.backdrop import set_pixels
 from kino.pipelines.layout import Placement
-from kino.pipelines.motion import _hue_pixels
+from kino.pipelines.motion import _hue_pixels, moving
 
 REACH = 3.0  # the blob is looked for this many half sides around its box's centre
 HALO = 3  # pixels of halo and outline around the blob's colour taken out with it
@@ -47,20 +52,59 @@ def style_of(frame: np.ndarray, placements: list[Placement]) -> str:
     return "cartoon" if dark[ring].mean() >= OUTLINE_SHARE else "realistic"
 
 
-def reshape(frames: np.ndarray, placements: list[Placement], style: str) -> np.ndarray:
-    """(T, H, W, 3) uint8 frames of a still clip with each object of the plan whose shape is said
-    drawn as that shape, in ``style`` and its palette colour, at its box (of the first frame).
+def travellers(placements: list[Placement], camera: bool = False) -> list[Placement]:
+    """The objects of the plan that ``reshape`` can draw moving, frame by frame: their shape is said,
+    their box travels or grows, nothing else about them changes (an event's turn, bite or spin is
+    made on the latents, kino.pipelines.motion), and the camera holds still (``camera``: it moves)."""
+    return [] if camera else [p for p in placements if p.shape and p.change is None and moving([p])]
 
-    What the model drew there goes first: the pieces that are not the light grey set, or are
+
+def reshape(frames: np.ndarray, placements: list[Placement], style: str, drawn: list[Placement] = ()) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames of a still clip with each object of the plan whose shape is said
+    drawn as that shape, in ``style`` and its palette colour, at its box (of the first frame; for an
+    object of ``drawn``, the moving plan of one of ``placements`` with its colour, at its box of
+    each frame): ``draw`` over ``cleared``."""
+    return draw(cleared(frames, placements), placements, style, drawn)
+
+
+def cleared(frames: np.ndarray, placements: list[Placement]) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames of a still clip without what the model drew at the first box of
+    each object of the plan whose shape is said: the pieces that are not the light grey set, or are
     tinted with the object's hue, and reach into the box (within REACH half sides of its centre),
     grown by HALO pixels, each take the colour of the nearest set pixel. Other objects' colours and
     their rims are left alone. A flat patch would not do: a grey darker than the set around it
-    reads to the VAE as the object's shaded side, and it draws the object over it again."""
+    reads to the VAE as the object's shaded side, and it draws the object over it again. Then
+    every other piece of the object's colour goes the same way (its strays)."""
     out = frames.copy()
-    h, w = frames.shape[1:3]
-    spots = []  # (placement, its pose, region rows and columns, the box's rows and columns in the region)
+    spots = _spots(placements, *frames.shape[1:3])
+    for frame in out:  # every drawing goes before any shape is drawn, so none is taken for another's
+        for p, _, region, core in spots:
+            _clear(frame[region], p, placements, core)
+        for p in {id(p): p for p, _, _, _ in spots}.values():
+            _clear_strays(frame, p, placements)
+    return out
+
+
+def draw(frames: np.ndarray, placements: list[Placement], style: str, drawn: list[Placement] = ()) -> np.ndarray:
+    """A copy of (T, H, W, 3) uint8 frames with the shapes of ``reshape`` drawn in."""
+    out = frames.copy()
+    spots = _spots(placements, *frames.shape[1:3])
+    paths = {q.color: q.boxes for q in drawn}
+    for f, frame in enumerate(out):
+        for p, k, _, _ in spots:
+            boxes = paths.get(p.color, p.boxes)
+            x0, y0, x1, y1 = boxes[min(f, len(boxes) - 1), k]
+            pose = Pose((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, 0.0, p.color, False, 1.0)
+            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style)
+    return out
+
+
+def _spots(placements: list[Placement], h: int, w: int) -> list:
+    """(placement, which copy, region rows and columns, the box's rows and columns in the region) of
+    each first box of an object whose shape is said, that lies in an h x w frame."""
+    spots = []
     for p in placements:
-        for x0, y0, x1, y1 in p.boxes[0] if p.shape else ():
+        for k, (x0, y0, x1, y1) in enumerate(p.boxes[0] if p.shape else ()):
             half, cx, cy = (x1 - x0) / 2 * w, (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
             ya, yb = max(int(cy - REACH * half), 0), min(int(np.ceil(cy + REACH * half)), h)
             xa, xb = max(int(cx - REACH * half), 0), min(int(np.ceil(cx + REACH * half)), w)
@@ -68,29 +112,46 @@ def reshape(frames: np.ndarray, placements: list[Placement], style: str) -> np.n
                 continue
             core = (slice(max(int(cy - half) - ya, 0), int(cy + half) - ya + 1),
                     slice(max(int(cx - half) - xa, 0), int(cx + half) - xa + 1))  # fmt: skip
-            pose = Pose((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, 0.0, p.color, False, 1.0)
-            spots.append((p, pose, (slice(ya, yb), slice(xa, xb)), core))
-    for frame in out:  # every drawing goes before any shape is drawn, so none is taken for another's
-        for p, _, region, core in spots:
-            _clear(frame[region], p, placements, core)
-        for p, pose, _, _ in spots:
-            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style)
-    return out
+            spots.append((p, k, (slice(ya, yb), slice(xa, xb)), core))
+    return spots
 
 
 def _clear(region: np.ndarray, p: Placement, placements: list[Placement], core: tuple[slice, slice]) -> None:
     """Take what the model drew of ``p`` out of an (h, w, 3) uint8 region, in place (``reshape``):
     the pieces of drawing that reach into the ``core`` rows and columns (the box)."""
     _, is_set = set_pixels(region)
-    others = np.zeros(is_set.shape, bool)
-    for q in placements:
-        if q.color != p.color:
-            others |= _hue_pixels(region, q.color)
-    near = ndimage.binary_dilation(others, iterations=HALO)  # another object and its rim stay
+    near = _near_others(region, p, placements)
     drawn = (~is_set | _hue_pixels(region, p.color, saturation=TINT)) & ~near
     labels, _ = ndimage.label(drawn, structure=np.ones((3, 3), bool))
     found = labels[core]
-    taken = ndimage.binary_dilation(np.isin(labels, found[found > 0]), iterations=HALO) & ~near
+    _fill(region, ndimage.binary_dilation(np.isin(labels, found[found > 0]), iterations=HALO) & ~near, is_set)
+
+
+def _clear_strays(frame: np.ndarray, p: Placement, placements: list[Placement]) -> None:
+    """Take the pieces of ``p``'s colour still left in an (H, W, 3) uint8 frame once its boxes are
+    cleared out of it, in place: the model's strays (a fragment beside its blob, cells a storyboard
+    carried in from an earlier shot), which would read as more of the object or as another one."""
+    mine = _hue_pixels(frame, p.color)
+    if not mine.any():  # the usual case: nothing of it is left once its boxes are cleared
+        return
+    near = _near_others(frame, p, placements)
+    mine &= ~near
+    if mine.any():
+        _fill(frame, ndimage.binary_dilation(mine, iterations=HALO) & ~near, set_pixels(frame)[1])
+
+
+def _near_others(region: np.ndarray, p: Placement, placements: list[Placement]) -> np.ndarray:
+    """(h, w) bool: the pixels of the other objects' colours, grown by HALO (their rims)."""
+    others = np.zeros(region.shape[:2], bool)
+    for q in placements:
+        if q.color != p.color:
+            others |= _hue_pixels(region, q.color)
+    return ndimage.binary_dilation(others, iterations=HALO)
+
+
+def _fill(region: np.ndarray, taken: np.ndarray, is_set: np.ndarray) -> None:
+    """Give each ``taken`` pixel of an (h, w, 3) region, in place, the colour of the nearest set
+    pixel that is not taken."""
     keep = ~taken & is_set
     if taken.any() and keep.any():
         _, (iy, ix) = ndimage.distance_transform_edt(~keep, return_indices=True)

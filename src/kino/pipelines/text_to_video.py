@@ -354,10 +354,15 @@ class TextToVideoPipeline:
         there with the moving plan's steering."""
         from kino.pipelines import motion, selfcheck, shaping
         from kino.pipelines.backdrop import regrade
-        from kino.pipelines.prompting import _style
+        from kino.pipelines.prompting import _style, camera_in
 
         copied = selfcheck.several(placements)
         t0 = motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None)
+        # Shapes that travel are drawn at their box of every frame (kino.pipelines.shaping): no blocky
+        # latent cells for pass 2 to redraw, so it can start lower when nothing else moves.
+        drawn = shaping.travellers(placements, bool(camera_in(r.prompt) - {"still"}))
+        if drawn and not motion.moving([p for p in placements if all(p is not q for q in drawn)]):
+            t0 = min(t0, motion.T0_DRAWN)
         total = len(times) - 1 + len(times[times < t0])
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
         # add up steps per chunk): both passes together fill them.
@@ -377,19 +382,21 @@ class TextToVideoPipeline:
             first = selfcheck.copies(first, held, frame, r.width / r.height)
             frame = self.first_frame(first)
         first = motion.clear_strays(first, placements, frame, r.width / r.height)
+        start = first
         if shaping.shaped(held):  # the objects drawn again as their shapes (and the set moved to the backdrop asked)
             style = _style(r.prompt.lower()) or shaping.style_of(frame, held)
-            frames = shaping.reshape(self.frames_of(first), held, style)
-            if r.backdrop is not None:
-                frames = regrade(frames, r.backdrop)
+            bare = shaping.cleared(self.frames_of(first), held)
+            edit = (lambda f: regrade(f, r.backdrop)) if r.backdrop is not None else (lambda f: f)
             # The edited frames' own encoding holds a shape best (34 shape prompts: 76.5%, against 61.8% for
             # the change added to the draft, as edit_pixels adds it).
-            first = self.latents_of(frames)
+            first = start = self.latents_of(edit(shaping.draw(bare, held, style)))
+            if drawn:  # as still ``first``, the looks a storyboard carries on; moving, where pass 2 starts
+                start = self.latents_of(edit(shaping.draw(bare, held, style, drawn)))
         elif r.backdrop is not None:
-            first = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
+            first = start = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
-        latents = self.redraw(r, shape, text, mask, placements, times, first, 0, t0, None, None, generator,
-                              lambda i, x: step(len(times) - 1 + i, x))
+        latents = self.redraw(r, shape, text, mask, placements, times, start, 0, t0, None, None, generator,
+                              lambda i, x: step(len(times) - 1 + i, x), drawn)
         return latents, first
 
     def draft(
@@ -494,18 +501,21 @@ class TextToVideoPipeline:
                            step)
 
     def redraw(
-        self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator, callback
+        self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator, callback,
+        drawn=(),
     ) -> torch.Tensor:
         """Latents whose objects, held still in ``held`` at their boxes of latent frame ``first``, are
         moved along the plan and the camera's path (motion.move), noised again (from ``generator``) to
-        t0 and sampled from there with the plan's steering, ``known`` frames held."""
+        t0 and sampled from there with the plan's steering, ``known`` frames held. The placements of
+        ``drawn`` already move in ``held`` (drawn there at each frame's box) and are not moved again."""
         from kino.pipelines import motion
 
         tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
         start, whole = r.layout_span or (0, frames)
         camera = motion.camera_path(r.prompt, frames, start, whole)
         view = self.camera_view(held, placements, camera, first) if np.any(camera != [0.0, 1.0]) else None
-        moved = motion.move(held, placements, frames, tf, r.width / r.height, camera, first=first, view=view)
+        others = [p for p in placements if all(p is not q for q in drawn)]
+        moved = motion.move(held, others, frames, tf, r.width / r.height, camera, first=first, view=view)
         if any(p.change is not None for p in placements):  # a look that changes: turned, bitten, spinning
             moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height))
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)

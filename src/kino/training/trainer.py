@@ -81,6 +81,11 @@ class TrainConfig:
     # the decoder blurs a small triangle's tip into a rounded blob (NOTES, session 10).
     rim_weight: float = 0.0
     colour_weight: float = 0.0
+    # Decoder fine-tune only: its crops of vae_seconds are cut at a random time from clips of one of
+    # these lengths (seconds), so objects move at the speeds of the clips kino makes (a 4 s clip, a
+    # 2 s storyboard shot); toyworld spreads a move over its whole clip, so a 1 s clip moves them
+    # 2-4x faster. Empty: clips of vae_seconds.
+    decoder_clip_seconds: tuple[float, ...] = ()
     # Wall-clock budget for the whole run (0: none). When it runs out, the stage in progress
     # checkpoints and the run stops; the same command resumes it.
     max_minutes: float = 0.0
@@ -209,11 +214,22 @@ def run_loop(
     return ema, done
 
 
-def vae_clips(tc: TrainConfig, spec: ClipSpec, rng: np.random.Generator) -> torch.Tensor:
-    """A batch of random crops of fresh toyworld clips, (vae_batch, 3, T, crop, crop) in [-1, 1]."""
-    clips = []
+def vae_clips(
+    tc: TrainConfig, spec: ClipSpec, rng: np.random.Generator, lengths: tuple[float, ...] = ()
+) -> torch.Tensor:
+    """A batch of random crops of fresh toyworld clips, (vae_batch, 3, T, crop, crop) in [-1, 1], of
+    ``spec``'s length; with ``lengths``, each crop's T frames are cut at a random time from a clip of
+    one of these lengths (seconds)."""
+    clips, frames_per_crop = [], round(spec.seconds * spec.fps) + 1
     for _ in range(tc.vae_batch):
-        frames, _, _ = toyworld_clip(int(rng.integers(2**62)), spec)
+        seed = int(rng.integers(2**62))
+        if lengths:
+            seconds = lengths[int(rng.integers(len(lengths)))]
+            frames, _, _ = toyworld_clip(seed, dataclasses.replace(spec, seconds=seconds))
+            t = int(rng.integers(0, len(frames) - frames_per_crop + 1))
+            frames = frames[t : t + frames_per_crop]
+        else:
+            frames, _, _ = toyworld_clip(seed, spec)
         y = int(rng.integers(0, spec.height - tc.vae_crop + 1))
         x = int(rng.integers(0, spec.width - tc.vae_crop + 1))
         clips.append(frames_to_tensor(frames[:, y : y + tc.vae_crop, x : x + tc.vae_crop]))
@@ -368,7 +384,8 @@ def decoder_stage(tc: TrainConfig, vae, spec: ClipSpec, out: Path, info: DistInf
     vae.decoder.requires_grad_(True).train()
 
     def loss_fn(decoder, step: int, micro: int):
-        video = vae_clips(tc, spec, np.random.default_rng(step_seed(tc.seed, 7, step, micro, info.rank)))
+        rng = np.random.default_rng(step_seed(tc.seed, 7, step, micro, info.rank))
+        video = vae_clips(tc, spec, rng, tc.decoder_clip_seconds)
         video = video.to(info.device)
         gen = torch.Generator().manual_seed(step_seed(tc.seed, 8, step, micro, info.rank))
         with torch.no_grad():
@@ -446,6 +463,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
                 if info.is_main:
                     meta = load_meta(tc.init_from) | {"decoder_steps": tc.decoder_steps}
                     meta |= {k: getattr(tc, k) for k in ("rim_weight", "colour_weight") if getattr(tc, k)}
+                    if tc.decoder_clip_seconds:
+                        meta["decoder_clip_seconds"] = ",".join(f"{s:g}" for s in tc.decoder_clip_seconds)
                     save_model_folder(out / "model", cfg, vae, dit, meta=meta)
                 shutdown(info)
                 return out / "model"
