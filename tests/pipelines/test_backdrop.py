@@ -65,3 +65,40 @@ def test_the_shipped_model_draws_a_shot_against_the_backdrop_asked_for(prompt):
     assert [backdrop.read(f)[0] for f in (own[0], own[-1])] == [0, 0]
     assert [backdrop.read(f)[0] for f in (lighter[0], lighter[-1])] == [2, 2]
     assert readback.cuts(np.concatenate([own, lighter])) == [len(own)]
+
+
+def test_textured_presses_toyworlds_own_dots_into_the_set_and_leaves_objects_alone():
+    """A plain set gets the dots toyworld draws for that seed; an object and its outline keep their pixels."""
+    truth = render(Scene("cartoon", scene(0).objects, scene(0).shots, seconds=1.0, seed=11), width=256, height=256,
+                   fps=4)[0]  # fmt: skip
+    sky = BACKDROPS[0][0]
+    plain = np.full_like(truth, sky)
+    objects = ~backdrop.set_pixels(truth)[1]  # the objects, their outlines and shadows
+    plain[objects] = truth[objects]
+    out = backdrop.textured(plain, 11)
+    open_sky = ~ndimage_grow(objects) & (np.arange(256) < 0.6 * 256)[:, None]
+    assert np.abs(out.astype(int) - truth)[open_sky].max() <= 1  # the render's own dots, to rounding
+    assert (out[open_sky] < sky - 10).any(axis=-1).sum() > 200  # and there are dots
+    assert np.array_equal(out[objects], plain[objects])
+    assert not np.array_equal(backdrop.textured(plain, 12), out)  # the seed places them
+
+
+def test_a_pan_over_a_plain_set_reads_only_once_it_is_textured():
+    """Why the camera's still frame is textured: a pan moves the set in pixels, and a set with no
+    dots gives the readback nothing to follow."""
+    from kino.pipelines.layout import plan
+    from kino.pipelines.motion import camera_path, camera_view
+
+    prompt = "a big red ball at the top left. The camera pans left."
+    plain = np.full((256, 256, 3), BACKDROPS[0][0], np.uint8)
+    plain[180:] = BACKDROPS[0][1]
+    path = camera_path(prompt, 33)
+    for frame, reads in ((plain, False), (backdrop.textured(plain, 5), True)):
+        shift, zoom, match = readback.camera_motion(camera_view(frame, plan(prompt, 33), path, 0, 8))
+        assert (match > 0.8 and shift == pytest.approx(0.3, abs=0.03)) is reads
+
+
+def ndimage_grow(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_dilation(mask, iterations=3)

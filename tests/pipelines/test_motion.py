@@ -88,6 +88,26 @@ def test_the_camera_view_moves_a_toyworld_background_as_its_readback_sees_it(cam
     assert red[-1] <= red[0] * max(1.0, zoom**2) * 1.05  # the ball may leave or grow, never come in again
 
 
+def test_move_takes_every_frame_from_the_camera_view_when_given(tiny_pipeline, monkeypatch):
+    """The still frame too: the view's set is textured (backdrop.textured), and a first frame
+    without its dots would not match the rest (a pan read as 3 of 6 that way). A clip's first
+    chunk is textured with its seed; a chunk that continues given frames keeps their set."""
+    from kino.pipelines import backdrop, motion
+    from kino.pipelines.long_video import generate
+
+    prompt = "a big red ball at the top left. The camera pans left."
+    view = torch.randn(1, 3, 9, 8, 8)
+    out = move(torch.zeros(1, 3, 9, 8, 8), [], 33, camera=camera_path(prompt, 33), view=view)
+    assert torch.equal(out, view)
+    textures = []
+    real = motion.camera_view
+    monkeypatch.setattr(motion, "camera_view", lambda f, *a, **k: textures.append(f.copy()) or real(f, *a, **k))
+    seeds = []
+    monkeypatch.setattr(backdrop, "textured", lambda f, seed: seeds.append(seed) or f)
+    generate(tiny_pipeline, Request(prompt, seed=7, seconds=6, steps=2, width=128, height=128), chunk_seconds=2)
+    assert seeds == [7] and len(textures) >= 3  # every chunk moves the camera; only the first presses dots
+
+
 def test_move_carries_an_objects_cells_along_its_path_and_fills_where_it_was():
     prompt = "a red ball starts on the left and moves right"
     frames, (placement,) = 33, plan(prompt, 33)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kino.data.toyworld.render import DOT_DEPTH, dots
 from kino.data.toyworld.scene import BACKDROPS
 
 SET_SATURATION = 0.15  # the contract: background pixels are achromatic (saturation below this)
@@ -70,3 +71,16 @@ def regrade(frames: np.ndarray, index: int) -> np.ndarray:
     _, is_set = set_pixels(frames)
     moved = np.clip(frames.astype(np.int16) + shift[None, :, None, None], 0, 255)
     return np.where(is_set[..., None], moved, frames).astype(np.uint8)
+
+
+def textured(frame: np.ndarray, seed: int) -> np.ndarray:
+    """An (H, W, 3) uint8 frame with toyworld's background dots (``seed`` places them) pressed into
+    its set pixels, objects, outlines and shadows left alone. A camera move is made by moving the
+    first frame in pixels (kino.pipelines.motion.camera_view), and it shows only as far as the set
+    has texture to move: v3 and its sharper decoder draw a set with few dots, and a pan over a
+    plain wall reads as no move at all (NOTES, session 12)."""
+    h, w = frame.shape[:2]
+    cover = dots((np.arange(w) + 0.5) / w, (np.arange(h) + 0.5) / w, w, seed)
+    _, is_set = set_pixels(frame)
+    pressed = np.clip(frame.astype(np.float32) - DOT_DEPTH * cover[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return np.where(is_set[..., None], pressed, frame)

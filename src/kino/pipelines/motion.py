@@ -225,7 +225,7 @@ def move(
         f = video_frame(t, frames, temporal_factor)
         offset, zoom = camera[f, 0] - camera[sf, 0], camera[f, 1] / camera[sf, 1]
         frame = latents[0, :, t]
-        if (offset != 0 or zoom != 1) and view is not None:
+        if view is not None:  # every frame, the still one too: its set may be textured (backdrop.textured)
             frame = view[0, :, t].to(frame.dtype)
         elif offset != 0 or zoom != 1:
             bare = _bare(frame, _rects(placements, h, w, aspect, pad, sf))

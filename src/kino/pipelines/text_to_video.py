@@ -427,17 +427,24 @@ class TextToVideoPipeline:
                 best, fewest = (latents, frame), found
         return best
 
-    def camera_view(self, held: torch.Tensor, placements, camera: np.ndarray, first: int) -> torch.Tensor:
+    def camera_view(
+        self, held: torch.Tensor, placements, camera: np.ndarray, first: int, texture: int | None = None
+    ) -> torch.Tensor:
         """(1, C, T', h, w) latents of the still clip ``held`` seen through the ``camera`` path: the
         video frame its latent frame ``first`` shows, decoded, moved and zoomed in pixels
-        (motion.camera_view) and encoded again."""
+        (motion.camera_view) and encoded again. ``texture``: the seed of the background dots pressed
+        into the frame's set first (backdrop.textured; None for a clip that continues given frames,
+        whose set is theirs)."""
         from kino.pipelines import motion
+        from kino.pipelines.backdrop import textured
 
         still = motion.video_frame(first, len(camera), self.cfg.vae.temporal_factor)
         if still == 0:  # the causal VAE decodes the first frame from the first latent frame alone
             frame = self.first_frame(held)
         else:
             frame = self.frames_of(held)[still]
+        if texture is not None:
+            frame = textured(frame, texture)
         seen = motion.camera_view(frame, placements, camera, still, self.cfg.vae.spatial_factor,
                                   frame.shape[1] / frame.shape[0])
         return self.latents_of(seen)
@@ -513,7 +520,8 @@ class TextToVideoPipeline:
         tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
         start, whole = r.layout_span or (0, frames)
         camera = motion.camera_path(r.prompt, frames, start, whole)
-        view = self.camera_view(held, placements, camera, first) if np.any(camera != [0.0, 1.0]) else None
+        texture = r.seed if known is None else None
+        view = self.camera_view(held, placements, camera, first, texture) if np.any(camera != [0.0, 1.0]) else None
         others = [p for p in placements if all(p is not q for q in drawn)]
         moved = motion.move(held, others, frames, tf, r.width / r.height, camera, first=first, view=view)
         if any(p.change is not None for p in placements):  # a look that changes: turned, bitten, spinning

@@ -127,18 +127,23 @@ def _backdrop(scene: Scene, k: int, gx: np.ndarray, gy: np.ndarray, density: flo
         sky_row, floor_row = np.full_like(gy, sky), np.full_like(gy, floor)
     edge = np.clip((gy - horizon) * density * height / width + 0.5, 0, 1)
     base = (sky_row * (1 - edge) + floor_row * edge).astype(np.float32)
-    # Dots on a jittered grid of square cells (in pixels), fixed in the world.
-    gyw = gy * height / width
+    cover = dots(gx, gy * height / width, density, scene.seed + 7919 * k)
+    return (base[:, None] - DOT_DEPTH * cover + 0.5).astype(np.uint8)
+
+
+def dots(gx: np.ndarray, gy: np.ndarray, density: float, seed: int) -> np.ndarray:
+    """(len(gy), len(gx)) float32 in [0, 1]: how much of each world point (gx, gy, both fractions
+    of W) a background dot covers. Dots lie on a jittered grid of square cells, fixed in the world,
+    and ``seed`` places them; ``density`` is pixels per unit of W (for the soft edges)."""
     i = np.floor(gx / DOT_CELL).astype(np.int64)
-    j = np.floor(gyw / DOT_CELL).astype(np.int64)
+    j = np.floor(gy / DOT_CELL).astype(np.int64)
     ui, ii = np.unique(i, return_inverse=True)
     uj, jj = np.unique(j, return_inverse=True)
-    r = _hash(ui, uj, scene.seed + 7919 * k)[:, jj[:, None], ii[None, :]]  # (4, len(gy), len(gx))
+    r = _hash(ui, uj, seed)[:, jj[:, None], ii[None, :]]  # (4, len(gy), len(gx))
     dx = gx[None, :] - (i[None, :] + 0.25 + 0.5 * r[1]) * DOT_CELL
-    dy = gyw[:, None] - (j[:, None] + 0.25 + 0.5 * r[2]) * DOT_CELL
+    dy = gy[:, None] - (j[:, None] + 0.25 + 0.5 * r[2]) * DOT_CELL
     radius = DOT_CELL * (0.12 + 0.1 * r[3])
-    cover = np.clip((radius - np.sqrt(dx * dx + dy * dy)) * density + 0.5, 0, 1) * (r[0] < 0.75)
-    return (base[:, None] - DOT_DEPTH * cover + 0.5).astype(np.uint8)
+    return np.clip((radius - np.sqrt(dx * dx + dy * dy)) * density + 0.5, 0, 1) * (r[0] < 0.75)
 
 
 # ---------------------------------------------------------------------------------------
