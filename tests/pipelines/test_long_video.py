@@ -189,3 +189,48 @@ def test_a_stream_checks_its_request_before_making_anything(tiny_pipeline):
         stream(tiny_pipeline, Request("a ball", last_image=np.zeros((64, 64, 3), np.uint8), steps=1), loop=True)
     loop = stream(tiny_pipeline, Request("a ball", seconds=4, steps=1), loop=True)
     assert loop.frames == 16 == sum(len(p) for p in loop)  # the duplicate first frame is not handed out
+
+
+def test_later_chunks_draw_their_travelling_shapes_frame_by_frame(tiny_pipeline, monkeypatch):
+    """As the first chunk does (kino.pipelines.shaping): no latent cells of the ball are moved in
+    any chunk. An extension of a given video does not draw: its objects are not toyworld's."""
+    from kino.pipelines import motion
+    from kino.pipelines.extend import extend
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    moved, drawn = [], []
+    real_move, real_drawn = motion.move, TextToVideoPipeline.drawn_on
+    monkeypatch.setattr(motion, "move", lambda *a, **k: moved.append([p.color for p in a[1]]) or real_move(*a, **k))
+    monkeypatch.setattr(TextToVideoPipeline, "drawn_on",
+                        lambda self, r, *a: drawn.append(len(r.prefix)) or real_drawn(self, r, *a))  # fmt: skip
+    prompt = "a red ball starts on the left and moves right"
+    generate(tiny_pipeline, Request(prompt, seconds=6, steps=2, width=128, height=128), chunk_seconds=2)
+    assert len(moved) >= 3 and moved == [[]] * len(moved) and len(drawn) == len(moved) - 1
+    given = generate(tiny_pipeline, Request(prompt, seconds=2, steps=2, width=128, height=128)).frames
+    before = len(drawn)
+    extend(tiny_pipeline, given, fps=4, seconds=1.0, prompt=prompt, steps=2)
+    assert len(drawn) == before
+
+
+def test_a_later_chunk_keeps_its_given_frames_and_draws_the_shape_along_its_path(tiny_pipeline):
+    """``drawn_on``: the prefix as given, then its last frame held with the triangle taken out and
+    drawn at its box of every frame, so it reads as one triangle moving along the plan's path."""
+    from kino.data.toyworld import Actor, Claim, Obj, Scene, Shot, readback, render
+    from kino.pipelines.layout import plan
+    from kino.pipelines.shaping import travellers
+
+    prompt = "A cartoon: a big blue triangle starts on the left and moves right."
+    placements = plan(prompt, 25, 8, 41)  # frames 8-32 of a 41-frame clip: 9 given, 16 new
+    (ball,) = placements
+    x0, y0, x1, y1 = ball.boxes[8, 0]
+    scene = Scene("cartoon", (Obj(0, "blue", "circle", "big"),), (Shot((Actor(0, (x0 + x1) / 2, (y0 + y1) / 2),)),),
+                  seconds=1.0)  # fmt: skip
+    prefix = render(scene, width=256, height=256, fps=8)[:9]  # the model drew a circle where the plan has it
+    r = tiny_pipeline.resolve(Request(prompt, prefix=prefix, layout_span=(8, 41), width=256, height=256, fps=8))
+    out = tiny_pipeline.drawn_on(r, placements, travellers(placements), 25)
+    assert out.shape == (25, 256, 256, 3) and np.array_equal(out[:8], prefix[:8])
+    report = readback.check(out[8:], [Claim("shape", color="blue", shape="triangle"), Claim("count", color="blue")])
+    assert report.ok, report.failures
+    xs = [np.nonzero(readback.color_masks(f[None])[0] == readback.PALETTE.index("blue"))[1].mean() for f in out[8:]]
+    path = (ball.boxes[8:, 0, 0] + ball.boxes[8:, 0, 2]) / 2 * 256
+    assert np.allclose(xs, path, atol=1.5)

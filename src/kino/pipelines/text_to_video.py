@@ -77,6 +77,17 @@ def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
     return temporal_factor * max(1, math.ceil(seconds * fps / temporal_factor)) + 1
 
 
+def drawn_start(t0: float, placements, drawn) -> float:
+    """Where pass 2 starts when the shapes of ``drawn`` travel drawn at their box of every frame
+    (kino.pipelines.shaping): no blocky latent cells for it to redraw, so lower (motion.T0_DRAWN)
+    when nothing else of the plan moves."""
+    from kino.pipelines import motion
+
+    if drawn and not motion.moving([p for p in placements if all(p is not q for q in drawn)]):
+        return min(t0, motion.T0_DRAWN)
+    return t0
+
+
 class TextToVideoPipeline:
     def __init__(
         self, cfg: ModelConfig, vae: VideoVAE, dit: DiT, text_encoder: TextEncoder, guard: Guard | None = None
@@ -357,12 +368,9 @@ class TextToVideoPipeline:
         from kino.pipelines.prompting import _style, camera_in
 
         copied = selfcheck.several(placements)
-        t0 = motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None)
-        # Shapes that travel are drawn at their box of every frame (kino.pipelines.shaping): no blocky
-        # latent cells for pass 2 to redraw, so it can start lower when nothing else moves.
         drawn = shaping.travellers(placements, bool(camera_in(r.prompt) - {"still"}))
-        if drawn and not motion.moving([p for p in placements if all(p is not q for q in drawn)]):
-            t0 = min(t0, motion.T0_DRAWN)
+        t0 = drawn_start(motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None), placements,
+                         drawn)
         total = len(times) - 1 + len(times[times < t0])
         # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
         # add up steps per chunk): both passes together fill them.
@@ -491,9 +499,16 @@ class TextToVideoPipeline:
         given latent frame next to the new ones held over them, moved along the plan from there
         (kino.pipelines.motion), noised to ``motion.start_time`` and sampled from there with the
         given frames held, as a clip's first chunk is made."""
-        from kino.pipelines import motion
+        from kino.pipelines import motion, shaping
+        from kino.pipelines.prompting import camera_in
 
-        t0 = motion.start_time(r.prompt)
+        # A later chunk of a long clip draws its travelling shapes frame by frame, as the first chunk
+        # did: moved latent cells step 8 pixels at a time, and a slow object then stood still and
+        # jumped, the jumps falling on the joins (NOTES, session 12). Not an extension of a given
+        # video (no layout_span): its objects are not toyworld's to draw.
+        later_chunk = r.prefix is not None and r.layout_span is not None
+        drawn = shaping.travellers(placements, bool(camera_in(r.prompt) - {"still"})) if later_chunk else []
+        t0 = drawn_start(motion.start_time(r.prompt), placements, drawn)
         later = len(times[times < t0])
         step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
         tf = self.cfg.vae.temporal_factor
@@ -504,8 +519,24 @@ class TextToVideoPipeline:
         else:
             anchor = shape[2] - 1  # the given last frame
             held[:, :, :anchor] = held[:, :, anchor:]
+        if drawn:
+            held = self.latents_of(self.drawn_on(r, placements, drawn, self.video_frames(shape)))
         return self.redraw(r, shape, text, mask, placements, times, held, anchor, t0, known, known_mask, generator,
-                           step)
+                           step, drawn)
+
+    def drawn_on(self, r: Request, placements, drawn, frames: int) -> np.ndarray:
+        """(frames, H, W, 3) uint8: the given ``r.prefix`` and, after it, its last frame held still with
+        the objects of the plan whose shape is said taken out and drawn again (kino.pipelines.shaping):
+        those of ``drawn`` at their box of each frame, the others where they are in that frame."""
+        from kino.pipelines import shaping
+        from kino.pipelines.prompting import _style
+
+        a, last = len(r.prefix) - 1, np.asarray(r.prefix[-1:])
+        still = [replace(p, boxes=np.repeat(p.boxes[a : a + 1], frames - a, axis=0)) for p in placements]
+        style = _style(r.prompt.lower()) or shaping.style_of(last[0], still)
+        bare = np.repeat(shaping.cleared(last, still), frames - a, axis=0)
+        ahead = shaping.draw(bare, still, style, [replace(q, boxes=q.boxes[a:]) for q in drawn])
+        return np.concatenate([np.asarray(r.prefix[:-1]), ahead])
 
     def redraw(
         self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator, callback,
