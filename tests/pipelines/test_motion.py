@@ -200,6 +200,10 @@ def test_later_chunks_of_a_long_clip_carry_the_motion_on_from_their_given_frames
     video = generate(tiny_pipeline, request, chunk_seconds=2, progress=lambda i, n: ticks.append((i, n))).frames
     assert len(video) == 25 and len(firsts) >= 3  # 6 s at the tiny model's 4 fps, in 2 s chunks
     assert firsts[0] == 0 and all(f >= 1 for f in firsts[1:])  # each later chunk moves on from its last given latent
+    firsts.clear()  # a still plan too: each later chunk holds its last given latent and redraws from there
+    generate(tiny_pipeline, Request("a red ball on the left", seconds=6, steps=2, width=128, height=128),
+             chunk_seconds=2)  # fmt: skip
+    assert len(firsts) >= 3 and firsts[0] == 0 and all(f >= 1 for f in firsts[1:])
     assert ticks[-1][0] == ticks[-1][1] and [i for i, _ in ticks] == sorted(i for i, _ in ticks)
 
 

@@ -324,7 +324,7 @@ class TextToVideoPipeline:
             latents, still = self.sample_motion(r, shape, text, mask, placements, times, noise, generator, progress,
                                                 cast)
             drawn = looks(still, placements)
-        elif continues and moving(placements):  # a later chunk of a long clip, carrying the motion on
+        elif continues and placements:  # a later chunk of a long clip, carrying the plan on (moving or still)
             latents = self.continue_motion(r, shape, text, mask, placements, times, known, known_mask, generator,
                                            progress)
         else:
