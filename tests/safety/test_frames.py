@@ -72,6 +72,31 @@ def test_in_a_video_a_middling_score_must_persist(monkeypatch):
     assert detector.find(once, [0, 1, 2], FACE, 0.5).index == 1  # a certain frame is refused alone
 
 
+def test_a_middling_score_counts_only_on_skin():
+    """Two frames of a zooming shot of a cyan ball the shipped model made (kino eval, camera zoom):
+    the detector gives the whole frame BUTTOCKS_EXPOSED 0.56 and 0.58, which held over two frames
+    was refused. No skin is in them, so the scores do not count; a face keeps its score (it is
+    skin), and a certain score counts on any pixels (the colour wheel, 0.83)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from kino.safety.frames import NUDITY_CERTAIN, preprocess, skin_shares
+
+    here = Path(__file__).parent / "data"
+    ball = np.stack([np.asarray(Image.open(here / f"cyan_ball_zoom_{i:02d}.png")) for i in (2, 16)])
+    detector = default_nudity_detector()
+    raw = [row["BUTTOCKS_EXPOSED"] for row in detector(list(ball), skin_gate=False)]
+    assert all(NUDITY_THRESHOLD <= s < NUDITY_CERTAIN for s in raw)  # a false positive, held in both frames
+    assert detector.find(ball, [0, 1]) is None
+    assert max(detector(list(ball))[0][c] for c in NUDITY_CLASSES) < NUDITY_THRESHOLD
+    gated, plain = detector([astronaut()])[0], detector([astronaut()], skin_gate=False)[0]
+    assert gated["FACE_FEMALE"] == plain["FACE_FEMALE"] > 0.7
+    assert detector([color_wheel()])[0]["BUTTOCKS_EXPOSED"] >= NUDITY_CERTAIN
+    whole = np.array([[160.0], [160.0], [320.0], [320.0]])
+    assert skin_shares(preprocess(ball[0]), whole)[0] < 0.01 and skin_shares(preprocess(chelsea()), whole)[0] > 0.5
+
+
 def face_guard(tmp_path) -> Guard:
     """A guard that refuses a female face as if it were nudity: the plumbing with the real model."""
     return Guard(moderate_prompt, default_nudity_detector(), audit_log=tmp_path / "audit.jsonl", nudity_classes=FACE)
