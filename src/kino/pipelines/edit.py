@@ -4,7 +4,15 @@ The clip's latents are noised to flow time ``strength`` (x_t = (1 - t) x0 + t no
 denoised with the prompt. With a mask, latents outside it follow the input's own noising
 path exactly at every step (the RePaint idea, Lugmayr et al. 2022, for a flow: their
 velocity is the path's, noise - x0), and after decoding the pixels outside the mask are the
-input's, so only the region changes.
+input's, so only the region changes. Sampling is steered to where the prompt puts what it names
+(kino.pipelines.layout), as a generated clip is.
+
+Content added inside a mask is drafted first: the model alone, from noise, drew "a big red ball on
+the left bounces" as a many-coloured smear in the region (the shipped model draws moving objects
+as smears; kino.pipelines.motion). So when the prompt names objects and the strength is above
+motion.T0_DRAWN, the prompt is first made as a clip (the pipeline's plan, shapes and motion), the
+pixels of its objects inside the region (not its set) are laid over the input, and the edit samples
+from there at t = T0_DRAWN (NOTES, session 12).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import flow_times, get_sampler
 from kino.pipelines.extend import model_size
 from kino.pipelines.long_video import seconds_for
+from kino.pipelines.motion import T0_DRAWN
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
 
 MAX_EDIT_SECONDS = 20.0  # one pass over the whole clip: its memory grows with the length
@@ -85,24 +94,45 @@ def edit(
         # 1. The input's latents, and the prompt's text states.
         x0 = pipe.vae.encode(frames_to_tensor(video).to(pipe.device, pipe.dtype)[None]).float()
         text, text_mask = pipe.text_states(r.prompt)
-        velocity = pipe.velocity_fn(text, text_mask, r.guidance)
+        velocity = pipe.velocity_fn(text, text_mask, r.guidance, text_bias=pipe.layout_bias(r, x0.shape))
+        start = x0
+        if region is not None and strength > T0_DRAWN and pipe.layout_plan(r, x0.shape):
+            made = pipe(r, (lambda i, n: progress(i, 2 * n)) if progress else None).frames
+            drafted = np.where(_objects(made, region)[..., None], made, video)
+            start = pipe.vae.encode(frames_to_tensor(drafted).to(pipe.device, pipe.dtype)[None]).float()
+            strength, done = T0_DRAWN, r.steps
+        else:
+            done = 0
         # 2. Noise them to t = strength (noise from a CPU generator: same seed, same video anywhere).
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
         noise = noise.to(pipe.device)
         tokens = math.prod(s // p for s, p in zip(x0.shape[2:], pipe.cfg.dit.patch))
         times = strength * flow_times(r.steps, resolution_shift(tokens, pipe.cfg.sample.base_tokens,
                                                                   pipe.cfg.sample.base_shift))
-        x = (1 - strength) * x0 + strength * noise
+        x = (1 - strength) * start + strength * noise
         if region is not None:
             inside = latent_region(region, pipe.cfg.vae.spatial_factor).to(pipe.device)
             path_velocity = noise - x0  # outside: the input's own straight path, followed exactly
             model_velocity = velocity
             velocity = lambda x, t: inside * model_velocity(x, t) + (1 - inside) * path_velocity  # noqa: E731
         # 3. Denoise with the prompt, then decode.
-        step = (lambda i, _x: progress(i + 1, r.steps)) if progress else None
+        total = done + len(times) - 1
+        step = (lambda i, _x: progress((done + i + 1) * (done + r.steps) // total, done + r.steps)) if progress else None
         latents = get_sampler(r.sampler)(velocity, x, times, callback=step)
         out = tensor_to_frames(pipe.vae.decode(latents.to(pipe.dtype))[0].cpu())[:n]
     if region is not None:
         out = np.where(region[None, :, :, None], out, frames)  # outside the mask: the input's pixels
     pipe.check_video(out, fps, "output", r.prompt, r.user)  # decoded here, not in pipe(): checked here
     return out
+
+
+def _objects(frames: np.ndarray, region: np.ndarray, grow: int = 2) -> np.ndarray:
+    """(T, H, W) bool: the pixels of (T, H, W, 3) uint8 frames that are not their light grey set
+    (objects, outlines, shadows), grown by ``grow`` pixels (their soft rims), inside ``region``."""
+    from scipy import ndimage
+
+    from kino.pipelines.backdrop import set_pixels
+
+    drawn = ~set_pixels(frames)[1]
+    drawn = ndimage.binary_dilation(drawn, np.ones((1, 3, 3), bool), iterations=grow)
+    return drawn & region[None]
