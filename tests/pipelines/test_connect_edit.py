@@ -117,3 +117,28 @@ def test_the_shipped_model_adds_the_object_a_masked_edit_names():
     assert red.mean() >= 0.75, red
     report = readback.check(out[:, :, :128], [Claim("count", color="red"), Claim("shape", color="red", shape="circle")])
     assert report.ok, report.failures  # one ball, not pieces of red
+
+
+def test_connect_samples_the_transition_from_a_dissolve_between_the_clips(tiny_pipeline, monkeypatch):
+    """A's last frame dissolving into B's first, encoded, noised to DISSOLVE_T0 and sampled from there
+    with A's frames and B's first held; the output is checked as every output is."""
+    import torch
+
+    from kino.pipelines import connect as connect_module
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    calls, checked = [], []
+    real_redraw, real_check = TextToVideoPipeline.redraw, TextToVideoPipeline.check_video
+    monkeypatch.setattr(TextToVideoPipeline, "redraw", lambda self, *a: calls.append(a) or real_redraw(self, *a))
+    monkeypatch.setattr(TextToVideoPipeline, "check_video",
+                        lambda self, frames, fps, what, *a: checked.append(what) or real_check(self, frames, fps, what, *a))  # fmt: skip
+    a, b = clip(9, seed=1), clip(5, seed=2)
+    ticks = []
+    video, n = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=4, progress=lambda i, k: ticks.append((i, k)))
+    (args,) = calls
+    placements, start, t0, known = args[4], args[6], args[8], args[9]
+    assert placements == [] and t0 == connect_module.DISSOLVE_T0 and known is not None
+    w = (np.arange(1, 9, dtype=np.float32) / 8)[:, None, None, None]
+    dissolve = np.rint(a[-1].astype(np.float32) * (1 - w) + b[0].astype(np.float32) * w).astype(np.uint8)
+    assert torch.equal(start, tiny_pipeline.latents_of(np.concatenate([a, dissolve])))
+    assert checked[-1] == "output" and ticks[-1] == (4, 4) and n == 7
