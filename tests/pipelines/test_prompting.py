@@ -1,7 +1,7 @@
 import pytest
 
 from kino.data.toyworld import Actor, Obj, Scene, Shot, describe
-from kino.pipelines.prompting import camera_in, enhance, read_shot, split_shots, with_camera
+from kino.pipelines.prompting import camera_in, camera_moves, enhance, read_shot, split_shots, with_camera
 from kino.pipelines.text_to_video import RequestError
 
 
@@ -11,6 +11,11 @@ from kino.pipelines.text_to_video import RequestError
 def test_camera_adds_the_caption_phrase(camera, phrase):
     assert with_camera("a red ball", camera) == f"a red ball. {phrase}"
     assert camera_in(with_camera("a red ball", camera)) == {camera}
+
+
+def test_camera_moves_leaves_a_still_camera_out():
+    assert camera_moves("a red ball. The camera pans left.") == {"pan-left"}
+    assert camera_moves("a red ball, still camera") == set() == camera_moves("a red ball")
 
 
 def test_camera_still_adds_nothing_and_agreeing_words_are_not_repeated():

@@ -29,7 +29,7 @@ from kino.data.toyworld import Scene, describe
 from kino.data.toyworld.scene import COLORS, camera_at
 from kino.pipelines.backdrop import set_pixels
 from kino.pipelines.layout import Placement, _relations, mentions, plan, video_frame
-from kino.pipelines.prompting import _style, camera_in, read_shot
+from kino.pipelines.prompting import _style, camera_moves, read_shot
 
 # Pass 2 starts at this time: the moved latents keep (1 - t) of their signal. Objects that move
 # need the model to redraw them (on 17 motion prompts 0.3 left them blocky, 53-65% read back; 0.5
@@ -65,7 +65,7 @@ def moving(placements: list[Placement]) -> bool:
 def start_time(prompt: str, cast: bool = False) -> float:
     """Where pass 2 starts for this prompt: lower when the camera moves (T0_CAMERA) or characters
     were drawn in from an earlier shot (``cast``, T0_CAST)."""
-    t = T0_CAMERA if camera_in(prompt) - {"still"} else T0
+    t = T0_CAMERA if camera_moves(prompt) else T0
     return min(t, T0_CAST) if cast else t
 
 
@@ -93,7 +93,7 @@ def still_prompt(prompt: str) -> str | None:
 def camera_path(prompt: str, frames: int, start: int = 0, total: int | None = None) -> np.ndarray:
     """(frames, 2): the camera's (x offset, zoom) in each frame (toyworld's camera_at), relative to
     the first of these frames; (0, 1) throughout when the prompt names no one camera move."""
-    moves = camera_in(prompt) - {"still"}
+    moves = camera_moves(prompt)
     total = frames if total is None else total
     times = (start + np.arange(frames)) / max(1, total - 1)
     path = np.array([camera_at(next(iter(moves)) if len(moves) == 1 else "still", float(s)) for s in times])

@@ -42,6 +42,11 @@ def camera_in(prompt: str) -> set[str]:
     return {name for name, pattern in _CAMERA_PATTERNS.items() if re.search(pattern, text)}
 
 
+def camera_moves(prompt: str) -> set[str]:
+    """The camera moves a prompt's own words ask for, "still" left out (empty: the camera holds)."""
+    return camera_in(prompt) - {"still"}
+
+
 def with_camera(prompt: str, camera: str | None) -> str:
     """The prompt with the caption phrase for ``camera`` added; RequestError on a conflict.
 
@@ -215,7 +220,7 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
 
 def _shot(actors, low: str, events: tuple[Event, ...] = ()) -> Shot:
     """The shot of ``actors`` with the one camera move ``low`` names (still when none or several)."""
-    cameras = camera_in(low) - {"still"}
+    cameras = camera_moves(low)
     return Shot(tuple(actors), camera=cameras.pop() if len(cameras) == 1 else "still", events=events, backdrop=0)
 
 

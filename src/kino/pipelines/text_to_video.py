@@ -365,10 +365,10 @@ class TextToVideoPipeline:
         there with the moving plan's steering."""
         from kino.pipelines import motion, selfcheck, shaping
         from kino.pipelines.backdrop import regrade
-        from kino.pipelines.prompting import _style, camera_in
+        from kino.pipelines.prompting import _style, camera_moves
 
         copied = selfcheck.several(placements)
-        drawn = shaping.travellers(placements, bool(camera_in(r.prompt) - {"still"}))
+        drawn = shaping.travellers(placements, bool(camera_moves(r.prompt)))
         t0 = drawn_start(motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None), placements,
                          drawn)
         total = len(times) - 1 + len(times[times < t0])
@@ -500,14 +500,14 @@ class TextToVideoPipeline:
         (kino.pipelines.motion), noised to ``motion.start_time`` and sampled from there with the
         given frames held, as a clip's first chunk is made."""
         from kino.pipelines import motion, shaping
-        from kino.pipelines.prompting import camera_in
+        from kino.pipelines.prompting import camera_moves
 
         # A later chunk of a long clip draws its travelling shapes frame by frame, as the first chunk
         # did: moved latent cells step 8 pixels at a time, and a slow object then stood still and
         # jumped, the jumps falling on the joins (NOTES, session 12). Not an extension of a given
         # video (no layout_span): its objects are not toyworld's to draw.
         later_chunk = r.prefix is not None and r.layout_span is not None
-        drawn = shaping.travellers(placements, bool(camera_in(r.prompt) - {"still"})) if later_chunk else []
+        drawn = shaping.travellers(placements, bool(camera_moves(r.prompt))) if later_chunk else []
         t0 = drawn_start(motion.start_time(r.prompt), placements, drawn)
         later = len(times[times < t0])
         step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
