@@ -138,7 +138,8 @@ def test_connect_samples_the_transition_from_a_dissolve_between_the_clips(tiny_p
     (args,) = calls
     placements, start, t0, known = args[4], args[6], args[8], args[9]
     assert placements == [] and t0 == connect_module.DISSOLVE_T0 and known is not None
-    w = (np.arange(1, 9, dtype=np.float32) / 8)[:, None, None, None]
+    s = np.arange(1, 9, dtype=np.float32) / 8
+    w = (s * s * (3 - 2 * s))[:, None, None, None]  # eased in and out
     dissolve = np.rint(a[-1].astype(np.float32) * (1 - w) + b[0].astype(np.float32) * w).astype(np.uint8)
     assert torch.equal(start, tiny_pipeline.latents_of(np.concatenate([a, dissolve])))
     assert checked[-1] == "output" and ticks[-1] == (4, 4) and n == 7
