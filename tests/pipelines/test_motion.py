@@ -231,6 +231,23 @@ def test_follow_carries_a_found_object_on_at_its_velocity():
     assert follow("a dog runs", clip, 17) == []
 
 
+def test_carry_sets_an_object_down_as_it_looks_at_each_frames_box():
+    """Its own pixels, cut out of the still frame and shifted with its box in whole pixels; where it
+    was takes the set around it."""
+    from kino.pipelines.motion import follow
+    from kino.pipelines.shaping import carry
+
+    clip = _square_clip()
+    clip[-1, 55:65, 50:52] = (40, 40, 40)  # a dark stripe: whatever it looks like, it goes with it
+    (ahead,) = follow("a red square moves right", clip, 17)
+    out = carry(clip[-1], [ahead], [ahead], 8)
+    assert out.shape == (17, 128, 128, 3) and np.array_equal(out[8], clip[-1])
+    for f in (12, 16):
+        dx = round((f - 8) * 3.0)
+        assert np.array_equal(out[f][48:72, 40 + dx : 66 + dx], clip[-1][48:72, 40:66])
+        assert (out[f][50:70, 44:44 + dx] == 200).all()  # where it was: the set
+
+
 def test_clear_strays_takes_away_pieces_of_a_moving_object_drawn_off_its_box():
     from kino.pipelines.motion import clear_strays
 
@@ -254,13 +271,24 @@ def test_an_extension_carries_its_inputs_motion_on(tiny_pipeline, monkeypatch, b
     from kino.pipelines import motion
     from kino.pipelines.extend import extend
 
-    firsts = []
+    from kino.pipelines.text_to_video import TextToVideoPipeline
+
+    firsts, moved, plans = [], [], []
     real = motion.move
-    monkeypatch.setattr(motion, "move", lambda *a, **k: firsts.append(k.get("first", 0)) or real(*a, **k))
+    monkeypatch.setattr(motion, "move",
+                        lambda *a, **k: firsts.append(k.get("first", 0)) or moved.append(a[1]) or real(*a, **k))  # fmt: skip
+    call = TextToVideoPipeline.__call__
+    monkeypatch.setattr(TextToVideoPipeline, "__call__",
+                        lambda self, r, *a, **k: plans.append(k.get("follow")) or call(self, r, *a, **k))  # fmt: skip
     clip = _square_clip()
     out = extend(tiny_pipeline, clip, 4, 2.0, "a red square moves right", backward=backward, steps=2)
     assert len(out) > len(clip) and len(firsts) == 1
     assert firsts[0] == (3 if backward else 2)  # held from the given latent frame next to the new ones (of 4)
+    assert moved[0] == []  # the square is carried in pixels (shaping.carry), not as latent cells
+    if backward:  # it reaches its given place where the last latent frame's still copies start, and waits
+        (square,) = plans[0]
+        assert np.array_equal(square.boxes[-4:], np.repeat(square.boxes[-4:-3], 4, axis=0))
+        assert not np.array_equal(square.boxes[-5], square.boxes[-4])
     extend(tiny_pipeline, clip, 4, 2.0, "a red square moves right", backward=backward, steps=2, layout=False)
     extend(tiny_pipeline, np.full_like(clip, 200), 4, 2.0, "a red square moves right", backward=backward, steps=2)
     assert len(firsts) == 1  # layout off, or nothing of that colour to follow: the model alone

@@ -7,6 +7,8 @@ one; ``fade_frames=0`` keeps every input frame exactly as it was.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from kino.pipelines.long_video import BLEND_FRAMES, fade
@@ -62,8 +64,18 @@ def _following(pipe: TextToVideoPipeline, request: Request, given: np.ndarray, p
     objects its prompt names that move in ``given`` are carried on as they went (motion.follow),
     unless layout is off."""
     r = pipe.resolve(request)
-    frames = num_frames_for(r.seconds, r.fps, pipe.cfg.vae.temporal_factor)
-    plan = follow(r.prompt, given, frames, before) if r.layout else []
+    tf = pipe.cfg.vae.temporal_factor
+    frames = num_frames_for(r.seconds, r.fps, tf)
+    if not r.layout:
+        plan = []
+    elif before:
+        # The clip's last latent frame holds given's first frame still (four copies, dropped from the
+        # output): the objects reach their given places where those copies start and wait there, so
+        # the last frame kept leads into given's first one step of motion away, not five.
+        plan = follow(r.prompt, given, frames - tf + 1, before)
+        plan = [replace(p, boxes=np.concatenate([p.boxes, np.repeat(p.boxes[-1:], tf - 1, axis=0)])) for p in plan]
+    else:
+        plan = follow(r.prompt, given, frames, before)
     return pipe(r, progress, follow=plan if moving(plan) else None)
 
 

@@ -104,27 +104,70 @@ def _spots(placements: list[Placement], h: int, w: int) -> list:
     each first box of an object whose shape is said, that lies in an h x w frame."""
     spots = []
     for p in placements:
-        for k, (x0, y0, x1, y1) in enumerate(p.boxes[0] if p.shape else ()):
-            half, cx, cy = (x1 - x0) / 2 * w, (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
-            ya, yb = max(int(cy - REACH * half), 0), min(int(np.ceil(cy + REACH * half)), h)
-            xa, xb = max(int(cx - REACH * half), 0), min(int(np.ceil(cx + REACH * half)), w)
-            if ya >= yb or xa >= xb:
-                continue
-            core = (slice(max(int(cy - half) - ya, 0), int(cy + half) - ya + 1),
-                    slice(max(int(cx - half) - xa, 0), int(cx + half) - xa + 1))  # fmt: skip
-            spots.append((p, k, (slice(ya, yb), slice(xa, xb)), core))
+        for k, box in enumerate(p.boxes[0] if p.shape else ()):
+            spot = _spot(box, h, w)
+            if spot is not None:
+                spots.append((p, k, *spot))
     return spots
 
 
-def _clear(region: np.ndarray, p: Placement, placements: list[Placement], core: tuple[slice, slice]) -> None:
-    """Take what the model drew of ``p`` out of an (h, w, 3) uint8 region, in place (``reshape``):
-    the pieces of drawing that reach into the ``core`` rows and columns (the box)."""
+def _spot(box: np.ndarray, h: int, w: int) -> tuple | None:
+    """(region rows and columns, the box's rows and columns in the region) of a box in an h x w
+    frame: the region reaches REACH half sides around the box's centre. None when it is outside."""
+    x0, y0, x1, y1 = box
+    half, cx, cy = (x1 - x0) / 2 * w, (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+    ya, yb = max(int(cy - REACH * half), 0), min(int(np.ceil(cy + REACH * half)), h)
+    xa, xb = max(int(cx - REACH * half), 0), min(int(np.ceil(cx + REACH * half)), w)
+    if ya >= yb or xa >= xb:
+        return None
+    core = (slice(max(int(cy - half) - ya, 0), int(cy + half) - ya + 1),
+            slice(max(int(cx - half) - xa, 0), int(cx + half) - xa + 1))  # fmt: skip
+    return (slice(ya, yb), slice(xa, xb)), core
+
+
+def _drawing(region: np.ndarray, p: Placement, placements: list[Placement], core: tuple[slice, slice]) -> np.ndarray:
+    """(h, w) bool: what is drawn of ``p`` in an (h, w, 3) uint8 region: the pieces that are not the
+    light grey set, or are tinted with its hue, and reach into the ``core`` rows and columns (the
+    box), grown by HALO pixels; other objects' colours and rims left out."""
     _, is_set = set_pixels(region)
     near = _near_others(region, p, placements)
     drawn = (~is_set | _hue_pixels(region, p.color, saturation=TINT)) & ~near
     labels, _ = ndimage.label(drawn, structure=np.ones((3, 3), bool))
     found = labels[core]
-    _fill(region, ndimage.binary_dilation(np.isin(labels, found[found > 0]), iterations=HALO) & ~near, is_set)
+    return ndimage.binary_dilation(np.isin(labels, found[found > 0]), iterations=HALO) & ~near
+
+
+def _clear(region: np.ndarray, p: Placement, placements: list[Placement], core: tuple[slice, slice]) -> None:
+    """Take what the model drew of ``p`` out of an (h, w, 3) uint8 region, in place (``reshape``)."""
+    _fill(region, _drawing(region, p, placements, core), set_pixels(region)[1])
+
+
+def carry(still: np.ndarray, placements: list[Placement], movers: list[Placement], at: int) -> np.ndarray:
+    """(T, H, W, 3) uint8, T the plan's frames: the (H, W, 3) uint8 ``still`` frame (the plan's frame
+    ``at``) with each object of ``movers`` cut out at its box there (its own pixels, whatever it looks
+    like) and set down again, shifted as its box moves, in every frame. Its place takes the nearest
+    set pixels. Whole pixels, every frame: moved latent cells step 8 pixels a latent frame."""
+    h, w = still.shape[:2]
+    bare, cut = still.copy(), []
+    for p in movers:
+        spot = _spot(p.boxes[at, 0], h, w)
+        if spot is None:
+            continue
+        region, core = spot
+        mask = np.zeros((h, w), bool)
+        mask[region] = _drawing(still[region], p, placements, core)
+        cut.append((p, mask))
+    for _, mask in cut:
+        _fill(bare, mask, set_pixels(bare)[1] & ~np.any([m for _, m in cut], axis=0))
+    out = np.repeat(bare[None], len(movers[0].boxes) if movers else 1, axis=0)
+    for p, mask in cut:
+        ys, xs = np.nonzero(mask)
+        centre = (p.boxes[:, 0, :2] + p.boxes[:, 0, 2:]) / 2
+        for f, (dx, dy) in enumerate((centre - centre[at]) * [w, h]):
+            ty, tx = ys + round(float(dy)), xs + round(float(dx))
+            inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+            out[f, ty[inside], tx[inside]] = still[ys[inside], xs[inside]]
+    return out
 
 
 def _clear_strays(frame: np.ndarray, p: Placement, placements: list[Placement]) -> None:

@@ -507,8 +507,12 @@ class TextToVideoPipeline:
         # jumped, the jumps falling on the joins (NOTES, session 12). Not an extension of a given
         # video (no layout_span): its objects are not toyworld's to draw.
         later_chunk = r.prefix is not None and r.layout_span is not None
-        drawn = shaping.travellers(placements, bool(camera_moves(r.prompt))) if later_chunk else []
-        t0 = drawn_start(motion.start_time(r.prompt), placements, drawn)
+        camera = bool(camera_moves(r.prompt))
+        drawn = shaping.travellers(placements, camera) if later_chunk else []
+        # An extension's objects are cut out of its given frame and set down at every frame's box, in
+        # pixels, as they look there (its latent cells moved 8 pixels a latent frame: NOTES, session 12).
+        carried = [] if later_chunk or camera else [p for p in placements if p.change is None and motion.moving([p])]
+        t0 = drawn_start(motion.start_time(r.prompt), placements, drawn or carried)
         later = len(times[times < t0])
         step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
         tf = self.cfg.vae.temporal_factor
@@ -521,8 +525,15 @@ class TextToVideoPipeline:
             held[:, :, :anchor] = held[:, :, anchor:]
         if drawn:
             held = self.latents_of(self.drawn_on(r, placements, drawn, self.video_frames(shape)))
+        elif carried:
+            given = r.prefix[-1] if r.prefix is not None else r.last_image
+            at = len(r.prefix) - 1 if r.prefix is not None else self.video_frames(shape) - 1
+            frames = shaping.carry(fit_image(np.asarray(given), r.width, r.height), placements, carried, at)
+            if r.prefix is not None:
+                frames = np.concatenate([np.stack([fit_image(f, r.width, r.height) for f in r.prefix[:-1]]), frames[at:]])
+            held = self.latents_of(frames)
         return self.redraw(r, shape, text, mask, placements, times, held, anchor, t0, known, known_mask, generator,
-                           step, drawn)
+                           step, drawn or carried)
 
     def drawn_on(self, r: Request, placements, drawn, frames: int) -> np.ndarray:
         """(frames, H, W, 3) uint8: the given ``r.prefix`` and, after it, its last frame held still with
