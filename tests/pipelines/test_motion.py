@@ -240,12 +240,16 @@ def test_carry_sets_an_object_down_as_it_looks_at_each_frames_box():
     clip = _square_clip()
     clip[-1, 55:65, 50:52] = (40, 40, 40)  # a dark stripe: whatever it looks like, it goes with it
     (ahead,) = follow("a red square moves right", clip, 17)
-    out = carry(clip[-1], [ahead], [ahead], 8)
-    assert out.shape == (17, 128, 128, 3) and np.array_equal(out[8], clip[-1])
+    out, carried = carry(clip[-1], [ahead], [ahead], 8)
+    assert carried == [ahead] and out.shape == (17, 128, 128, 3) and np.array_equal(out[8], clip[-1])
     for f in (12, 16):
         dx = round((f - 8) * 3.0)
         assert np.array_equal(out[f][48:72, 40 + dx : 66 + dx], clip[-1][48:72, 40:66])
         assert (out[f][50:70, 44:44 + dx] == 200).all()  # where it was: the set
+    noisy = np.random.default_rng(0).integers(0, 255, clip[-1].shape, dtype=np.uint8)  # a photograph's clutter
+    noisy[50:70, 44:64] = clip[-1][50:70, 44:64]
+    _, carried = carry(noisy, [ahead], [ahead], 8)
+    assert carried == []  # no set to cut it out of: its latent cells are moved instead
 
 
 def test_clear_strays_takes_away_pieces_of_a_moving_object_drawn_off_its_box():

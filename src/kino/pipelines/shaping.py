@@ -29,6 +29,7 @@ from kino.pipelines.motion import _hue_pixels, moving
 REACH = 3.0  # the blob is looked for this many half sides around its box's centre
 HALO = 3  # pixels of halo and outline around the blob's colour taken out with it
 TINT = 0.05  # pixels this saturated, of the object's hue, are part of the drawing (the set is grey)
+CARRY_AREA = 3.0  # a carried cut-out is at most this many times its box (a toyworld object with its halo: ~1.5)
 OUTLINE_SHARE = 0.06  # dark rim pixels that make a drawing a cartoon: between the readback's 0.04 and 0.12
 
 
@@ -142,11 +143,15 @@ def _clear(region: np.ndarray, p: Placement, placements: list[Placement], core: 
     _fill(region, _drawing(region, p, placements, core), set_pixels(region)[1])
 
 
-def carry(still: np.ndarray, placements: list[Placement], movers: list[Placement], at: int) -> np.ndarray:
-    """(T, H, W, 3) uint8, T the plan's frames: the (H, W, 3) uint8 ``still`` frame (the plan's frame
-    ``at``) with each object of ``movers`` cut out at its box there (its own pixels, whatever it looks
-    like) and set down again, shifted as its box moves, in every frame. Its place takes the nearest
-    set pixels. Whole pixels, every frame: moved latent cells step 8 pixels a latent frame."""
+def carry(
+    still: np.ndarray, placements: list[Placement], movers: list[Placement], at: int
+) -> tuple[np.ndarray, list[Placement]]:
+    """((T, H, W, 3) uint8, the movers carried), T the plan's frames: the (H, W, 3) uint8 ``still``
+    frame (the plan's frame ``at``) with each object of ``movers`` cut out at its box there (its own
+    pixels, whatever it looks like) and set down again, shifted as its box moves, in every frame. Its
+    place takes the nearest set pixels. Whole pixels, every frame: moved latent cells step 8 pixels a
+    latent frame. An object that does not stand out from a light grey set (its cut-out would be over
+    CARRY_AREA times its box: a photograph's background) is not carried."""
     h, w = still.shape[:2]
     bare, cut = still.copy(), []
     for p in movers:
@@ -156,7 +161,9 @@ def carry(still: np.ndarray, placements: list[Placement], movers: list[Placement
         region, core = spot
         mask = np.zeros((h, w), bool)
         mask[region] = _drawing(still[region], p, placements, core)
-        cut.append((p, mask))
+        x0, y0, x1, y1 = p.boxes[at, 0]
+        if mask.sum() <= CARRY_AREA * (x1 - x0) * w * (y1 - y0) * h:
+            cut.append((p, mask))
     for _, mask in cut:
         _fill(bare, mask, set_pixels(bare)[1] & ~np.any([m for _, m in cut], axis=0))
     out = np.repeat(bare[None], len(movers[0].boxes) if movers else 1, axis=0)
@@ -167,7 +174,7 @@ def carry(still: np.ndarray, placements: list[Placement], movers: list[Placement
             ty, tx = ys + round(float(dy)), xs + round(float(dx))
             inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
             out[f, ty[inside], tx[inside]] = still[ys[inside], xs[inside]]
-    return out
+    return out, [p for p, _ in cut]
 
 
 def _clear_strays(frame: np.ndarray, p: Placement, placements: list[Placement]) -> None:

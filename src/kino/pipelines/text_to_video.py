@@ -512,9 +512,6 @@ class TextToVideoPipeline:
         # An extension's objects are cut out of its given frame and set down at every frame's box, in
         # pixels, as they look there (its latent cells moved 8 pixels a latent frame: NOTES, session 12).
         carried = [] if later_chunk or camera else [p for p in placements if p.change is None and motion.moving([p])]
-        t0 = drawn_start(motion.start_time(r.prompt), placements, drawn or carried)
-        later = len(times[times < t0])
-        step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
         tf = self.cfg.vae.temporal_factor
         held = known.float().cpu().clone()
         if r.prefix is not None:
@@ -528,10 +525,14 @@ class TextToVideoPipeline:
         elif carried:
             given = r.prefix[-1] if r.prefix is not None else r.last_image
             at = len(r.prefix) - 1 if r.prefix is not None else self.video_frames(shape) - 1
-            frames = shaping.carry(fit_image(np.asarray(given), r.width, r.height), placements, carried, at)
+            frames, carried = shaping.carry(fit_image(np.asarray(given), r.width, r.height), placements, carried, at)
             if r.prefix is not None:
                 frames = np.concatenate([np.stack([fit_image(f, r.width, r.height) for f in r.prefix[:-1]]), frames[at:]])
-            held = self.latents_of(frames)
+            if carried:
+                held = self.latents_of(frames)
+        t0 = drawn_start(motion.start_time(r.prompt), placements, drawn or carried)
+        later = len(times[times < t0])
+        step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
         return self.redraw(r, shape, text, mask, placements, times, held, anchor, t0, known, known_mask, generator,
                            step, drawn or carried)
 
