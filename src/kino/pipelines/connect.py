@@ -70,9 +70,6 @@ def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, prog
     and checked as every output is."""
     import torch
 
-    from kino.flow.rectified_flow import resolution_shift
-    from kino.flow.samplers import flow_times
-
     given = np.stack([fit_image(f, r.width, r.height) for f in r.prefix])
     new = num_frames_for(r.seconds, r.fps, pipe.cfg.vae.temporal_factor) - len(given)
     s = np.arange(1, new + 1, dtype=np.float32) / new
@@ -83,8 +80,7 @@ def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, prog
         shape = tuple(start.shape)
         known, known_mask = pipe.known_latents(r, shape)
         text, mask = pipe.text_states(r.prompt)
-        tokens = math.prod(s // p for s, p in zip(shape[2:], pipe.cfg.dit.patch))
-        times = flow_times(r.steps, resolution_shift(tokens, pipe.cfg.sample.base_tokens, pipe.cfg.sample.base_shift))
+        times = pipe.sampling_times(shape, r.steps)
         steps = len(times[times < DISSOLVE_T0])
         step = (lambda i, _x: progress((i + 1) * r.steps // steps, r.steps)) if progress else None
         generator = torch.Generator().manual_seed(r.seed)

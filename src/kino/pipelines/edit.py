@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from kino.data.datasets import frames_to_tensor, tensor_to_frames
-from kino.flow.rectified_flow import resolution_shift
-from kino.flow.samplers import flow_times, get_sampler
+from kino.flow.samplers import get_sampler
 from kino.pipelines.extend import model_size
 from kino.pipelines.long_video import seconds_for
 from kino.pipelines.motion import T0_DRAWN
@@ -106,9 +105,7 @@ def edit(
         # 2. Noise them to t = strength (noise from a CPU generator: same seed, same video anywhere).
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
         noise = noise.to(pipe.device)
-        tokens = math.prod(s // p for s, p in zip(x0.shape[2:], pipe.cfg.dit.patch))
-        times = strength * flow_times(r.steps, resolution_shift(tokens, pipe.cfg.sample.base_tokens,
-                                                                  pipe.cfg.sample.base_shift))
+        times = strength * pipe.sampling_times(x0.shape, r.steps)
         x = (1 - strength) * start + strength * noise
         if region is not None:
             inside = latent_region(region, pipe.cfg.vae.spatial_factor).to(pipe.device)

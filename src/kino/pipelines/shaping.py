@@ -164,8 +164,8 @@ def carry(
         x0, y0, x1, y1 = p.boxes[at, 0]
         if mask.sum() <= CARRY_AREA * (x1 - x0) * w * (y1 - y0) * h:
             cut.append((p, mask))
-    for _, mask in cut:
-        _fill(bare, mask, set_pixels(bare)[1] & ~np.any([m for _, m in cut], axis=0))
+    if cut:  # each cut-out's pixels take the nearest set pixel outside every cut-out
+        _fill(bare, np.any([m for _, m in cut], axis=0), set_pixels(still)[1])
     out = np.repeat(bare[None], len(movers[0].boxes) if movers else 1, axis=0)
     for p, mask in cut:
         ys, xs = np.nonzero(mask)

@@ -77,13 +77,18 @@ def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
     return temporal_factor * max(1, math.ceil(seconds * fps / temporal_factor)) + 1
 
 
+def undrawn(placements, drawn) -> list:
+    """The placements of the plan that are not among ``drawn`` (the same objects, not equal ones)."""
+    return [p for p in placements if all(p is not q for q in drawn)]
+
+
 def drawn_start(t0: float, placements, drawn) -> float:
     """Where pass 2 starts when the shapes of ``drawn`` travel drawn at their box of every frame
     (kino.pipelines.shaping): no blocky latent cells for it to redraw, so lower (motion.T0_DRAWN)
     when nothing else of the plan moves."""
     from kino.pipelines import motion
 
-    if drawn and not motion.moving([p for p in placements if all(p is not q for q in drawn)]):
+    if drawn and not motion.moving(undrawn(placements, drawn)):
         return min(t0, motion.T0_DRAWN)
     return t0
 
@@ -305,10 +310,8 @@ class TextToVideoPipeline:
         # Noise comes from a CPU generator, so a seed means the same video on any device.
         generator = torch.Generator().manual_seed(r.seed)
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
-        tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
-        shift = resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift)
         placements = follow if follow is not None and r.layout else self.layout_plan(r, shape)
-        times = flow_times(r.steps, shift)
+        times = self.sampling_times(shape, r.steps)
         cast = {c: look for c, look in (cast or {}).items() if any(p.color == c for p in placements)}
         drawn: dict = {}
         # A later chunk of a long clip: its own video's frames lead it, and nothing else is given.
@@ -565,8 +568,7 @@ class TextToVideoPipeline:
         camera = motion.camera_path(r.prompt, frames, start, whole)
         texture = r.seed if known is None else None
         view = self.camera_view(held, placements, camera, first, texture) if np.any(camera != [0.0, 1.0]) else None
-        others = [p for p in placements if all(p is not q for q in drawn)]
-        moved = motion.move(held, others, frames, tf, r.width / r.height, camera, first=first, view=view)
+        moved = motion.move(held, undrawn(placements, drawn), frames, tf, r.width / r.height, camera, first=first, view=view)
         if any(p.change is not None for p in placements):  # a look that changes: turned, bitten, spinning
             moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height))
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
@@ -574,6 +576,12 @@ class TextToVideoPipeline:
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
         rest = torch.cat([torch.tensor([t0], dtype=times.dtype), times[times < t0]])
         return get_sampler(r.sampler)(velocity, x, rest, callback=callback)
+
+    def sampling_times(self, shape, steps: int) -> torch.Tensor:
+        """The ``steps`` + 1 flow times from 1 to 0 for latents of ``shape`` (1, C, T', h, w), shifted
+        towards noise for more tokens than the model's base (rectified_flow.resolution_shift)."""
+        tokens = math.prod(s // p for s, p in zip(shape[2:], self.cfg.dit.patch))
+        return flow_times(steps, resolution_shift(tokens, self.cfg.sample.base_tokens, self.cfg.sample.base_shift))
 
     def video_frames(self, shape) -> int:
         """Video frames of a clip of latent ``shape`` (1, C, T', h, w): the first latent frame holds one."""
