@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kino.pipelines.connect import connect
+from kino.pipelines.connect import connect, land
 from kino.pipelines.edit import edit, latent_region, region_mask
 from kino.pipelines.text_to_video import RequestError
 
@@ -17,9 +17,21 @@ def test_connect_keeps_both_clips_around_the_transition(tiny_pipeline):
     assert np.array_equal(video[:9], a) and len(video) == 9 + n + 5
     assert video.shape[1:] == (128, 128, 3)  # B is scaled and cropped to A's size
     faded, _ = connect(tiny_pipeline, a, b, fps=4, seconds=2.0, steps=1)
-    assert np.array_equal(faded[9:16], video[9:16])  # the same transition
+    assert np.array_equal(faded[9], video[9])  # the same transition, its last 6 frames landing on B's first
+    assert np.array_equal(faded[10:16], land(video[9:16], faded[16], 6)[1:])
     assert np.array_equal(faded[:3], a[:3]) and not np.array_equal(faded[3:9], a[3:9])  # A's last 6 fade
     assert np.array_equal(faded[-1], video[-1]) and not np.array_equal(faded[16:20], video[16:20])  # B's first 4 of 5
+
+
+def test_the_transition_lands_on_the_frame_after_it():
+    frames, first = clip(9, seed=3), clip(1, seed=4)[0]
+    out = land(frames, first, 4)
+    assert np.array_equal(out[:5], frames[:5])
+    gap = first.astype(np.float32) - frames[5:].astype(np.float32)
+    want = frames[5:] + gap * (np.arange(1, 5, dtype=np.float32) / 5)[:, None, None, None]
+    assert np.abs(out[5:] - want).max() <= 0.5 + 1e-3  # each a fifth of the way further
+    assert np.array_equal(land(frames, first, 20)[0], frames[0])  # never the first frame: it leads from A
+    assert land(frames, first, 0) is frames
 
 
 def test_connect_refuses_empty_clips_and_bad_lengths(tiny_pipeline):

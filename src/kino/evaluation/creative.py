@@ -107,11 +107,11 @@ def connect_seams(pipe, steps: int, n: int, seconds: float | None = None) -> dic
         into.append(seams.seam_ratio(video, len(a)))
         out_of.append(seams.seam_ratio(video, len(a) + k))
         fades["a_to_transition"].append(seams.join_ratio(video, len(a), before=BLEND_FRAMES))
-        fades["transition_to_b"].append(seams.join_ratio(video, len(a) + k, after=BLEND_FRAMES))
+        fades["transition_to_b"].append(seams.join_ratio(video, len(a) + k, before=BLEND_FRAMES, after=BLEND_FRAMES))
     return {"what": "change at A -> transition and transition -> B over the clip's median", "seconds": seconds,
             "a_to_transition": _summary(into, 2.0), "transition_to_b": _summary(out_of, 2.0),
-            "worst_in_fade": {"what": "the largest such change over the faded frames of A (B) and the join; B's"
-                                      " own opening motion counts too", **{k: _summary(v, 2.0) for k, v in fades.items()}}}  # fmt: skip
+            "worst_in_fade": {"what": "the largest such change over the faded frames of A (the transition's"
+                                      " landing and B) and the join; B's own opening motion counts too", **{k: _summary(v, 2.0) for k, v in fades.items()}}}  # fmt: skip
 
 
 def loops(pipe, steps: int, n: int) -> dict:
