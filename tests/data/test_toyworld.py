@@ -390,3 +390,24 @@ def test_captions_use_number_words_synonyms_and_both_ways_relations():
     for kind, phrase in [("hit_turn", " turns "), ("push", "push"), ("bite", "bite"), ("behind", "behind"),
                          ("order", "first")]:  # fmt: skip
         assert phrase in describe(scene_of(kind, 0)).lower(), kind
+
+
+def test_a_tipped_triangle_reaches_further_at_its_corners_and_less_far_at_its_sides():
+    """``tips`` (kino's drawing for its autoencoder): each corner 2 px further from the centre, each
+    side's middle 1 px in; with tips near 0, the triangle itself."""
+    import sys
+
+    r = sys.modules["kino.data.toyworld.render"]
+
+    def sdf(x, y, tips):
+        return float(r._sdf("triangle", np.float32([[x]]), np.float32([[y]]), 12.0, 0.0, tips)[0, 0])
+
+    grid = np.arange(-30, 30, dtype=np.float32)[None] + 0.5
+    plain = r._sdf("triangle", grid, grid.T, 12.0, 20.0)
+    assert np.abs(r._sdf("triangle", grid, grid.T, 12.0, 20.0, 1e-6) - plain).max() < 1e-4
+    assert sdf(0.0, -16.0, 0.0) == pytest.approx(0.0, abs=1e-4)  # the top corner, as drawn for renders
+    assert sdf(0.0, -18.0, 2.0) == pytest.approx(0.0, abs=1e-4)  # ... 2 px further up with tips
+    assert sdf(0.0, -17.0, 2.0) < 0 < sdf(0.0, -17.0, 0.0)
+    assert sdf(0.0, 8.0, 0.0) == pytest.approx(0.0, abs=1e-4)  # the bottom side's middle
+    assert sdf(0.0, 7.0, 2.0) == pytest.approx(0.0, abs=1e-4)  # ... 1 px in with tips
+    assert sdf(0.0, 7.5, 0.0) < 0 < sdf(0.0, 7.5, 2.0)

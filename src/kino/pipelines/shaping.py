@@ -31,6 +31,14 @@ HALO = 3  # pixels of halo and outline around the blob's colour taken out with i
 TINT = 0.05  # pixels this saturated, of the object's hue, are part of the drawing (the set is grey)
 CARRY_AREA = 3.0  # a carried cut-out is at most this many times its box (a toyworld object with its halo: ~1.5)
 OUTLINE_SHARE = 0.06  # dark rim pixels that make a drawing a cartoon: between the readback's 0.04 and 0.12
+# Pixels a drawn triangle's corners reach out past toyworld's (its sides' middles come in half as far):
+# the autoencoder rounds a small triangle's tip off, and the readback then takes it for a circle (its
+# largest fill in a frame over 0.64). Round trips of 192 triangle renders (2 styles, 4 colours, 3 sizes,
+# 4 places, still and moving 0.35 W in 2 s) read as triangles 149 times drawn as toyworld draws them,
+# 177 with corners 2 px out, 186 with 2 out and 1 in; median largest fill 0.61 -> 0.56, size (the first
+# frame's extent) 0.97 -> 1.02 of the asked one. Corners 3 out made small storyboard triangles read
+# "medium"; sides 2 in made a small moving one too thin to keep its colour (NOTES, session 13).
+TIPS = 2.0
 
 
 def shaped(placements: list[Placement]) -> bool:
@@ -96,7 +104,7 @@ def draw(frames: np.ndarray, placements: list[Placement], style: str, drawn: lis
             boxes = paths.get(p.color, p.boxes)
             x0, y0, x1, y1 = boxes[min(f, len(boxes) - 1), k]
             pose = Pose((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, 0.0, p.color, False, 1.0)
-            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style)
+            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style, TIPS)
     return out
 
 

@@ -164,8 +164,12 @@ def _crop(cx: float, cy: float, reach: float, width: int, height: int) -> tuple[
     return (x0, x1, y0, y1) if x0 < x1 and y0 < y1 else None
 
 
-def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float) -> np.ndarray:
-    """Signed distance (pixels, < 0 inside) to a shape of half size h centred at the origin."""
+def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float, tips: float = 0.0) -> np.ndarray:
+    """Signed distance (pixels, < 0 inside) to a shape of half size h centred at the origin.
+
+    ``tips`` (pixels; renders use 0): a triangle's corners reach this much further out from its centre
+    and the middles of its sides come in half as far, a hexagon. kino's pipeline draws so for its
+    autoencoder, which rounds a corner off by about as much (kino.pipelines.shaping.TIPS)."""
     if shape == "circle":
         return np.sqrt(x * x + y * y) - h
     a = math.radians(angle)
@@ -176,6 +180,8 @@ def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float) -> np
         outside = np.sqrt(np.maximum(dx, 0) ** 2 + np.maximum(dy, 0) ** 2)
         return outside + np.minimum(np.maximum(dx, dy), 0)
     verts = [(0.0, -4 / 3 * h), (h, 2 / 3 * h), (-h, 2 / 3 * h)]
+    if tips:
+        return _polygon_sdf(_tipped(verts, tips), xl, yl)
     d2 = None
     inside = None
     for (ax, ay), (bx, by) in zip(verts, verts[1:] + verts[:1]):
@@ -186,6 +192,32 @@ def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float) -> np
         cross = ex * wy - ey * wx >= 0
         d2 = e2 if d2 is None else np.minimum(d2, e2)
         inside = cross if inside is None else inside & cross
+    return np.where(inside, -1.0, 1.0) * np.sqrt(d2)
+
+
+def _tipped(verts: list[tuple[float, float]], tips: float) -> list[tuple[float, float]]:
+    """A polygon centred at the origin with each corner ``tips`` further out and, between corners,
+    each side's middle ``tips / 2`` further in (see ``_sdf``)."""
+    def along(x: float, y: float, d: float) -> tuple[float, float]:
+        r = math.hypot(x, y)
+        return x + d * x / r, y + d * y / r
+
+    out = []
+    for (ax, ay), (bx, by) in zip(verts, verts[1:] + verts[:1]):
+        out += [along(ax, ay, tips), along((ax + bx) / 2, (ay + by) / 2, -tips / 2)]
+    return out
+
+
+def _polygon_sdf(verts: list[tuple[float, float]], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Signed distance (pixels, < 0 inside) to a simple polygon, convex or not (even-odd rule)."""
+    d2, inside = None, np.zeros(np.broadcast(x, y).shape, bool)
+    for (ax, ay), (bx, by) in zip(verts, verts[1:] + verts[:1]):
+        ex, ey, wx, wy = bx - ax, by - ay, x - ax, y - ay
+        t = np.clip((wx * ex + wy * ey) / (ex * ex + ey * ey), 0, 1)
+        qx, qy = wx - ex * t, wy - ey * t
+        d2 = qx * qx + qy * qy if d2 is None else np.minimum(d2, qx * qx + qy * qy)
+        if ay != by:  # a ray to the left of each point crosses this side
+            inside ^= ((ay <= y) != (by <= y)) & (x < ax + (y - ay) * ex / ey)
     return np.where(inside, -1.0, 1.0) * np.sqrt(d2)
 
 
@@ -209,18 +241,18 @@ def _shade(shape: str, color: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return (255 * val[..., None] * (1 - sat[..., None] * (1 - p))).astype(np.float32)
 
 
-def _draw(frame: np.ndarray, obj: Obj, actor: Actor, p: Pose, style: str) -> None:
+def _draw(frame: np.ndarray, obj: Obj, actor: Actor, p: Pose, style: str, tips: float = 0.0) -> None:
     height, width = frame.shape[:2]
     h, cx, cy = p.half * width, p.x * width, p.y * height
     ow = OUTLINE * width * p.zoom if style == "cartoon" else 0.0
-    reach = h * {"circle": 1.0, "square": math.sqrt(2), "triangle": 4 / 3}[obj.shape] + ow + 2
+    reach = h * {"circle": 1.0, "square": math.sqrt(2), "triangle": 4 / 3}[obj.shape] + ow + 2 + tips
     box = _crop(cx, cy, reach, width, height)
     if box is None:
         return
     x0, x1, y0, y1 = box
     xs = (np.arange(x0, x1, dtype=np.float32) + 0.5 - cx)[None, :]
     ys = (np.arange(y0, y1, dtype=np.float32) + 0.5 - cy)[:, None]
-    sdf = _sdf(obj.shape, xs, ys, h, p.angle)
+    sdf = _sdf(obj.shape, xs, ys, h, p.angle, tips)
     if p.bitten:  # the bite mark: a disc cut out of the side that was bitten
         bx, by = bite_center(obj.shape, h, actor.bite_side)
         a = math.radians(p.angle)
