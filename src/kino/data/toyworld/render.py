@@ -180,19 +180,7 @@ def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float, tips:
         outside = np.sqrt(np.maximum(dx, 0) ** 2 + np.maximum(dy, 0) ** 2)
         return outside + np.minimum(np.maximum(dx, dy), 0)
     verts = [(0.0, -4 / 3 * h), (h, 2 / 3 * h), (-h, 2 / 3 * h)]
-    if tips:
-        return _polygon_sdf(_tipped(verts, tips), xl, yl)
-    d2 = None
-    inside = None
-    for (ax, ay), (bx, by) in zip(verts, verts[1:] + verts[:1]):
-        ex, ey, wx, wy = bx - ax, by - ay, xl - ax, yl - ay
-        t = np.clip((wx * ex + wy * ey) / (ex * ex + ey * ey), 0, 1)
-        qx, qy = wx - ex * t, wy - ey * t
-        e2 = qx * qx + qy * qy
-        cross = ex * wy - ey * wx >= 0
-        d2 = e2 if d2 is None else np.minimum(d2, e2)
-        inside = cross if inside is None else inside & cross
-    return np.where(inside, -1.0, 1.0) * np.sqrt(d2)
+    return _polygon_sdf(_tipped(verts, tips) if tips else verts, xl, yl)
 
 
 def _tipped(verts: list[tuple[float, float]], tips: float) -> list[tuple[float, float]]:
