@@ -5,8 +5,9 @@ on B's first frame (the last-frame channel), the first+last conditioning the tra
 was trained with. It is sampled from part-way (DISSOLVE_T0) over a dissolve from A's last frame
 to B's first, not from noise: from noise, the model's first frames jumped away from A (3.2x the
 clip's median change in one pair of 6; NOTES, session 12). A's last frames and B's first ones fade
-from and into the model's decoding of them, as an extension's input does (``fade_frames=0`` keeps
-both clips exactly).
+from and into the model's decoding of them, as an extension's input does, and the transition's last
+frames land on B's first one as shown (``land``; ``fade_frames=0`` keeps both clips exactly and lands
+nothing).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def connect(
 def land(frames: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
     """``frames`` whose last ``n`` (at most all but one) dissolve into ``first``, the frame that follows
     them, each a step 1 / (n + 1) of the way closer. The model's last latent frame, which also holds its
-    making of ``first``, changes 1.2-3 grey levels a frame, against a clip's 0.55 (NOTES, session 12)."""
+    making of ``first``, changes 1.2-3 grey levels a frame, against a clip's 0.55, and ended 3.3x and
+    5.6x the clip's median change away from B in 2 pairs of 6; landed, 0.06-0.70x (NOTES, sessions 12-13)."""
     n = min(n, len(frames) - 1)
     if n <= 0:
         return frames
