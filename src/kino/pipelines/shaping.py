@@ -6,8 +6,9 @@ corners, triangles that swell into circles (issue 3's shape prompts read 23.5%; 
 pipeline takes the still draft it is about to move (kino.pipelines.motion), takes out the blob
 the model drew in each box (its colour's pixels, its outline and halo, which take the background
 the draft has nearby), and draws the shape there in the prompt's style with toyworld's own
-drawing code (a triangle with its corners a little further out, TIPS, for the autoencoder to round off). The change is encoded and the clip is sampled again from part-way (SDEdit), as it
-is for a move, a backdrop or an event, so the model redraws every pixel over the shapes.
+drawing code (a triangle with its corners a little further out, TIPS, for the autoencoder to round
+off). The change is encoded and the clip is sampled again from part-way (SDEdit), as it is for a
+move, a backdrop or an event, so the model redraws every pixel over the shapes.
 
 A shape that travels (``travellers``) is drawn at its box of every frame, as toyworld draws it,
 instead of having its latent cells moved (kino.pipelines.motion.move): cells move in steps of 8
