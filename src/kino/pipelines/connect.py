@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from kino.pipelines.extend import CONTEXT_LATENTS, fade_in, fade_out, model_size
-from kino.pipelines.long_video import BLEND_FRAMES, fade, seconds_for
+from kino.pipelines.long_video import BLEND_FRAMES, seconds_for
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image, num_frames_for
 
 # The transition's default length. Two clips of different scenes leave the model a long way to go:
@@ -69,12 +69,7 @@ def land(frames: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
     them, each a step 1 / (n + 1) of the way closer. The model's last latent frame, which also holds its
     making of ``first``, changes 1.2-3 grey levels a frame, against a clip's 0.55, and ended 3.3x and
     5.6x the clip's median change away from B in 2 pairs of 6; landed, 0.06-0.70x (NOTES, sessions 12-13)."""
-    n = min(n, len(frames) - 1)
-    if n <= 0:
-        return frames
-    out = frames.copy()
-    out[-n:] = fade(frames[-n:], np.broadcast_to(first, frames[-n:].shape))
-    return out
+    return fade_out(frames, np.broadcast_to(first, frames.shape), n)
 
 
 def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, progress=None) -> np.ndarray:
