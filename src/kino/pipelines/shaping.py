@@ -38,7 +38,8 @@ OUTLINE_SHARE = 0.06  # dark rim pixels that make a drawing a cartoon: between t
 # 4 places, still and moving 0.35 W in 2 s) read as triangles 149 times drawn as toyworld draws them,
 # 177 with corners 2 px out, 186 with 2 out and 1 in; median largest fill 0.61 -> 0.56, size (the first
 # frame's extent) 0.97 -> 1.02 of the asked one. Corners 3 out made small storyboard triangles read
-# "medium"; sides 2 in made a small moving one too thin to keep its colour (NOTES, session 13).
+# "medium"; sides 2 in made a small moving one too thin to keep its colour (NOTES, session 13). Only
+# under a still camera (``tips``): ``creative --only camera`` read zoom-out 5/6 with them, 6/6 without.
 TIPS = 2.0
 
 
@@ -69,6 +70,12 @@ def travellers(placements: list[Placement], camera: bool = False) -> list[Placem
     return [] if camera else [p for p in placements if p.shape and p.change is None and moving([p])]
 
 
+def tips(camera: bool) -> float:
+    """How far (pixels) a drawn triangle's corners reach past toyworld's: TIPS, or 0 when the camera
+    moves (``camera``)."""
+    return 0.0 if camera else TIPS
+
+
 def reshape(frames: np.ndarray, placements: list[Placement], style: str, drawn: list[Placement] = ()) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of a still clip with each object of the plan whose shape is said
     drawn as that shape, in ``style`` and its palette colour, at its box (of the first frame; for an
@@ -95,8 +102,11 @@ def cleared(frames: np.ndarray, placements: list[Placement]) -> np.ndarray:
     return out
 
 
-def draw(frames: np.ndarray, placements: list[Placement], style: str, drawn: list[Placement] = ()) -> np.ndarray:
-    """A copy of (T, H, W, 3) uint8 frames with the shapes of ``reshape`` drawn in."""
+def draw(
+    frames: np.ndarray, placements: list[Placement], style: str, drawn: list[Placement] = (), tips: float = TIPS
+) -> np.ndarray:
+    """A copy of (T, H, W, 3) uint8 frames with the shapes of ``reshape`` drawn in, a triangle's
+    corners ``tips`` pixels past toyworld's."""
     out = frames.copy()
     spots = _spots(placements, *frames.shape[1:3])
     paths = {q.color: q.boxes for q in drawn}
@@ -105,7 +115,7 @@ def draw(frames: np.ndarray, placements: list[Placement], style: str, drawn: lis
             boxes = paths.get(p.color, p.boxes)
             x0, y0, x1, y1 = boxes[min(f, len(boxes) - 1), k]
             pose = Pose((x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, 0.0, p.color, False, 1.0)
-            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style, TIPS)
+            _draw(frame, Obj(0, p.color, p.shape), Actor(0, pose.x, pose.y), pose, style, tips)
     return out
 
 

@@ -371,7 +371,8 @@ class TextToVideoPipeline:
         from kino.pipelines.prompting import _style, camera_moves
 
         copied = selfcheck.several(placements)
-        drawn = shaping.travellers(placements, bool(camera_moves(r.prompt)))
+        camera = bool(camera_moves(r.prompt))
+        drawn = shaping.travellers(placements, camera)
         t0 = drawn_start(motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None), placements,
                          drawn)
         total = len(times) - 1 + len(times[times < t0])
@@ -400,7 +401,7 @@ class TextToVideoPipeline:
             edit = (lambda f: regrade(f, r.backdrop)) if r.backdrop is not None else (lambda f: f)
             # The edited frames' own encoding holds a shape best (34 shape prompts: 76.5%, against 61.8% for
             # the change added to the draft, as edit_pixels adds it).
-            first = start = self.latents_of(edit(shaping.draw(bare, held, style)))
+            first = start = self.latents_of(edit(shaping.draw(bare, held, style, tips=shaping.tips(camera))))
             if drawn:  # as still ``first``, the looks a storyboard carries on; moving, where pass 2 starts
                 start = self.latents_of(edit(shaping.draw(bare, held, style, drawn)))
         elif r.backdrop is not None:
