@@ -122,6 +122,21 @@ def test_strays_of_a_shaped_objects_colour_are_taken_out():
     assert not blue[:, 10:44, 90:140].any()
 
 
+def test_strays_of_two_shaped_objects_that_touch_do_not_keep_each_other():
+    """Where both models' blobs left smears that run into each other (a blue one touching a red one,
+    away from both boxes), both go: each object is drawn again, so neither's pixels need keeping."""
+    frames, placements = drafted("realistic", "square")
+    frames[:, 200:214, 100:115] = (40, 70, 220)  # toyworld's blue
+    frames[:, 200:214, 115:130] = (220, 50, 50)  # and red, touching it
+    out = shaping.reshape(frames, placements, "realistic")
+    masks = readback.color_masks(out)
+    assert not np.isin(masks[:, 190:224, 90:140], [readback.PALETTE.index(c) for c in ("blue", "red")]).any()
+    claims = [Claim("shape", color=c, shape="square") for c in ("blue", "red")]
+    claims += [Claim("count", color=c, count=1) for c in ("blue", "red")]
+    report = readback.check(out, claims)
+    assert report.ok, report.failures
+
+
 def test_a_small_triangle_is_drawn_with_longer_tips_so_it_reads_as_one_after_the_autoencoder():
     """The shipped autoencoder rounds a small triangle's tip off: drawn as toyworld draws it (as it is
     under a moving camera), this one comes back a circle by the readback; drawn with shaping.TIPS

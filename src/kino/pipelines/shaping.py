@@ -88,17 +88,20 @@ def cleared(frames: np.ndarray, placements: list[Placement]) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of a still clip without what the model drew at the first box of
     each object of the plan whose shape is said: the pieces that are not the light grey set, or are
     tinted with the object's hue, and reach into the box (within REACH half sides of its centre),
-    grown by HALO pixels, each take the colour of the nearest set pixel. Other objects' colours and
-    their rims are left alone. A flat patch would not do: a grey darker than the set around it
+    grown by HALO pixels, each take the colour of the nearest set pixel. The colours and rims of
+    objects whose shape is not said (they are not drawn again) are left alone; those of the others
+    are not, since they are drawn again: two blobs that ran into each other kept each other's strays
+    (a blue and a purple smear where two squares started, NOTES session 14). A flat patch would not do: a grey darker than the set around it
     reads to the VAE as the object's shaded side, and it draws the object over it again. Then
     every other piece of the object's colour goes the same way (its strays)."""
     out = frames.copy()
     spots = _spots(placements, *frames.shape[1:3])
+    kept = [q for q in placements if not q.shape]  # what is not drawn again keeps its colours and rims
     for frame in out:  # every drawing goes before any shape is drawn, so none is taken for another's
         for p, _, region, core in spots:
-            _clear(frame[region], p, placements, core)
+            _clear(frame[region], p, kept, core)
         for p in {id(p): p for p, _, _, _ in spots}.values():
-            _clear_strays(frame, p, placements)
+            _clear_strays(frame, p, kept)
     return out
 
 
