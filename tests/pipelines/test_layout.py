@@ -53,6 +53,27 @@ def test_motion_moves_the_box_and_counts_get_one_box_each():
     assert np.all(x < 0.4) and abs(x[0] - x[1]) >= 0.15  # either side of the place asked, still on the left
 
 
+def test_objects_whose_ways_would_meet_are_planned_side_by_side_and_keep_their_places():
+    """A triangle at the bottom right moving up and a ball at the top right moving down share a column
+    as the places say them; planned so, one passes over the other. They stand apart across their ways."""
+    p = by_color("A small green triangle starts at the bottom right and moves up. "
+                 "A small yellow ball starts at the top right and moves down.")  # fmt: skip
+    green, yellow = p["green"].boxes[:, 0], p["yellow"].boxes[:, 0]
+    assert np.all((green[:, 0] >= yellow[:, 2] + 0.03) | (yellow[:, 0] >= green[:, 2] + 0.03))
+    for q in (green, yellow):
+        assert np.all((q[:, 0] + q[:, 2]) / 2 > 0.6)  # both still on the right, as toyworld reads it
+    assert centres(p["green"], -1)[1][0] < 0.4 and centres(p["yellow"], -1)[1][0] > 0.6  # and moving as asked
+
+
+def test_objects_meant_to_meet_are_left_to_meet():
+    """An object passing behind another is planned over it, as the prompt asks."""
+    p = by_color("A red ball passes behind a big blue square.")
+    red, blue = p["red"].boxes[:, 0], p["blue"].boxes[:, 0]
+    overlap = (np.minimum(red[:, 2], blue[:, 2]) > np.maximum(red[:, 0], blue[:, 0])) & (
+        np.minimum(red[:, 3], blue[:, 3]) > np.maximum(red[:, 1], blue[:, 1]))
+    assert overlap.any()
+
+
 def test_several_of_a_kind_get_tighter_boxes_than_one():
     from kino.pipelines.layout import Placement
 

@@ -52,6 +52,10 @@ AROUND = {2: (-0.1, 0.1), 3: (-0.15, 0.0, 0.15)}
 # half a token for one object, a quarter for each of several of a kind, so that neighbours do not
 # merge (v2, 17 count prompts: 41% with half a token, 53% spread out, 71% spread and a quarter).
 MARGIN, GROUP_MARGIN = 0.5, 0.25
+# Two objects of different colours whose boxes would meet on their way (a square "at the bottom right"
+# moving up and a ball "at the top right" moving down share a column) stand this far apart (a fraction
+# of W), side by side across their ways: one drawn over the other hides its shape (NOTES, session 14).
+GAP = 0.04
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
             actors = [dataclasses.replace(act, **{axis: va}) if i in ia else act for i, act in enumerate(actors)]
             actors = [dataclasses.replace(act, **{axis: vb}) if i in ib else act for i, act in enumerate(actors)]
     shot = dataclasses.replace(shot, actors=tuple(actors))
+    shot = _apart(objs, shot)
     scene = Scene("cartoon", tuple(objs), (shot,))
     total = frames if total is None else total
     times = (start + np.arange(frames)) / max(1, total - 1)
@@ -155,6 +160,41 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
             boxes[..., [0, 2]] += (np.array(to, np.float32) - np.array(xs, np.float32))[None, :, None]
         placements.append(Placement(color, spans, boxes, _change(mine, objs, times, angles), by_color[color].shape))
     return placements
+
+
+def _apart(objs: list, shot, steps: int = 17):
+    """The shot with each two actors of different colours whose boxes would meet at some time moved
+    apart, each half the way, across their ways (along x when they travel more along y, else y) until
+    GAP lies between them, each kept in its place (``_band``). A shot with events is left as it is: its
+    objects are meant to meet (a hit, a push, one passing behind another)."""
+    if shot.events:
+        return shot
+    actors = list(shot.actors)
+    times = np.linspace(0.0, 1.0, steps)
+    for i in range(len(actors)):
+        for j in range(i + 1, len(actors)):
+            if objs[actors[i].obj].color == objs[actors[j].obj].color:
+                continue  # several of a kind: ROW and AROUND set them apart
+            scene = Scene("cartoon", tuple(objs), (dataclasses.replace(shot, actors=tuple(actors)),))
+            (pi, pj) = ([pose(scene, scene.shots[0], actors[k], float(t)) for t in times] for k in (i, j))
+            reach = pi[0].half + pj[0].half + GAP
+            if not any(abs(a.x - b.x) < reach and abs(a.y - b.y) < reach for a, b in zip(pi, pj)):
+                continue
+            travel = {ax: sum(np.ptp([getattr(q, ax) for q in ps]) for ps in (pi, pj)) for ax in ("x", "y")}
+            axis = "x" if travel["y"] >= travel["x"] else "y"
+            ci, cj = getattr(actors[i], axis), getattr(actors[j], axis)
+            side = 1.0 if ci >= cj else -1.0
+            shift = (reach - abs(ci - cj)) / 2
+            actors[i] = dataclasses.replace(actors[i], **{axis: float(np.clip(ci + side * shift, *_band(ci)))})
+            actors[j] = dataclasses.replace(actors[j], **{axis: float(np.clip(cj - side * shift, *_band(cj)))})
+    return dataclasses.replace(shot, actors=tuple(actors))
+
+
+def _band(c: float) -> tuple[float, float]:
+    """Where an object centred at ``c`` (x or y, a fraction of the frame) may be moved and keep its
+    place as the readback reads it (left or top below 0.4, right or bottom above 0.6, the middle
+    0.35-0.65), with 0.04 to spare."""
+    return (0.12, 0.36) if c < 0.4 else (0.64, 0.88) if c > 0.6 else (0.39, 0.61)
 
 
 def _change(actors: list, objs: list, times: np.ndarray, angles: np.ndarray) -> Change | None:
