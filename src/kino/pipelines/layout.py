@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from kino.data.toyworld import Scene
 from kino.data.toyworld.readback import PALETTE
-from kino.data.toyworld.scene import bite_radius, pose
+from kino.data.toyworld.scene import GAP, bite_radius, pose
 from kino.pipelines.prompting import _MENTION, read_shot
 
 STRENGTH = 3.0  # logit added inside an object's box and taken away outside it (see NOTES for the sweep)
@@ -52,10 +52,6 @@ AROUND = {2: (-0.1, 0.1), 3: (-0.15, 0.0, 0.15)}
 # half a token for one object, a quarter for each of several of a kind, so that neighbours do not
 # merge (v2, 17 count prompts: 41% with half a token, 53% spread out, 71% spread and a quarter).
 MARGIN, GROUP_MARGIN = 0.5, 0.25
-# Two objects of different colours whose boxes would meet on their way (a square "at the bottom right"
-# moving up and a ball "at the top right" moving down share a column) stand this far apart (a fraction
-# of W), side by side across their ways: one drawn over the other hides its shape (NOTES, session 14).
-GAP = 0.04
 
 
 @dataclass(frozen=True)
@@ -163,10 +159,13 @@ def plan(prompt: str, frames: int, start: int = 0, total: int | None = None) -> 
 
 
 def _apart(objs: list, shot, steps: int = 17):
-    """The shot with each two actors of different colours whose boxes would meet at some time moved
-    apart, each half the way, across their ways (along x when they travel more along y, else y) until
-    GAP lies between them, each kept in its place (``_band``). A shot with events is left as it is: its
-    objects are meant to meet (a hit, a push, one passing behind another)."""
+    """The shot with each two actors of different colours whose boxes would meet at some time (a square
+    "at the bottom right" moving up and a ball "at the top right" moving down share a column, and one
+    drawn over the other hides its shape; NOTES, session 14) moved apart, each half the way, across
+    their ways (along x when they travel more along y, else y) until toyworld's GAP (the least distance
+    between objects that do not interact) lies between them, each kept in its place (``_band``). A shot
+    with events is left as it is: its objects are meant to meet (a hit, a push, one passing behind
+    another)."""
     if shot.events:
         return shot
     actors = list(shot.actors)

@@ -91,9 +91,10 @@ def cleared(frames: np.ndarray, placements: list[Placement]) -> np.ndarray:
     grown by HALO pixels, each take the colour of the nearest set pixel. The colours and rims of
     objects whose shape is not said (they are not drawn again) are left alone; those of the others
     are not, since they are drawn again: two blobs that ran into each other kept each other's strays
-    (a blue and a purple smear where two squares started, NOTES session 14). A flat patch would not do: a grey darker than the set around it
-    reads to the VAE as the object's shaded side, and it draws the object over it again. Then
-    every other piece of the object's colour goes the same way (its strays)."""
+    (a blue and a purple smear where two squares started, NOTES session 14). A flat patch would not
+    do: a grey darker than the set around it reads to the VAE as the object's shaded side, and it
+    draws the object over it again. Then every other piece of the object's colour goes the same way
+    (its strays)."""
     out = frames.copy()
     spots = _spots(placements, *frames.shape[1:3])
     kept = [q for q in placements if not q.shape]  # what is not drawn again keeps its colours and rims
