@@ -105,13 +105,29 @@ def load_image(path: str | None, flag: str):
         raise UsageError(f"{flag} {path} is not a readable image (PNG, JPEG, WebP, ...): {e}") from None
 
 
-def load_pipeline(model: str):
-    """The pipeline for a model folder; a missing or damaged folder is bad input (exit 2)."""
+def compute_dtype(args):
+    """The torch dtype a command computes in: ``--dtype``, else ``$KINO_DTYPE``, else what this
+    machine runs natively (kino.precision); with ``-v`` it says which, and on what hardware."""
+    from kino import precision
+
+    try:
+        dtype = precision.choose(getattr(args, "dtype", None))
+    except precision.DtypeError as e:
+        raise UsageError(f"{precision.ENV}: {e}") from e
+    if getattr(args, "verbose", False):
+        d = precision.describe(dtype)
+        print(f"computing in {d['dtype']} on {d['device']} ({d['capability']})", file=sys.stderr)
+    return dtype
+
+
+def load_pipeline(args):
+    """The pipeline for ``args.model`` in ``args.dtype``; a missing or damaged folder is bad input (exit 2)."""
     from kino.models.folder import ModelFolderError
     from kino.pipelines.text_to_video import TextToVideoPipeline
 
+    dtype = compute_dtype(args)
     try:
-        return TextToVideoPipeline.from_pretrained(model)
+        return TextToVideoPipeline.from_pretrained(args.model, dtype=dtype)
     except ModelFolderError as e:
         raise UsageError(str(e)) from e
 
@@ -181,7 +197,7 @@ def cmd_generate(args) -> int:
                                                     for s in story.shots), story.characters, story.style, story.seed)
         else:
             prompt = prompting.with_camera(prompt, args.camera)
-        pipe = load_pipeline(args.model)
+        pipe = load_pipeline(args)
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
@@ -233,7 +249,7 @@ def cmd_storyboard(args) -> int:
         story = storyboard.load(args.story)
         if args.seed is not None:
             story = dataclasses.replace(story, seed=args.seed)
-        pipe = load_pipeline(args.model)
+        pipe = load_pipeline(args)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
                                                   guidance=args.guidance), output_stamp(args, "storyboard"))
     except RequestError as e:
@@ -270,7 +286,7 @@ def cmd_extend(args) -> int:
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
-    pipe = load_pipeline(args.model)
+    pipe = load_pipeline(args)
     steps = args.steps or pipe.cfg.sample.steps
     try:
         with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -293,7 +309,7 @@ def cmd_connect(args) -> int:
     a, fps = load_video(args.first)
     b, _ = load_video(args.second)
     fps = round(fps) or 8
-    pipe = load_pipeline(args.model)
+    pipe = load_pipeline(args)
     try:
         bar, progress = progress_bar("connecting")
         with bar:
@@ -316,7 +332,7 @@ def cmd_edit(args) -> int:
     mask = None
     if args.mask is not None:
         mask = load_image(args.mask, "--mask")
-    pipe = load_pipeline(args.model)
+    pipe = load_pipeline(args)
     try:
         bar, progress = progress_bar("editing")
         with bar:
@@ -347,9 +363,13 @@ def cmd_train(args) -> int:
         except ModelFolderError as e:
             raise UsageError(str(e)) from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
-            "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds")
+            "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
+            "dtype")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
+    if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
+        compute_dtype(args)
+        tc = dataclasses.replace(tc, dtype=os.environ.get("KINO_DTYPE", "").strip() or "auto")
     short = [s for s in tc.decoder_clip_seconds if s < tc.vae_seconds]
     if short:
         raise UsageError(f"--decoder-clip-seconds: {short[0]:g} s is shorter than the decoder's crops of "
@@ -368,13 +388,12 @@ BENCH_SECTIONS = ("render", "vae", "generate", "transformer", "decoders", "scali
 
 def run_bench_sections(args, sections: list[str]) -> dict:
     """Each asked-for section of ``kino bench``, in one process, one after another."""
-    import torch
     from tqdm import tqdm
 
     from kino.evaluation import perf, scaling
     from kino.evaluation.bench import bench_generate, bench_render, bench_vae_psnr
 
-    q = args.quick
+    q, dtype = args.quick, compute_dtype(args)
     bar = tqdm(sections, desc="bench", file=sys.stderr, dynamic_ncols=True)
     out = {}
     for name in bar:
@@ -382,16 +401,16 @@ def run_bench_sections(args, sections: list[str]) -> dict:
         if name == "render":
             out[name] = bench_render(clips=2 if q else 8)
         elif name == "vae":
-            out[name] = bench_vae_psnr(args.model, clips=2 if q else 16)
+            out[name] = bench_vae_psnr(args.model, clips=2 if q else 16, dtype=dtype)
         elif name == "generate":
-            out[name] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if q else 3)
+            out[name] = bench_generate(args.model, "a red ball rolls to the right", repeats=1 if q else 3, dtype=dtype)
         elif name == "transformer":
             shape = perf.QUICK if q else perf.Shape()
-            out[name] = perf.bench_transformers(shape, repeats=1 if q else 5, compile=not q)
-            out[name]["kino_time_split"] = perf.time_split(perf.kino_transformer(shape, torch.bfloat16))
+            out[name] = perf.bench_transformers(shape, dtype, repeats=1 if q else 5, compile=not q)
+            out[name]["kino_time_split"] = perf.time_split(perf.kino_transformer(shape, dtype))
         elif name == "decoders":
             size = dict(frames=5, height=32, width=32) if q else {}
-            out[name] = perf.bench_vae_decoders(**size, repeats=1 if q else 3)
+            out[name] = perf.bench_vae_decoders(**size, dtype=dtype, repeats=1 if q else 3)
         elif name == "scaling":
             quick = dict(durations=(1.0, 2.0), sizes=((128, 128), (192, 128)), steps=1) if q else {}
             out[name] = scaling.run(args.model, out_dir=args.plots, **quick)
@@ -401,6 +420,7 @@ def run_bench_sections(args, sections: list[str]) -> dict:
 def cmd_bench(args) -> int:
     import json
 
+    from kino import precision
     from kino.evaluation.bench import machine
     from kino.io import atomic_path
     from kino.models.folder import ModelFolderError, load_config
@@ -417,6 +437,8 @@ def cmd_bench(args) -> int:
         raise UsageError(f"unknown bench section {unknown[0]!r}; choose from {', '.join(BENCH_SECTIONS)}")
     if args.plots:
         check_output(Path(args.plots) / "time_vs_duration.png", suffix=".png")
+    # Every section, and the processes the scaling section starts, compute in the same dtype.
+    os.environ["KINO_DTYPE"] = precision.NAMES[compute_dtype(args)]
     results = {"machine": machine()}
     if args.creative:  # issue 6's figures: seams, loops, kept frames, masked edits, a minute of video, storyboards
         from kino.evaluation import creative
@@ -455,7 +477,7 @@ def cmd_eval(args) -> int:
         cases = adherence.default_suite(dims) if args.limit is None else adherence.suite(args.limit, dims)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    pipe = load_pipeline(args.model)
+    pipe = load_pipeline(args)
     # A prompt this model cannot read (e.g. longer than its text window) is reported, not run.
     skipped = []
     options = dict(steps=args.steps, guidance=args.guidance, layout=not args.no_layout)
@@ -584,11 +606,22 @@ def cmd_verify(args) -> int:
 
 
 def sampling_options(p: argparse.ArgumentParser, seed: int | None = 0, seed_help: str | None = None) -> None:
-    """--seed, --steps, --guidance and --model, as every command that samples the model takes them."""
+    """--seed, --steps, --guidance, --model, --dtype and -v, as every command that samples the model takes them."""
     p.add_argument("--seed", type=int, default=seed, help=seed_help)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--guidance", type=float, default=None)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    dtype_options(p)
+
+
+def dtype_options(p: argparse.ArgumentParser) -> None:
+    """--dtype and -v, on every command that runs a model."""
+    from kino.precision import CHOICES
+
+    p.add_argument("--dtype", default=None, choices=CHOICES,
+                   help="compute dtype (default $KINO_DTYPE, else auto: bf16 where the hardware runs it natively "
+                        "(AMX, AVX512-BF16, CUDA), float32 elsewhere)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say which dtype and hardware run the model")
 
 
 def build_parser() -> Parser:
@@ -602,7 +635,7 @@ def build_parser() -> Parser:
     g.add_argument("--seconds", type=float, default=None, help="duration (default 4)")
     g.add_argument("--fps", type=int, default=None, help="frames per second (default 8)")
     g.add_argument("--size", default=None, help="WIDTHxHEIGHT, multiples of 32 from 128 to 1024 (default 256x256)")
-    g.add_argument("--steps", type=int, default=None, help="sampling steps (default 20)")
+    g.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 4)")
     g.add_argument("--sampler", default=None, help="euler or heun")
     g.add_argument("--image", default=None, help="first frame to animate (PNG, JPEG, ...); scaled and centre-cropped")
@@ -614,6 +647,7 @@ def build_parser() -> Parser:
     g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
     g.add_argument("--visible-mark", action="store_true", help="also stamp a small visible 'AI' mark in a corner")
     g.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP)
+    dtype_options(g)
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser("extend", help="add seconds of video after (or before) a clip")
@@ -686,6 +720,7 @@ def build_parser() -> Parser:
     t.add_argument("--grounding", type=fraction,
                    help="share of samples trained with the layout bias made from the clip's true layout "
                         "(default 0.5; 0 trains without)")
+    dtype_options(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="measure prompt adherence from pixels")
@@ -698,6 +733,7 @@ def build_parser() -> Parser:
     e.add_argument("--steps", type=int, default=None)
     e.add_argument("--guidance", type=float, default=None)
     e.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP + " (measures the model alone)")
+    dtype_options(e)
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="measure speed; prints JSON")
@@ -710,6 +746,7 @@ def build_parser() -> Parser:
     b.add_argument("--creative", action="store_true",
                    help="issue 6's figures instead: seams, loop closure, kept frames, masked edits, long video, "
                         "storyboards (10 sampling steps; minutes on a CPU)")
+    dtype_options(b)
     b.set_defaults(func=cmd_bench)
 
     ks = sub.add_parser("keys", help="the local certificate chain that signs kino's outputs (C2PA)")

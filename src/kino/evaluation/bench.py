@@ -10,11 +10,21 @@ from pathlib import Path
 
 import torch
 
+from kino import precision
 from kino.data.video_io import write_video
 
 
+def vae_dtype(vae) -> torch.dtype:
+    return next(vae.parameters()).dtype
+
+
 def machine() -> dict:
+    """The hardware and the compute dtype (``$KINO_DTYPE``, else kino.precision's choice) every figure
+    of a run was measured with."""
+    from kino import precision
+
     return {
+        **precision.describe(precision.choose()),
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -29,20 +39,20 @@ def bench_render(width: int = 256, height: int = 256, clips: int = 8) -> dict:
     return {"width": width, "height": height, "frames_per_s": render_fps(width=width, height=height, n_clips=clips)}
 
 
-def bench_vae_psnr(model_dir: str | Path, clips: int = 16, seed: int = 9_000_001) -> dict:
+def bench_vae_psnr(model_dir: str | Path, clips: int = 16, seed: int = 9_000_001, dtype=None) -> dict:
     """Reconstruction PSNR of the model's VAE on held-out toyworld clips at the model's default size."""
     import numpy as np
 
     from kino.data.datasets import ClipSpec, frames_to_tensor, step_seed, tensor_to_frames, toyworld_clip
     from kino.models.folder import load_model_folder
 
-    cfg, vae, _ = load_model_folder(model_dir)
+    cfg, vae, _ = load_model_folder(model_dir, dtype=precision.choose() if dtype is None else dtype)
     spec = ClipSpec(cfg.sample.width, cfg.sample.height, cfg.sample.fps, cfg.sample.seconds)
     psnr = []
     for i in range(clips):
         frames, _, _ = toyworld_clip(step_seed(seed, i), spec)
         with torch.no_grad():
-            recon = tensor_to_frames(vae.decode(vae.encode(frames_to_tensor(frames)[None]))[0])
+            recon = tensor_to_frames(vae.decode(vae.encode(frames_to_tensor(frames)[None].to(vae_dtype(vae))))[0])
         mse = float(((recon.astype(np.float64) - frames) ** 2).mean())
         psnr.append(10 * np.log10(255**2 / max(mse, 1e-10)))
     return {"clips": clips, "psnr_mean_db": float(np.mean(psnr)), "psnr_min_db": float(np.min(psnr)),
@@ -73,7 +83,7 @@ def vae_shape_ceiling(vae, cases=SHAPE_CASES, move: float = 0.0) -> dict:
                 scene = Scene(style, (Obj(0, "blue", shape, size),), (Shot((actor,)),), seconds=2.0 if move else 1.0)
                 frames = render(scene, width=256, height=256, fps=8)
                 with torch.no_grad():
-                    recon = tensor_to_frames(vae.decode(vae.encode(frames_to_tensor(frames)[None]))[0])
+                    recon = tensor_to_frames(vae.decode(vae.encode(frames_to_tensor(frames)[None].to(vae_dtype(vae))))[0])
                 right += readback.check(recon, [Claim("shape", color="blue", shape=shape)]).ok
                 c = readback.objects(recon)
                 big = c.area > readback.MIN_AREA * 256 * 256
@@ -82,12 +92,12 @@ def vae_shape_ceiling(vae, cases=SHAPE_CASES, move: float = 0.0) -> dict:
             "max_fill": {k: [round(v, 3) for v in vs] for k, vs in fills.items()}}
 
 
-def bench_generate(model_dir: str | Path, prompt: str, repeats: int = 2, **request) -> dict:
+def bench_generate(model_dir: str | Path, prompt: str, repeats: int = 2, dtype=None, **request) -> dict:
     """Wall time of a default clip after the model is loaded, split by stage (best of ``repeats``)."""
     from kino.pipelines.text_to_video import Request, TextToVideoPipeline
 
     t0 = time.perf_counter()
-    pipe = TextToVideoPipeline.from_pretrained(model_dir)
+    pipe = TextToVideoPipeline.from_pretrained(model_dir, dtype=dtype)
     load_s = time.perf_counter() - t0
     pipe(Request(prompt, steps=2, **request))  # warm-up: first calls pick kernels
     runs = []
@@ -103,6 +113,7 @@ def bench_generate(model_dir: str | Path, prompt: str, repeats: int = 2, **reque
     frames = result.frames
     return {
         "model": str(model_dir),
+        **precision.describe(pipe.dtype),
         "load_s": load_s,
         "size": f"{frames.shape[2]}x{frames.shape[1]}",
         "frames": int(frames.shape[0]),

@@ -17,14 +17,19 @@ def default_text_encoder_path() -> Path:
 class TextEncoder(nn.Module):
     """Prompt strings -> (token states (B, L, 384), mask (B, L) bool), padded to ``max_tokens``."""
 
-    def __init__(self, model, tokenizer, max_tokens: int):
+    def __init__(self, model, tokenizer, max_tokens: int, dtype: torch.dtype = torch.bfloat16):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
+        self.dtype = dtype  # the autocast dtype of ``forward`` (float32: none)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, max_tokens: int = 48) -> "TextEncoder":
+    def from_pretrained(
+        cls, path: str | Path | None = None, max_tokens: int = 48, dtype: torch.dtype | None = None
+    ) -> "TextEncoder":
+        """``dtype``: what ``forward`` computes in (None: kino.precision's choice for the CPU)."""
+        from kino import precision
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(path) if path is not None else default_text_encoder_path()
@@ -32,7 +37,7 @@ class TextEncoder(nn.Module):
             raise FileNotFoundError(f"no text encoder at {path} (expected config.json and weights)")
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModel.from_pretrained(path, local_files_only=True)
-        return cls(model, tokenizer, max_tokens)
+        return cls(model, tokenizer, max_tokens, precision.choose() if dtype is None else dtype)
 
     @property
     def dim(self) -> int:
@@ -49,13 +54,13 @@ class TextEncoder(nn.Module):
 
     @torch.no_grad()
     def forward(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Always under bf16 autocast, as in training: the transformer sees the token states
-        it learned from (fp32 states differ from them by up to ~0.36)."""
+        """Under autocast to ``self.dtype`` (bf16 where the hardware runs it, as in training: the
+        transformer learned from bf16 token states, which differ from float32 ones by up to ~0.36)."""
         batch = self.tokenizer(
             prompts, padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
         device = next(self.model.parameters()).device
         ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
             states = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
         return states.float(), mask.bool()

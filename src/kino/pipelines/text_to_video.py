@@ -111,13 +111,19 @@ class TextToVideoPipeline:
     def from_pretrained(
         cls,
         folder: str | Path,
-        dtype: torch.dtype = torch.bfloat16,
+        dtype: torch.dtype | str | None = None,
         device: str | torch.device = "cpu",
         text_encoder_path: str | Path | None = None,
         guard: Guard | None = None,
     ) -> "TextToVideoPipeline":
+        """``dtype``: a torch dtype or a name (auto, bf16, fp16, fp32); None reads ``$KINO_DTYPE``, and
+        auto is bf16 where ``device`` runs it natively, float32 elsewhere (kino.precision)."""
+        from kino import precision
+
+        if not isinstance(dtype, torch.dtype):
+            dtype = precision.choose(dtype, device)
         cfg, vae, dit = load_model_folder(folder, dtype=dtype)
-        text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens)
+        text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens, dtype=dtype)
         return cls(cfg, vae.to(device), dit.to(device), text_encoder.to(device), guard)
 
     @property

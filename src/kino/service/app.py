@@ -99,7 +99,7 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
     async def lifespan(app: FastAPI):
         engine = make_engine(settings.db_url)
         migrate(engine)
-        pipes = pipelines or Pipelines(settings.models, settings.torch_threads)
+        pipes = pipelines or Pipelines(settings.models, settings.torch_threads, settings.dtype)
         svc = Service(settings, engine, session_factory(engine), pipes, Notifier(settings))
         app.state.service = svc
         maintenance = Maintenance(settings, svc.sessions, svc.notifier)

@@ -24,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser, default_model: Path) -> None:
     p.add_argument("--config", default=None, help="TOML settings file: role policies, limits ($KINO_CONFIG)")
 
 
+def dtype_argument(p: argparse.ArgumentParser) -> None:
+    from kino.precision import CHOICES
+
+    p.add_argument("--dtype", default=None, choices=CHOICES,
+                   help="workers' compute dtype ($KINO_DTYPE; default auto: bf16 where the hardware runs it natively)")
+
+
 def settings_from(args, default_model: Path, usage_error, check_model: bool = True) -> Settings:
     """Flags over environment over file over defaults; a bad value is a usage error naming it."""
     pick = {k: getattr(args, k, None) or os.environ.get(v) for k, v in ENV.items()}
@@ -36,8 +43,16 @@ def settings_from(args, default_model: Path, usage_error, check_model: bool = Tr
             load_config(model)
         except ModelFolderError as e:
             raise usage_error(str(e)) from e
+    from kino import precision
+
+    dtype = None
+    if hasattr(args, "dtype"):  # serve and worker: --dtype, else $KINO_DTYPE, else auto, checked before any job
+        try:
+            dtype = precision.parse(args.dtype)
+        except precision.DtypeError as e:
+            raise usage_error(f"{precision.ENV}: {e}") from e
     overrides = dict(db_url=pick["db"] or f"sqlite:///{data_dir / 'kino.db'}", data_dir=data_dir,
-                     redis_url=pick["redis"], models={"default": model})
+                     redis_url=pick["redis"], models={"default": model}, dtype=dtype)
     if pick["db"] and not pick["db"].startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
         raise usage_error(f"--db {pick['db']!r}: use sqlite:///PATH or postgresql://USER:PASS@HOST/DB")
     if pick["redis"] and not pick["redis"].startswith(("redis://", "rediss://", "unix://")):
@@ -95,7 +110,7 @@ def cmd_worker(args, default_model: Path, usage_error) -> int:
         except RedisError as e:
             raise usage_error(f"cannot reach Redis at {settings.redis_url}: {e}") from e
     logging.getLogger("kino").setLevel(logging.INFO)
-    run_worker(settings, session_factory(engine), Pipelines(settings.models, settings.torch_threads),
+    run_worker(settings, session_factory(engine), Pipelines(settings.models, settings.torch_threads, settings.dtype),
                burst=args.burst)
     return 0
 
@@ -140,10 +155,12 @@ def register(sub, default_model: Path, usage_error) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     add_arguments(s, default_model)
+    dtype_argument(s)
     s.set_defaults(func=lambda a: cmd_serve(a, default_model, usage_error))
 
     w = sub.add_parser("worker", help="run jobs from the queue (Redis with --redis, else by polling the database)")
     add_arguments(w, default_model)
+    dtype_argument(w)
     w.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     w.set_defaults(func=lambda a: cmd_worker(a, default_model, usage_error))
 

@@ -50,6 +50,7 @@ class Settings:
     max_attempts: int = 3  # runs of a job (first try + retries after lost workers)
     poll_seconds: float = 0.5  # how often an idle embedded worker looks for work
     torch_threads: int | None = None  # torch.set_num_threads in workers (None: leave as is)
+    dtype: str | None = None  # workers' compute dtype: auto, bf16, fp16, fp32 (None: $KINO_DTYPE, else auto)
     keys_dir: Path | None = None  # C2PA signing keys shared by all workers (None: data_dir / "keys")
 
     @property

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from kino import precision
 from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal
@@ -68,7 +69,7 @@ class TrainConfig:
     # at with one whole object. Needs a cache with object colours.
     grounding: float = 0.5
     checkpoint_every: int = 100
-    bf16: bool = True
+    dtype: str = "auto"  # autocast dtype (kino.precision: auto is bf16 where the hardware runs it natively)
     compile: bool = False  # torch.compile the transformer's training step (fuses its elementwise work)
     init_from: str = ""  # a model folder to continue from (skips the VAE stage)
     # With init_from: fine-tune the VAE's decoder on the frozen encoder first. The latent space
@@ -98,6 +99,14 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     ),
     "default": TrainConfig(),
 }
+
+
+def autocast_for(tc: TrainConfig, device: torch.device):
+    """Autocast to the training dtype (kino.precision's choice for ``device``); none in float32."""
+    dtype = precision.choose(tc.dtype, device)
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def train_preset(name: str) -> TrainConfig:
@@ -174,7 +183,7 @@ def run_loop(
     device_ids = [info.device.index] if info.device.type == "cuda" else None
     ddp = DistributedDataParallel(model, device_ids=device_ids) if info.world_size > 1 else model
     net = torch.compile(ddp) if compiled else ddp
-    autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if tc.bf16 else contextlib.nullcontext()
+    autocast = autocast_for(tc, info.device)
     bar = tqdm(total=steps, initial=start, desc=name, file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
     t0, seen, done = time.perf_counter(), 0, start
     for step in range(start, steps):
@@ -481,7 +490,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     encode = lambda frames: vae.encode(frames_to_tensor(frames.to(info.device))).cpu()
     cache = LatentCache(out / "cache")
     bar = tqdm(total=tc.cache_clips, desc="cache", file=sys.stderr, disable=not info.is_main, dynamic_ncols=True)
-    with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+    with autocast_for(tc, info.device):
         cache.build(
             encode, tc.cache_clips, tc.shard_size, spec, tc.seed, info.rank, info.world_size, bar.update,
             factors=(cfg.vae.temporal_factor, cfg.vae.spatial_factor), workers=tc.cache_workers,
@@ -498,7 +507,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         cache.load()
 
     # 3. Transformer.
-    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens).to(info.device)
+    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens,
+                                               dtype=precision.choose(tc.dtype, info.device)).to(info.device)
     model_dir = out / "model"
 
     def export(ema_dit: EMA, step: int) -> None:
