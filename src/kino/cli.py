@@ -132,13 +132,24 @@ def load_pipeline(args):
         raise UsageError(str(e)) from e
 
 
-def save_video(out: Path, frames, fps: int, stamp) -> None:
+def save_video(out: Path, frames, fps: int, stamp, progress=None) -> None:
     """The one way every command writes a video, so whatever is done to outputs applies to all:
     ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file. ``frames``: a clip,
-    or its pieces as they are made (``long_video.stream``)."""
+    or its pieces as they are made (``long_video.stream``). ``progress`` (kino.progress) counts the
+    writing too, so a bar ends only when the file is there."""
     from kino.data.video_io import write_video
 
-    write_video(out, frames, fps, provenance=stamp)
+    write_video(out, frames, fps, provenance=stamp, progress=progress)
+
+
+def set_aside_writing(progress, frames: int) -> int:
+    """Plan the writing of a video of about ``frames`` frames on ``progress`` before it is made (its
+    units, returned, for a ``progress.part`` to write it in), so the bar never goes back after."""
+    from kino.data.video_io import write_units
+
+    units = write_units(frames)
+    progress.expect(units)
+    return units
 
 
 def keys_dir() -> Path:
@@ -162,17 +173,23 @@ def output_stamp(args, operation: str, *sources: str):
 
 
 def progress_bar(desc: str):
-    """A tqdm bar on stderr and a ``progress(i, n)`` callback that drives it (n may grow)."""
+    """A tqdm bar on stderr and the Progress (kino.progress) that drives it: units of work done of
+    its total (which may grow), the stage at work named after ``desc``."""
     from tqdm import tqdm
 
-    bar = tqdm(total=None, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True)
+    from kino.progress import Progress
 
-    def progress(i: int, n: int) -> None:
-        if bar.total != n:
-            bar.total = n
+    bar = tqdm(total=None, desc=desc, unit="unit", file=sys.stderr, dynamic_ncols=True)
+
+    def show(done: int, total: int) -> None:
+        label = f"{desc} ({progress.stage})" if progress.stage else desc
+        if bar.total != total or bar.desc != label:
+            bar.total = total
+            bar.set_description_str(label, refresh=False)
             bar.refresh()
-        bar.update(i - bar.n)
+        bar.update(done - bar.n)
 
+    progress = Progress(show)
     return bar, progress
 
 
@@ -210,7 +227,7 @@ def cmd_generate(args) -> int:
         bar, progress = progress_bar("generating")
         with bar:  # each chunk is encoded as it is made: a minute never sits in memory whole
             clip = long_video.stream(pipe, req, loop=args.loop, progress=progress)
-            save_video(out, clip, clip.fps, stamp)
+            save_video(out, clip, clip.fps, stamp, progress=progress)
     except RequestError as e:
         raise UsageError(str(e)) from e
     t = clip.timings
@@ -231,7 +248,7 @@ def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
     bar, progress = progress_bar("storyboard")
     with bar:  # each shot is encoded as it is made
         made = storyboard.stream_story(pipe, story, progress=progress, **options)
-        save_video(out, made, made.fps, stamp)
+        save_video(out, made, made.fps, stamp, progress=progress)
     print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
           f"cuts at frames {made.cuts})", file=sys.stderr)
     return EXIT_OK
@@ -277,7 +294,7 @@ NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames n
 
 
 def cmd_extend(args) -> int:
-    from tqdm import tqdm
+    import math
 
     from kino.pipelines.extend import extend
     from kino.pipelines.long_video import BLEND_FRAMES
@@ -287,20 +304,25 @@ def cmd_extend(args) -> int:
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
     pipe = load_pipeline(args)
-    steps = args.steps or pipe.cfg.sample.steps
+    stamp = output_stamp(args, "extend", args.input)
     try:
-        with tqdm(total=steps, desc="extending", unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
+        bar, progress = progress_bar("extending")
+        with bar:
+            writing = set_aside_writing(progress, len(frames) + math.ceil(args.seconds * fps))
             video = extend(pipe, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
-                           progress=lambda i, n: bar.update(i - bar.n), steps=steps, guidance=args.guidance,
+                           progress=progress, steps=args.steps, guidance=args.guidance,
                            fade_frames=0 if args.no_fade else BLEND_FRAMES, layout=not args.no_layout)
+            with progress.part(writing) as part:
+                save_video(out, video, fps, stamp, progress=part)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps, output_stamp(args, "extend", args.input))
     print(f"wrote {out} ({len(video)} frames at {fps} fps, {len(video) - len(frames)} new)", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_connect(args) -> int:
+    import math
+
     from kino.pipelines.connect import connect
     from kino.pipelines.long_video import BLEND_FRAMES
     from kino.pipelines.text_to_video import RequestError
@@ -310,14 +332,17 @@ def cmd_connect(args) -> int:
     b, _ = load_video(args.second)
     fps = round(fps) or 8
     pipe = load_pipeline(args)
+    stamp = output_stamp(args, "connect", args.first, args.second)
     try:
         bar, progress = progress_bar("connecting")
         with bar:
+            writing = set_aside_writing(progress, len(a) + len(b) + math.ceil(args.seconds * fps))
             video, n = connect(pipe, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
                                steps=args.steps, guidance=args.guidance, fade_frames=0 if args.no_fade else BLEND_FRAMES)
+            with progress.part(writing) as part:
+                save_video(out, video, fps, stamp, progress=part)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps, output_stamp(args, "connect", args.first, args.second))
     print(f"wrote {out} ({len(video)} frames at {fps} fps: {len(a)} + {n} new + {len(b)})", file=sys.stderr)
     return EXIT_OK
 
@@ -333,14 +358,17 @@ def cmd_edit(args) -> int:
     if args.mask is not None:
         mask = load_image(args.mask, "--mask")
     pipe = load_pipeline(args)
+    stamp = output_stamp(args, "edit", args.input)
     try:
         bar, progress = progress_bar("editing")
         with bar:
+            writing = set_aside_writing(progress, len(frames))
             video = edit(pipe, frames, fps, args.prompt, strength=args.strength, mask=mask, seed=args.seed,
                          progress=progress, steps=args.steps, guidance=args.guidance)
+            with progress.part(writing) as part:
+                save_video(out, video, fps, stamp, progress=part)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    save_video(out, video, fps, output_stamp(args, "edit", args.input))
     where = "inside the mask" if mask is not None else "whole clip"
     print(f"wrote {out} ({len(video)} frames at {fps} fps; {where}, strength {args.strength:g})", file=sys.stderr)
     return EXIT_OK

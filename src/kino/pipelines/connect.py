@@ -19,6 +19,7 @@ import numpy as np
 from kino.pipelines.extend import CONTEXT_LATENTS, fade_in, fade_out, model_size
 from kino.pipelines.long_video import BLEND_FRAMES, seconds_for
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image, num_frames_for
+from kino.progress import CHECKING, DECODING, PREPARING, Progress
 
 # The transition's default length. Two clips of different scenes leave the model a long way to go:
 # in 1 s (8 frames) the first made frame already jumps, 2.34x the clip's median change from A's last
@@ -42,7 +43,9 @@ def connect(
     fade_frames: int = BLEND_FRAMES,
     **options,
 ) -> tuple[np.ndarray, int]:
-    """(A, transition, B) as one clip, and the number of transition frames between them."""
+    """(A, transition, B) as one clip, and the number of transition frames between them. ``progress``
+    (a ``(done, total)`` callback or a Progress, kino.progress) counts the transition's making."""
+    progress = Progress.of(progress)
     for name, clip in (("first", a), ("second", b)):
         if clip.ndim != 4 or len(clip) < 1 or clip.shape[3] != 3:
             raise RequestError(f"the {name} video has no frames")
@@ -50,6 +53,7 @@ def connect(
         raise RequestError(f"transition {seconds} s is not allowed; use more than 0 s")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(a, pipe)
+    progress.start(CHECKING)
     for name, clip in (("first video", a), ("second video", b)):  # all of both, not only the frames used
         pipe.check_video(clip, fps, name, prompt, options.get("user"))
     a = np.stack([fit_image(f, width, height) for f in a])
@@ -60,6 +64,7 @@ def connect(
                       prefix=a[-context:], last_image=b[0], **options)  # fmt: skip
     frames = _over_dissolve(pipe, pipe.resolve(request), b[0], progress)
     transition = frames[context:-1]  # without A's frames and the copy of B's first frame
+    progress.start(DECODING)  # B's first frames through the VAE, to fade in from
     a, b = fade_out(a, frames[:context], fade_frames), fade_in(pipe, b, fade_frames)  # A's end, B's start fade
     return np.concatenate([a, land(transition, b[0], fade_frames), b]), len(transition)
 
@@ -72,7 +77,7 @@ def land(frames: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
     return fade_out(frames, np.broadcast_to(first, frames.shape), n)
 
 
-def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, progress=None) -> np.ndarray:
+def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, progress: Progress) -> np.ndarray:
     """The frames of the resolved request ``r`` (given ``prefix``, then new frames ending on ``last``):
     its new frames dissolve from the prefix's last frame to ``last`` (eased in and out), are noised
     to DISSOLVE_T0 and sampled from there with the given frames held (TextToVideoPipeline.redraw),
@@ -84,17 +89,20 @@ def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, prog
     s = np.arange(1, new + 1, dtype=np.float32) / new
     w = (s * s * (3 - 2 * s))[:, None, None, None]  # eased in and out
     dissolve = np.rint(given[-1].astype(np.float32) * (1 - w) + last.astype(np.float32) * w).astype(np.uint8)
-    with torch.inference_mode():
-        start = pipe.latents_of(np.concatenate([given, dissolve]))
-        shape = tuple(start.shape)
+    with progress.own(), torch.inference_mode():
+        shape = pipe.latent_shape(r)
+        times = pipe.sampling_times(shape, r.steps)
+        # The dissolve encoded, the second pass over it, its decode and the check of the frames.
+        progress.expect(3 + pipe.redraw_units(r, shape, [], times, DISSOLVE_T0))
+        progress.start(PREPARING)
+        start = pipe.latents_of(np.concatenate([given, dissolve]), progress)
         known, known_mask = pipe.known_latents(r, shape)
         text, mask = pipe.text_states(r.prompt)
-        times = pipe.sampling_times(shape, r.steps)
-        steps = len(times[times < DISSOLVE_T0])
-        step = (lambda i, _x: progress((i + 1) * r.steps // steps, r.steps)) if progress else None
         generator = torch.Generator().manual_seed(r.seed)
         latents = pipe.redraw(r, shape, text, mask, [], times, start, 0, DISSOLVE_T0, known, known_mask, generator,
-                              step)  # fmt: skip
-        frames = pipe.frames_of(known_mask * known + (1 - known_mask) * latents.to(known.dtype))
-    pipe.check_video(frames, r.fps, "output", r.prompt, r.user)
+                              progress)  # fmt: skip
+        progress.start(DECODING)
+        frames = pipe.frames_of(known_mask * known + (1 - known_mask) * latents.to(known.dtype), progress)
+        with progress.doing(CHECKING):
+            pipe.check_video(frames, r.fps, "output", r.prompt, r.user)
     return frames

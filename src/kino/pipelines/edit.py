@@ -28,7 +28,8 @@ from kino.flow.samplers import get_sampler
 from kino.pipelines.extend import model_size
 from kino.pipelines.long_video import seconds_for
 from kino.pipelines.motion import T0_DRAWN
-from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image
+from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, clip_units, fit_image
+from kino.progress import CHECKING, DECODING, PREPARING, SAMPLING, Progress
 
 MAX_EDIT_SECONDS = 20.0  # one pass over the whole clip: its memory grows with the length
 
@@ -71,7 +72,8 @@ def edit(
     **options,
 ) -> np.ndarray:
     """The clip redrawn to match ``prompt``: (T, H', W', 3) uint8, H' x W' the input's size
-    rounded down to the model's multiple. ``strength`` in (0, 1]: how much may change."""
+    rounded down to the model's multiple. ``strength`` in (0, 1]: how much may change. ``progress``
+    (a ``(done, total)`` callback or a Progress, kino.progress) counts the work, the draft included."""
     if frames.ndim != 4 or len(frames) < 1:
         raise RequestError("the video to edit has no frames")
     if not (math.isfinite(strength) and 0 < strength <= 1):
@@ -80,6 +82,8 @@ def edit(
         raise RequestError(f"the video is {len(frames) / fps:.1f} s; edit at most {MAX_EDIT_SECONDS:g} s at a time")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(frames, pipe)
+    progress = Progress.of(progress)
+    progress.start(CHECKING)
     pipe.check_video(frames, fps, "input video", prompt, options.get("user"))
     frames = np.stack([fit_image(f, width, height) for f in frames])
     n = len(frames)
@@ -88,20 +92,26 @@ def edit(
     r = pipe.resolve(Request(prompt, seed=seed, fps=fps, width=width, height=height,
                              seconds=seconds_for(padded, fps), **options))  # fmt: skip
     region = None if mask is None else region_mask(mask, width, height)
+    drafts = region is not None and strength > T0_DRAWN and bool(pipe.layout_plan(r, pipe.latent_shape(r)))
 
-    with torch.inference_mode():
+    with torch.inference_mode(), progress.own():
+        # The input encoded, the draft (a clip, then encoded), the steps, the decode, the check.
+        progress.expect(1 + (clip_units(r) + 1 if drafts else 0) + r.steps + 2)
         # 1. The input's latents, and the prompt's text states.
+        progress.start(PREPARING)
         x0 = pipe.vae.encode(frames_to_tensor(video).to(pipe.device, pipe.dtype)[None]).float()
+        progress.advance()
         text, text_mask = pipe.text_states(r.prompt)
         velocity = pipe.velocity_fn(text, text_mask, r.guidance, text_bias=pipe.layout_bias(r, x0.shape))
         start = x0
-        if region is not None and strength > T0_DRAWN and pipe.layout_plan(r, x0.shape):
-            made = pipe(r, (lambda i, n: progress(i, 2 * n)) if progress else None).frames
+        if drafts:
+            with progress.part(clip_units(r)) as part:
+                made = pipe(r, part).frames
             drafted = np.where(_objects(made, region)[..., None], made, video)
+            progress.start(PREPARING)
             start = pipe.vae.encode(frames_to_tensor(drafted).to(pipe.device, pipe.dtype)[None]).float()
-            strength, done = T0_DRAWN, r.steps
-        else:
-            done = 0
+            progress.advance()
+            strength = T0_DRAWN
         # 2. Noise them to t = strength (noise from a CPU generator: same seed, same video anywhere).
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(r.seed), dtype=torch.float32)
         noise = noise.to(pipe.device)
@@ -113,13 +123,14 @@ def edit(
             model_velocity = velocity
             velocity = lambda x, t: inside * model_velocity(x, t) + (1 - inside) * path_velocity  # noqa: E731
         # 3. Denoise with the prompt, then decode.
-        total = done + len(times) - 1
-        step = (lambda i, _x: progress((done + i + 1) * (done + r.steps) // total, done + r.steps)) if progress else None
-        latents = get_sampler(r.sampler)(velocity, x, times, callback=step)
-        out = tensor_to_frames(pipe.vae.decode(latents.to(pipe.dtype))[0].cpu())[:n]
-    if region is not None:
-        out = np.where(region[None, :, :, None], out, frames)  # outside the mask: the input's pixels
-    pipe.check_video(out, fps, "output", r.prompt, r.user)  # decoded here, not in pipe(): checked here
+        progress.start(SAMPLING)
+        latents = get_sampler(r.sampler)(velocity, x, times, callback=lambda _i, _x: progress.advance())
+        with progress.doing(DECODING):
+            out = tensor_to_frames(pipe.vae.decode(latents.to(pipe.dtype))[0].cpu())[:n]
+        if region is not None:
+            out = np.where(region[None, :, :, None], out, frames)  # outside the mask: the input's pixels
+        with progress.doing(CHECKING):
+            pipe.check_video(out, fps, "output", r.prompt, r.user)  # decoded here, not in pipe(): checked here
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from kino.pipelines.long_video import BLEND_FRAMES, fade
 from kino.pipelines.motion import follow, moving
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image, num_frames_for
+from kino.progress import CHECKING, DECODING, Progress
 
 CONTEXT_LATENTS = 2  # latent frames of the input that condition a forward extension (1 + 4 * 2 frames)
 
@@ -39,11 +40,14 @@ def extend(
     fade_frames: int = BLEND_FRAMES,
     **options,
 ) -> np.ndarray:
-    """The input with ``seconds`` of new video after it (or before it, with ``backward``)."""
+    """The input with ``seconds`` of new video after it (or before it, with ``backward``). ``progress``
+    (a ``(done, total)`` callback or a Progress, kino.progress) counts the new clip's making."""
     if frames.ndim != 4 or len(frames) < 1:
         raise RequestError("the video to extend has no frames")
     tf = pipe.cfg.vae.temporal_factor
     width, height = model_size(frames, pipe)
+    progress = Progress.of(progress)
+    progress.start(CHECKING)
     pipe.check_video(frames, fps, "input video", prompt, options.get("user"))  # all of it, not only the context
     frames = np.stack([fit_image(f, width, height) for f in frames])
     common = dict(prompt=prompt, seed=seed, fps=fps, width=width, height=height, **options)
@@ -51,6 +55,7 @@ def extend(
         # The new clip ends on the input's first frame; the last latent covers its final tf frames.
         request = Request(seconds=seconds + tf / fps, last_image=frames[0], **common)
         result = _following(pipe, request, frames, progress, before=True)  # moving objects arrive as they went
+        progress.start(DECODING)  # the input's first frames through the VAE, to fade in from
         return np.concatenate([result.frames[1:-tf], fade_in(pipe, frames, fade_frames)])  # 4 * ceil(s * fps / 4) new
     context = 1 + tf * min(CONTEXT_LATENTS, (len(frames) - 1) // tf)
     prefix = frames[-context:]

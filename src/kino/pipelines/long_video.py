@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVideoPipeline, num_frames_for
+from kino.pipelines.text_to_video import Request, RequestError, Result, TextToVideoPipeline, clip_units, num_frames_for
+from kino.progress import Progress
 
 # A chunk after the first takes the end of the chunk before: CONTEXT_LATENTS latent frames of it as
 # given frames (1 + 4 * 2 = 9), then makes the chunk before's last latent frame (4 frames) again
@@ -102,6 +103,9 @@ class Stream:
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.pieces
 
+    def __len__(self) -> int:
+        return self.frames
+
 
 def generate(pipe: TextToVideoPipeline, req: Request, **options) -> Result:
     """``req`` generated chunk by chunk (one chunk when it fits the window), as one array: ``stream``'s
@@ -133,34 +137,54 @@ def stream(
     """``req`` generated chunk by chunk (one chunk when it fits the window), handed out as each chunk
     is done: only the frames the next chunk starts from are held back, so a minute takes the memory of
     one chunk (and a writer that encodes the pieces as they come never holds the whole clip).
-    ``loop``: its last frame leads back into its first. ``progress(i, n)`` counts steps over all
-    chunks. ``cast``: characters drawn as an earlier clip drew them (its Result.looks; the first chunk
-    draws them, the others continue it); the stream's ``looks`` are the first chunk's. A bad request
-    raises here, before any piece."""
+    ``loop``: its last frame leads back into its first. ``progress`` (a ``(done, total)`` callback or
+    a Progress, kino.progress) counts the work of every chunk, planned here. ``cast``:
+    characters drawn as an earlier clip drew them (its Result.looks; the first chunk draws them, the
+    others continue it); the stream's ``looks`` are the first chunk's. A bad request raises here,
+    before any piece."""
     r = pipe.resolve(req)
     if loop and r.last_image is not None:
         raise RequestError("a loop ends on its own first frame; give --image, not --last-image")
     tf = pipe.cfg.vae.temporal_factor
     total = num_frames_for(r.seconds, r.fps, tf)
+    window = chunk_frames(pipe, r.fps, chunk_seconds)
+    units = clip_shares(pipe, r, loop, chunk_seconds)
+    progress = Progress.of(progress)
+    progress.expect(sum(units))
     timings: dict[str, float] = {}
     looks: dict = {}
-    pieces = _pieces(pipe, r, total, chunk_frames(pipe, r.fps, chunk_seconds), loop, progress, cast, timings, looks)
+    pieces = _pieces(pipe, r, total, window, loop, progress, units, cast, timings, looks)
     return Stream(pieces, total - 1 if loop else total, r.height, r.width, r.fps, timings, looks)
 
 
+def clip_shares(
+    pipe: TextToVideoPipeline, r: Request, loop: bool = False, chunk_seconds: float | None = None
+) -> list[int]:
+    """Units of work (kino.progress) set aside for each clip that ``stream`` makes of the
+    resolved ``r``: a loop's first frame (a short clip of its own, unless an image is given), then
+    the chunks, the first from noise (unless given a first or last frame), the others continuing
+    given frames."""
+    tf = pipe.cfg.vae.temporal_factor
+    chunks = len(chunk_plan(num_frames_for(r.seconds, r.fps, tf), chunk_frames(pipe, r.fps, chunk_seconds), tf))
+    anchor = [clip_units(r)] if loop and r.image is None else []
+    given = bool(anchor) or r.image is not None or r.last_image is not None
+    return anchor + [clip_units(r, given)] + [clip_units(r, given=True)] * (chunks - 1)
+
+
 def _pieces(
-    pipe: TextToVideoPipeline, r: Request, total: int, window: int, loop: bool, progress, cast, timings, looks
+    pipe: TextToVideoPipeline, r: Request, total: int, window: int, loop: bool, progress: Progress, units: list[int],
+    cast, timings, looks,
 ) -> Iterator[np.ndarray]:
-    """The frames of ``stream``, a chunk at a time; fills ``timings`` and ``looks`` as it goes."""
+    """The frames of ``stream``, a chunk at a time; fills ``timings`` and ``looks`` as it goes. Each
+    clip made counts as its share of ``units`` of ``progress``."""
     tf = pipe.cfg.vae.temporal_factor
     sizes = chunk_plan(total, window, tf)
-    anchor_steps = r.steps if loop and r.image is None else 0
-    steps_total = anchor_steps + r.steps * len(sizes)
+    shares = iter(units)
     t0 = time.perf_counter()
 
-    def run(request: Request, offset: int, cast: dict | None = None) -> Result:
-        tick = (lambda i, _n: progress(offset + i, steps_total)) if progress else None
-        result = pipe(request, tick, cast)
+    def run(request: Request, cast: dict | None = None) -> Result:
+        with progress.part(next(shares)) as part:
+            result = pipe(request, part, cast)
         for k, v in result.timings.items():
             timings[k] = timings.get(k, 0.0) + v
         return result
@@ -170,7 +194,7 @@ def _pieces(
         # 1. The frame the loop starts and ends on: the given image, or the first frame of a short clip.
         if first_image is None:
             short = pipe.derive(r, seconds=seconds_for(1 + tf, r.fps), last_image=None, prefix=None)
-            first_image = run(short, 0).frames[0]
+            first_image = run(short).frames[0]
         last_image = first_image
 
     # 2. Chunk by chunk, each one led by the end of the one before. ``tail`` holds the frames made and
@@ -184,7 +208,7 @@ def _pieces(
         if i == 0:
             common["layout_span"] = (0, total)  # every chunk is laid out as part of the one video
             request = pipe.derive(r, seconds=seconds_for(n, r.fps), image=first_image, **common)
-            first = run(request, anchor_steps, cast)
+            first = run(request, cast)
             tail = first.frames
             looks.update(first.looks)
             del first
@@ -196,7 +220,7 @@ def _pieces(
             prefix = tail[end - 1 - tf * given : end]
             request = pipe.derive(r, seconds=seconds_for(len(prefix) + tf * remade + n, r.fps), image=None,
                                   prefix=prefix, layout_span=(start - len(prefix), total), **common)  # fmt: skip
-            frames = run(request, anchor_steps + i * r.steps).frames
+            frames = run(request).frames
             lead = len(prefix) + tf * remade  # frames of this chunk before frame `done`
             blend = min(BLEND_FRAMES, lead - 1)  # never the first given frame: a latent of its own
             if blend:

@@ -34,9 +34,10 @@ import numpy as np
 
 from kino.data.toyworld.scene import BACKDROPS
 from kino.pipelines.backdrop import known, regrade
-from kino.pipelines.long_video import gather, stream
+from kino.pipelines.long_video import clip_shares, gather, stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
+from kino.progress import Progress
 
 STYLE_LEADS = {"cartoon": "A cartoon: ", "realistic": "A realistic render: "}  # captions' first wording
 _STYLE_IN_TEXT = re.compile(r"^\s*(?:a\s+)?(?:cartoon|flat cartoon animation|realistic(?:\s+(?:render|3d scene))?|"
@@ -226,14 +227,10 @@ def shot_requests(pipe: TextToVideoPipeline, story: Storyboard, **options) -> li
     return requests
 
 
-def steps_for(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
-    """Sampling steps of each shot (chunks included), for one progress bar over the story."""
-    from kino.pipelines.long_video import chunk_frames, chunk_plan
-    from kino.pipelines.text_to_video import num_frames_for
-
-    tf = pipe.cfg.vae.temporal_factor
-    return [r.steps * len(chunk_plan(num_frames_for(r.seconds, r.fps, tf), chunk_frames(pipe, r.fps), tf))
-            for r in requests]  # fmt: skip
+def shot_units(requests: list[Request], pipe: TextToVideoPipeline) -> list[int]:
+    """Units of work (kino.progress) of each shot, chunks included, for one progress bar
+    over the story."""
+    return [sum(clip_shares(pipe, r)) for r in requests]
 
 
 @dataclass
@@ -253,6 +250,9 @@ class StoryStream:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.pieces
+
+    def __len__(self) -> int:
+        return self.frames
 
 
 def render_story(
@@ -280,6 +280,9 @@ def stream_story(
     ``reference`` (default: the storyboard's): every shot after the first starts from the first
     shot's first frame (kept through the first-frame channel), so its characters are drawn from the
     same pixels; the shot's own words then say where they go (its opening place is the reference's).
+
+    ``progress`` (a ``(done, total)`` callback or a Progress, kino.progress) counts the
+    work of every shot, planned here.
     """
     from kino.pipelines.text_to_video import num_frames_for
 
@@ -289,25 +292,30 @@ def stream_story(
     cuts = [int(x) for x in np.cumsum(lengths)[:-1]]
     first = requests[0]
     timings: dict[str, float] = {}
-    pieces = _shots(pipe, requests, steps_for(requests, pipe), progress, reference, carry, timings)
+    units = shot_units(requests, pipe)
+    progress = Progress.of(progress)
+    progress.expect(sum(units))
+    pieces = _shots(pipe, requests, units, progress, reference, carry, timings)
     return StoryStream(pieces, sum(lengths), first.height, first.width, first.fps, cuts, [r.prompt for r in requests],
                        timings)
 
 
-def _shots(pipe, requests: list[Request], steps: list[int], progress, reference: bool, carry: bool, timings: dict):
-    """The frames of ``stream_story``, shot after shot, each as ``long_video.stream`` hands it out."""
-    done, cast, opening = 0, {}, None
-    for k, (r, n) in enumerate(zip(requests, steps)):
-        tick = (lambda i, _n, base=done: progress(base + i, sum(steps))) if progress else None
+def _shots(
+    pipe, requests: list[Request], units: list[int], progress: Progress, reference: bool, carry: bool, timings: dict
+):
+    """The frames of ``stream_story``, shot after shot, each as ``long_video.stream`` hands it out and
+    counted as its ``units`` of ``progress``."""
+    cast, opening = {}, None
+    for k, (r, n) in enumerate(zip(requests, units)):
         if reference and k > 0:  # the first shot's first frame, against this shot's set
             image = opening if r.backdrop is None else regrade(opening[None], r.backdrop)[0]
             r = dataclasses.replace(r, image=image)
-        shot = stream(pipe, r, progress=tick, cast=cast if carry else None)
-        for piece in shot:
-            if opening is None:
-                opening = piece[0].copy()  # the first shot's first frame: the reference of the others
-            yield piece
+        with progress.part(n) as part:
+            shot = stream(pipe, r, progress=part, cast=cast if carry else None)
+            for piece in shot:
+                if opening is None:
+                    opening = piece[0].copy()  # the first shot's first frame: the reference of the others
+                yield piece
         cast = {**shot.looks, **cast}  # a character keeps the look of the first shot that drew it
         for key, seconds in shot.timings.items():
             timings[key] = timings.get(key, 0.0) + seconds
-        done += n

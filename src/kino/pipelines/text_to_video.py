@@ -24,6 +24,7 @@ from kino.models.dit import DiT
 from kino.models.folder import load_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.models.vae import VideoVAE
+from kino.progress import CHECKING, DECODING, DRAFTING, MOVING, PREPARING, REDRAFTING, SAMPLING, Progress
 from kino.safety.guard import Guard
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,32 @@ def num_frames_for(seconds: float, fps: int, temporal_factor: int) -> int:
     return temporal_factor * max(1, math.ceil(seconds * fps / temporal_factor)) + 1
 
 
+def clip_units(r: Request, given: bool = False) -> int:
+    """About how many units of work (kino.progress) the clip of the resolved request ``r``
+    takes, known before its plan is made: for a plan of several clips (a long clip's chunks, a
+    storyboard's shots) to weigh each by. Rather more than less, so no unit of the clip goes
+    unseen: a clip laid out may be drafted ``selfcheck.DRAFTS`` times and take a second pass; one
+    that continues ``given`` frames takes about one pass; a few VAE calls, the decode and the check."""
+    from kino.pipelines.selfcheck import DRAFTS
+
+    if given or not r.layout:
+        return r.steps + 5
+    return DRAFTS * (r.steps + 1) + r.steps + 7
+
+
 def undrawn(placements, drawn) -> list:
     """The placements of the plan that are not among ``drawn`` (the same objects, not equal ones)."""
     return [p for p in placements if all(p is not q for q in drawn)]
+
+
+def moves(camera: np.ndarray) -> bool:
+    """Whether a camera path (motion.camera_path) moves or zooms at all."""
+    return bool(np.any(camera != [0.0, 1.0]))
+
+
+def changes(placements) -> bool:
+    """Whether an object of the plan changes its look (turns, is bitten, spins: motion.changed)."""
+    return any(p.change is not None for p in placements)
 
 
 def drawn_start(t0: float, placements, drawn) -> float:
@@ -290,19 +314,29 @@ class TextToVideoPipeline:
 
     @torch.inference_mode()
     def __call__(
-        self, req: Request, progress: Callable[[int, int], None] | None = None, cast: dict | None = None,
+        self, req: Request, progress: Progress | Callable[[int, int], None] | None = None, cast: dict | None = None,
         follow: list | None = None,
     ) -> Result:
         """``cast``: characters to draw as an earlier clip drew them (its Result.looks, by colour),
         for the shots of a storyboard; used where the prompt names them and no frames are given.
         ``follow``: the plan of a clip that continues its given prefix frames (motion.follow, for
-        extend): where the objects in them go next."""
+        extend): where the objects in them go next. ``progress``: a ``(done, total)`` callback or a
+        Progress (kino.progress) that counts this clip's work, every draft, pass, VAE call
+        and the frame checks, as it is done; all of it is counted done when the clip is returned."""
+        r = self.resolve(req)
+        progress = Progress.of(progress)
+        with progress.own():
+            return self._make(r, progress, cast, follow)
+
+    def _make(self, r: Request, progress: Progress, cast: dict | None = None, follow: list | None = None) -> Result:
+        """The clip of the resolved request ``r`` (see ``__call__``); ``progress`` counts its work."""
         from kino.pipelines.motion import T0, looks, moving
         from kino.pipelines.selfcheck import several
         from kino.pipelines.shaping import shaped
 
-        r = self.resolve(req)
         timings: dict[str, float] = {}
+        progress.start(PREPARING)  # named, not counted: the work ahead is planned once it is chosen
+        progress.expect(2)  # the decode and the check of the frames
 
         # 1. Text states for the prompt and for the empty prompt (classifier-free guidance).
         t0 = time.perf_counter()
@@ -338,15 +372,19 @@ class TextToVideoPipeline:
                                            progress)
         else:
             velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
-            total = len(times) - 1 + (len(times[times < T0]) if backdrop is not None else 0)
-            step = lambda i, _x: progress((i + 1) * r.steps // total, r.steps) if progress else None
             if known is None:
-                latents, _ = self.draft(r, velocity, noise, times, placements, step)
+                # The backdrop's set_backdrop (a decode, two encodes) and its second pass.
+                progress.expect(3 + self.redraw_units(r, shape, placements, times, T0) if backdrop is not None else 0)
+                latents, _ = self.draft(r, velocity, noise, times, placements, progress, SAMPLING)
                 if backdrop is not None:  # nothing planned: the whole draft stands still against the new set
-                    latents = self.redraw(r, shape, text, mask, placements, times, self.set_backdrop(latents, backdrop),
-                                          0, T0, None, None, generator, lambda i, x: step(len(times) - 1 + i, x))
+                    progress.start(MOVING)
+                    held = self.set_backdrop(latents, backdrop, progress=progress)
+                    latents = self.redraw(r, shape, text, mask, placements, times, held, 0, T0, None, None, generator,
+                                          progress)
             else:
-                latents = get_sampler(r.sampler)(velocity, noise, times, callback=step)
+                progress.expect(len(times) - 1)
+                progress.start(SAMPLING)
+                latents = get_sampler(r.sampler)(velocity, noise, times, callback=lambda _i, _x: progress.advance())
             drawn = looks(latents.float().cpu(), placements) if known is None else {}
         if known is not None:
             latents = known_mask * known + (1 - known_mask) * latents
@@ -354,13 +392,15 @@ class TextToVideoPipeline:
 
         # 3. Decode latents to frames.
         t0 = time.perf_counter()
-        video = self.vae.decode(latents.to(self.dtype))[0]
-        frames = tensor_to_frames(video.cpu())
+        with progress.doing(DECODING):
+            video = self.vae.decode(latents.to(self.dtype))[0]
+            frames = tensor_to_frames(video.cpu())
         timings["vae_decode"] = time.perf_counter() - t0
 
         # 4. Check the frames before anyone can write them.
         t0 = time.perf_counter()
-        self.guard.video(frames, r.fps, "output", r.prompt, r.user)
+        with progress.doing(CHECKING):
+            self.guard.video(frames, r.fps, "output", r.prompt, r.user)
         timings["safety"] = time.perf_counter() - t0
         return Result(frames=frames, fps=r.fps, timings=timings, latents=latents.float().cpu(), looks=drawn)
 
@@ -371,135 +411,156 @@ class TextToVideoPipeline:
         ``cast`` (kino.pipelines.motion): the clip held still at its first frame, sampled from
         ``noise``, its cast characters drawn in from their looks; its objects and camera moved along
         the plan; then noised again (from ``generator``) to ``motion.start_time`` and sampled from
-        there with the moving plan's steering."""
+        there with the moving plan's steering. ``progress`` counts both passes, every draft and the
+        VAE calls between them."""
         from kino.pipelines import motion, selfcheck, shaping
         from kino.pipelines.backdrop import regrade
         from kino.pipelines.prompting import _style, camera_moves
 
+        progress = Progress.of(progress)
         copied = selfcheck.several(placements)
         camera = bool(camera_moves(r.prompt))
         drawn = shaping.travellers(placements, camera)
         t0 = drawn_start(motion.start_time(r.prompt, cast=bool(cast) or copied or r.backdrop is not None), placements,
                          drawn)
-        total = len(times) - 1 + len(times[times < t0])
-        # Progress counts in the request's steps, as a one-pass clip does (long clips and storyboards
-        # add up steps per chunk): both passes together fill them.
-        step = lambda i, _x: progress((i + 1) * r.steps // total, r.steps) if progress else None
         # Pass 1: the first frame's caption (every object where it starts, staying still), steered there.
         still = motion.still_prompt(r.prompt)
         still_text, still_mask = self.text_encoder([still, ""])
         held = motion.held(placements, still)
+        # Between the passes, a unit each VAE call (first frames decoded, shapes drawn, the set moved) and
+        # the clearing of the drafted objects off every frame, which takes about as long.
+        between = bool(cast) + copied + (3 + bool(drawn) if shaping.shaped(held) else 3 * (r.backdrop is not None))
+        progress.expect(between + self.redraw_units(r, shape, placements, times, t0))
         velocity = self.velocity_fn(still_text.to(self.dtype), still_mask, r.guidance, None, None,
                                     self.layout_bias(r, shape, held, still))
-        first, frame = self.draft(r, velocity, noise, times, held, step)
+        first, frame = self.draft(r, velocity, noise, times, held, progress)
         first = first.float().cpu()
+        progress.start(MOVING)
         if cast:
             first = motion.recast(first, held, cast, r.width / r.height)
-            frame = self.first_frame(first)
+            frame = self.first_frame(first, progress)
         if copied:
             first = selfcheck.copies(first, held, frame, r.width / r.height)
-            frame = self.first_frame(first)
+            frame = self.first_frame(first, progress)
         first = motion.clear_strays(first, placements, frame, r.width / r.height)
         start = first
         if shaping.shaped(held):  # the objects drawn again as their shapes (and the set moved to the backdrop asked)
             style = _style(r.prompt.lower()) or shaping.style_of(frame, held)
-            bare = shaping.cleared(self.frames_of(first), held)
+            bare = shaping.cleared(self.frames_of(first, progress), held)
+            progress.advance()
             edit = (lambda f: regrade(f, r.backdrop)) if r.backdrop is not None else (lambda f: f)
             # The edited frames' own encoding holds a shape best (34 shape prompts: 76.5%, against 61.8% for
             # the change added to the draft, as edit_pixels adds it).
-            first = start = self.latents_of(edit(shaping.draw(bare, held, style, tips=shaping.tips(camera))))
+            first = start = self.latents_of(edit(shaping.draw(bare, held, style, tips=shaping.tips(camera))), progress)
             if drawn:  # as still ``first``, the looks a storyboard carries on; moving, where pass 2 starts
-                start = self.latents_of(edit(shaping.draw(bare, held, style, drawn)))
+                start = self.latents_of(edit(shaping.draw(bare, held, style, drawn)), progress)
         elif r.backdrop is not None:
-            first = start = self.set_backdrop(first, r.backdrop, motion.covered(held, *shape[3:], r.width / r.height))
+            keep = motion.covered(held, *shape[3:], r.width / r.height)
+            first = start = self.set_backdrop(first, r.backdrop, keep, progress)
         # Pass 2: move, noise back to t0, sample the rest of the way with the prompt's own words.
-        latents = self.redraw(r, shape, text, mask, placements, times, start, 0, t0, None, None, generator,
-                              lambda i, x: step(len(times) - 1 + i, x), drawn)
+        latents = self.redraw(r, shape, text, mask, placements, times, start, 0, t0, None, None, generator, progress,
+                              drawn)
         return latents, first
 
     def draft(
-        self, r: Request, velocity, noise, times, placements, callback=None
+        self, r: Request, velocity, noise, times, placements, progress=None, stage: str = DRAFTING
     ) -> tuple[torch.Tensor, np.ndarray | None]:
         """(latents sampled from ``noise``, their first frame). When the plan names objects, the first
         frame is checked against it (kino.pipelines.selfcheck) and a draft with faults is sampled
-        again from new noise, up to ``selfcheck.DRAFTS`` drafts in all (only the first reports
-        progress). The draft with the fewest faults is kept; with a clean first draft, nothing else
-        is done. The frame is None when the plan names nothing (it is not decoded then)."""
+        again from new noise, up to ``selfcheck.DRAFTS`` drafts in all. The draft with the fewest
+        faults is kept; with a clean first draft, nothing else is done. The frame is None when the
+        plan names nothing (it is not decoded then). ``progress`` counts every draft that may be
+        sampled (the first in ``stage``), and jumps over those a clean draft leaves out."""
         from kino.pipelines import selfcheck
 
-        sample = get_sampler(r.sampler)
-        latents = sample(velocity, noise, times, callback=callback)
-        if not placements:
-            return latents, None
-        frame = self.first_frame(latents)
-        best, fewest = (latents, frame), selfcheck.faults(frame, placements, r.width / r.height)
-        for k in range(1, selfcheck.DRAFTS):
-            if fewest == 0:
-                break
-            generator = torch.Generator().manual_seed((r.seed + k * DRAFT_SEED_STRIDE) % 2**63)
-            fresh = torch.randn(noise.shape, generator=generator, dtype=torch.float32).to(noise.device)
-            latents = sample(velocity, fresh, times)
-            frame = self.first_frame(latents)
-            found = selfcheck.faults(frame, placements, r.width / r.height)
-            if found < fewest:
-                best, fewest = (latents, frame), found
-        return best
+        progress = Progress.of(progress)
+        with progress.own():
+            steps = len(times) - 1
+            progress.expect(selfcheck.DRAFTS * (steps + 1) if placements else steps)  # steps, and a first frame decoded
+            sample = get_sampler(r.sampler)
+            progress.start(stage)
+            latents = sample(velocity, noise, times, callback=lambda _i, _x: progress.advance())
+            if not placements:
+                return latents, None
+            frame = self.first_frame(latents, progress)
+            best, fewest = (latents, frame), selfcheck.faults(frame, placements, r.width / r.height)
+            for k in range(1, selfcheck.DRAFTS):
+                if fewest == 0:
+                    break
+                generator = torch.Generator().manual_seed((r.seed + k * DRAFT_SEED_STRIDE) % 2**63)
+                fresh = torch.randn(noise.shape, generator=generator, dtype=torch.float32).to(noise.device)
+                progress.start(REDRAFTING)
+                latents = sample(velocity, fresh, times, callback=lambda _i, _x: progress.advance())
+                frame = self.first_frame(latents, progress)
+                found = selfcheck.faults(frame, placements, r.width / r.height)
+                if found < fewest:
+                    best, fewest = (latents, frame), found
+            return best
 
     def camera_view(
-        self, held: torch.Tensor, placements, camera: np.ndarray, first: int, texture: int | None = None
+        self, held: torch.Tensor, placements, camera: np.ndarray, first: int, texture: int | None = None, progress=None
     ) -> torch.Tensor:
         """(1, C, T', h, w) latents of the still clip ``held`` seen through the ``camera`` path: the
         video frame its latent frame ``first`` shows, decoded, moved and zoomed in pixels
         (motion.camera_view) and encoded again. ``texture``: the seed of the background dots pressed
         into the frame's set first (backdrop.textured; None for a clip that continues given frames,
-        whose set is theirs)."""
+        whose set is theirs). ``progress`` counts its decode and its encode."""
         from kino.pipelines import motion
         from kino.pipelines.backdrop import textured
 
         still = motion.video_frame(first, len(camera), self.cfg.vae.temporal_factor)
         if still == 0:  # the causal VAE decodes the first frame from the first latent frame alone
-            frame = self.first_frame(held)
+            frame = self.first_frame(held, progress)
         else:
-            frame = self.frames_of(held)[still]
+            frame = self.frames_of(held, progress)[still]
         if texture is not None:
             frame = textured(frame, texture)
         seen = motion.camera_view(frame, placements, camera, still, self.cfg.vae.spatial_factor,
                                   frame.shape[1] / frame.shape[0])
-        return self.latents_of(seen)
+        return self.latents_of(seen, progress)
 
-    def set_backdrop(self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def set_backdrop(
+        self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None, progress=None
+    ) -> torch.Tensor:
         """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop),
         outside the (h, w) cells ``keep`` (the objects' boxes), which keep their latents as drawn."""
         from kino.pipelines.backdrop import regrade
 
-        return self.edit_pixels(latents, lambda frames: regrade(frames, index), keep)
+        return self.edit_pixels(latents, lambda frames: regrade(frames, index), keep, progress)
 
-    def edit_pixels(self, latents: torch.Tensor, edit, keep: torch.Tensor | None = None) -> torch.Tensor:
+    def edit_pixels(self, latents: torch.Tensor, edit, keep: torch.Tensor | None = None, progress=None) -> torch.Tensor:
         """(1, C, T', h, w) latents with ``edit`` ((T, H, W, 3) uint8 frames -> frames; the same
         object when it changes nothing) made to their pixels: they are decoded, edited, and the
         edit's change, encoded, is added to them outside the (h, w) cells ``keep``, so what the
-        edit leaves alone keeps its latents."""
-        frames = self.frames_of(latents)
+        edit leaves alone keeps its latents. ``progress`` counts its decode and encodes (three)."""
+        frames = self.frames_of(latents, progress)
         edited = edit(frames)
         if edited is frames:
             return latents.float().cpu()
-        change = self.latents_of(edited) - self.latents_of(frames)
+        change = self.latents_of(edited, progress) - self.latents_of(frames, progress)
         if keep is not None:
             change[..., keep] = 0
         return latents.float().cpu() + change
 
-    def first_frame(self, latents: torch.Tensor) -> np.ndarray:
+    def first_frame(self, latents: torch.Tensor, progress: Progress | None = None) -> np.ndarray:
         """The first video frame of (1, C, T', h, w) latents, (H, W, 3) uint8: the causal VAE
         decodes it from the first latent frame alone."""
-        return self.frames_of(latents[:, :, :1])[0]
+        return self.frames_of(latents[:, :, :1], progress)[0]
 
-    def frames_of(self, latents: torch.Tensor) -> np.ndarray:
-        """(T, H, W, 3) uint8: (1, C, T', h, w) latents decoded."""
-        return tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
+    def frames_of(self, latents: torch.Tensor, progress: Progress | None = None) -> np.ndarray:
+        """(T, H, W, 3) uint8: (1, C, T', h, w) latents decoded; a unit of ``progress``."""
+        frames = tensor_to_frames(self.vae.decode(latents.to(self.device, self.dtype))[0].cpu())
+        if progress is not None:
+            progress.advance()
+        return frames
 
-    def latents_of(self, frames: np.ndarray) -> torch.Tensor:
-        """(1, C, T', h, w) float32 latents on the CPU of (T, H, W, 3) uint8 frames (the posterior mean)."""
-        return self.vae.encode(frames_to_tensor(frames).to(self.device, self.dtype)[None]).float().cpu()
+    def latents_of(self, frames: np.ndarray, progress: Progress | None = None) -> torch.Tensor:
+        """(1, C, T', h, w) float32 latents on the CPU of (T, H, W, 3) uint8 frames (the posterior mean);
+        a unit of ``progress``."""
+        latents = self.vae.encode(frames_to_tensor(frames).to(self.device, self.dtype)[None]).float().cpu()
+        if progress is not None:
+            progress.advance()
+        return latents
 
     def continue_motion(
         self, r: Request, shape, text, mask, placements, times, known, known_mask, generator, progress=None
@@ -508,7 +569,7 @@ class TextToVideoPipeline:
         or leads into a given last frame (a backward extension) while its plan moves something: the
         given latent frame next to the new ones held over them, moved along the plan from there
         (kino.pipelines.motion), noised to ``motion.start_time`` and sampled from there with the
-        given frames held, as a clip's first chunk is made."""
+        given frames held, as a clip's first chunk is made. ``progress`` counts its VAE calls and steps."""
         from kino.pipelines import motion, shaping
         from kino.pipelines.prompting import camera_moves
 
@@ -531,20 +592,21 @@ class TextToVideoPipeline:
             anchor = shape[2] - 1  # the given last frame
             held[:, :, :anchor] = held[:, :, anchor:]
         if drawn:
-            held = self.latents_of(self.drawn_on(r, placements, drawn, self.video_frames(shape)))
+            frames = self.drawn_on(r, placements, drawn, self.video_frames(shape))
         elif carried:
             given = r.prefix[-1] if r.prefix is not None else r.last_image
             at = len(r.prefix) - 1 if r.prefix is not None else self.video_frames(shape) - 1
             frames, carried = shaping.carry(fit_image(np.asarray(given), r.width, r.height), placements, carried, at)
             if r.prefix is not None:
                 frames = np.concatenate([np.stack([fit_image(f, r.width, r.height) for f in r.prefix[:-1]]), frames[at:]])
-            if carried:
-                held = self.latents_of(frames)
         t0 = drawn_start(motion.start_time(r.prompt), placements, drawn or carried)
-        later = len(times[times < t0])
-        step = lambda i, _x: progress((i + 1) * r.steps // later, r.steps) if progress else None
+        progress = Progress.of(progress)
+        progress.expect(bool(drawn or carried) + self.redraw_units(r, shape, placements, times, t0))
+        if drawn or carried:  # the objects drawn or carried at each frame's box, encoded
+            progress.start(MOVING)
+            held = self.latents_of(frames, progress)
         return self.redraw(r, shape, text, mask, placements, times, held, anchor, t0, known, known_mask, generator,
-                           step, drawn or carried)
+                           progress, drawn or carried)
 
     def drawn_on(self, r: Request, placements, drawn, frames: int) -> np.ndarray:
         """(frames, H, W, 3) uint8: the given ``r.prefix`` and, after it, its last frame held still with
@@ -561,28 +623,44 @@ class TextToVideoPipeline:
         return np.concatenate([np.asarray(r.prefix[:-1]), ahead])
 
     def redraw(
-        self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator, callback,
-        drawn=(),
+        self, r: Request, shape, text, mask, placements, times, held, first, t0, known, known_mask, generator,
+        progress=None, drawn=(),
     ) -> torch.Tensor:
         """Latents whose objects, held still in ``held`` at their boxes of latent frame ``first``, are
         moved along the plan and the camera's path (motion.move), noised again (from ``generator``) to
         t0 and sampled from there with the plan's steering, ``known`` frames held. The placements of
-        ``drawn`` already move in ``held`` (drawn there at each frame's box) and are not moved again."""
+        ``drawn`` already move in ``held`` (drawn there at each frame's box) and are not moved again.
+        ``progress`` counts its VAE calls and steps, planned by the caller (``redraw_units``)."""
         from kino.pipelines import motion
 
+        progress = Progress.of(progress)
         tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
-        start, whole = r.layout_span or (0, frames)
-        camera = motion.camera_path(r.prompt, frames, start, whole)
+        camera = self.camera_path(r, shape)
         texture = r.seed if known is None else None
-        view = self.camera_view(held, placements, camera, first, texture) if np.any(camera != [0.0, 1.0]) else None
+        view = self.camera_view(held, placements, camera, first, texture, progress) if moves(camera) else None
         moved = motion.move(held, undrawn(placements, drawn), frames, tf, r.width / r.height, camera, first=first, view=view)
-        if any(p.change is not None for p in placements):  # a look that changes: turned, bitten, spinning
-            moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height))
+        if changes(placements):
+            moved = self.edit_pixels(moved, lambda f: motion.changed(f, placements, r.width / r.height), None, progress)
         noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(self.device)
         x = (1 - t0) * moved.to(self.device) + t0 * noise
         velocity = self.velocity_fn(text, mask, r.guidance, known, known_mask, self.layout_bias(r, shape, placements))
         rest = torch.cat([torch.tensor([t0], dtype=times.dtype), times[times < t0]])
-        return get_sampler(r.sampler)(velocity, x, rest, callback=callback)
+        progress.start(SAMPLING)
+        return get_sampler(r.sampler)(velocity, x, rest, callback=lambda _i, _x: progress.advance())
+
+    def redraw_units(self, r: Request, shape, placements, times, t0: float) -> int:
+        """Units of work (kino.progress) of ``redraw`` from ``t0``: its sampling steps, the
+        camera's decode and encode when it moves, the three VAE calls of a look that changes."""
+        return len(times[times < t0]) + 2 * moves(self.camera_path(r, shape)) + 3 * changes(placements)
+
+    def camera_path(self, r: Request, shape) -> np.ndarray:
+        """The camera's (frames, 2) path through a clip of latent ``shape`` (motion.camera_path), as part
+        of the whole video that ``r.layout_span`` says it is in."""
+        from kino.pipelines import motion
+
+        frames = self.video_frames(shape)
+        start, whole = r.layout_span or (0, frames)
+        return motion.camera_path(r.prompt, frames, start, whole)
 
     def sampling_times(self, shape, steps: int) -> torch.Tensor:
         """The ``steps`` + 1 flow times from 1 to 0 for latents of ``shape`` (1, C, T', h, w), shifted

@@ -20,6 +20,7 @@ from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
 from kino.pipelines.text_to_video import Request as GenRequest
 from kino.pipelines.text_to_video import RequestError
+from kino.progress import STAGES
 from kino.safety.moderation import SafetyRefusal
 from kino.service.app import ApiError, Caller, Service, admin, caller, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
@@ -55,8 +56,10 @@ class JobOut(BaseModel):
     status: str
     params: dict
     progress: float = Field(description="0 to 1")
-    step: int
-    total_steps: int
+    step: int = Field(description="units of work done: sampling steps, VAE calls, frame checks, chunks of frames "
+                      "encoded (a queued job counts sampling steps)")
+    total_steps: int = Field(description="units of work planned; never shrinks while the job runs")
+    stage: str | None = Field(None, description=f"what a running job is doing: {', '.join(STAGES)}")
     attempts: int
     queue_position: int | None = None
     error: ErrorOut | None = None
@@ -136,7 +139,8 @@ def job_out(job: Job, position: int | None = None) -> JobOut:
     progress = 1.0 if job.status == DONE else (job.step / job.total_steps if job.total_steps else 0.0)
     error = ErrorOut(code=job.error_code or "failed", message=job.error or "") if job.error_code else None
     return JobOut(id=job.id, command=job.command, model=job.model, status=job.status, params=job.params,
-                  progress=round(progress, 4), step=job.step, total_steps=job.total_steps, attempts=job.attempts,
+                  progress=round(progress, 4), step=job.step, total_steps=job.total_steps,
+                  stage=job.stage if job.status == RUNNING else None, attempts=job.attempts,
                   queue_position=position, error=error, result=job.result, created=job.created,
                   started=job.started, finished=job.finished,
                   video_url=f"/api/v1/jobs/{job.id}/video" if job.status == DONE else None)

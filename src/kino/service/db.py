@@ -58,6 +58,7 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=QUEUED)
     step: Mapped[int] = mapped_column(Integer, default=0)
     total_steps: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[str | None] = mapped_column(String(32), nullable=True)  # what a running job is doing (kino.progress)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the holder of the lease
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)

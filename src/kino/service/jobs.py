@@ -11,11 +11,13 @@ lost and never completed twice; a stale worker's late output is discarded.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from kino.progress import Progress
 from kino.safety.moderation import SafetyRefusal
 from kino.service.db import CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditEvent, Job, now
 from kino.service.settings import Settings
@@ -71,12 +74,15 @@ def claim(sessions: sessionmaker, worker: str, lease_seconds: float, job_id: str
     return None
 
 
-def renew(sessions: sessionmaker, job_id: str, worker: str, lease_seconds: float, step: int, total: int):
-    """Extend the lease and record progress; returns (still ours, cancel requested)."""
+def renew(sessions: sessionmaker, job_id: str, worker: str, lease_seconds: float, step: int, total: int,
+          stage: str | None = None):
+    """Extend the lease and record progress (units of work, kino.progress, and the stage at work, once
+    any is planned); returns (still ours, cancel requested)."""
+    progress = dict(step=step, total_steps=total, stage=stage) if total else {}
     with sessions.begin() as db:
         ours = db.execute(
             update(Job).where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
-            .values(lease_until=now() + lease_seconds, step=step, total_steps=total)
+            .values(lease_until=now() + lease_seconds, **progress)
         ).rowcount == 1
         cancel = bool(db.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
     return ours, cancel
@@ -161,9 +167,12 @@ def release(sessions: sessionmaker, job_id: str, worker: str, count_attempt: boo
 
 
 @dataclass
-class Progress:
+class Reported:
+    """A job's progress as its making last reported it (kino.progress), for the heartbeat to record."""
+
     step: int = 0
     total: int = 0
+    stage: str = ""
 
 
 class Runner:
@@ -184,13 +193,13 @@ class Runner:
         return job.id
 
     def run(self, job: Job) -> None:
-        progress, stop = Progress(), threading.Event()
+        reported, stop = Reported(), threading.Event()
         state = {"cancel": False, "lost": False}
-        beat = threading.Thread(target=self._heartbeat, args=(job.id, progress, stop, state), daemon=True)
+        beat = threading.Thread(target=self._heartbeat, args=(job.id, reported, stop, state), daemon=True)
         beat.start()
 
-        def on_step(i: int, n: int) -> None:
-            progress.step, progress.total = i, n
+        def on_step(done: int, total: int) -> None:
+            reported.step, reported.total, reported.stage = done, total, progress.stage
             if state["lost"]:
                 raise LeaseLost(job.id)
             if state["cancel"]:
@@ -198,9 +207,10 @@ class Runner:
             if self.stopping.is_set():
                 raise Released(job.id)
 
+        progress = Progress(on_step)  # every stage of the making and the writing reports into it
         out = outputs_dir(self.settings) / f"{job.id}-{job.attempts}.mp4"
         try:
-            result = execute(self.settings, self.pipelines, job, out, on_step)
+            result = execute(self.settings, self.pipelines, job, out, progress)
         except Cancelled:
             stop.set()
             finish(self.sessions, job.id, self.name, CANCELLED)
@@ -236,16 +246,16 @@ class Runner:
             stop.set()
             beat.join()
         if not finish(self.sessions, job.id, self.name, DONE, output=out.name, result=result,
-                      step=progress.total, total_steps=progress.total):
+                      step=reported.total, total_steps=reported.total):
             out.unlink(missing_ok=True)  # someone else holds the job now; their run is the one that counts
             log.warning("job %s: lease lost before completion; output discarded", job.id)
 
-    def _heartbeat(self, job_id: str, progress: Progress, stop: threading.Event, state: dict) -> None:
+    def _heartbeat(self, job_id: str, reported: Reported, stop: threading.Event, state: dict) -> None:
         interval = min(0.5, self.settings.lease_seconds / 3)
         while not stop.wait(interval):
             try:
                 ours, cancel = renew(self.sessions, job_id, self.name, self.settings.lease_seconds,
-                                     progress.step, progress.total)
+                                     reported.step, reported.total, reported.stage or None)
             except Exception:  # a database hiccup: try again next beat; the lease has slack for a few
                 log.warning("job %s: heartbeat failed", job_id, exc_info=True)
                 continue
@@ -271,9 +281,10 @@ def user_field(name: str) -> dict:
     return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
 
 
-def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict:
-    """Run the pipeline for a job and write its video to ``out`` atomically; returns a small summary."""
-    from kino.data.video_io import read_video, write_video
+def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progress) -> dict:
+    """Run the pipeline for a job and write its video to ``out`` atomically; returns a small summary.
+    ``progress`` counts the work of both, planned before any is done."""
+    from kino.data.video_io import read_video, write_units, write_video
     from kino.pipelines.extend import extend
     from kino.service.uploads import read_image
 
@@ -282,11 +293,16 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
     folder = uploads_dir(settings, job.id)
     out.parent.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
+    writing = nullcontext(progress)  # what the writing counts into: the job's progress, or a part set aside
     if job.command == "extend":
         frames, fps = read_video(folder / job.inputs["video"])
         fps = round(fps) or 8
+        # Made whole before it is written: the writing is set aside first, so the progress never goes back.
+        units = write_units(len(frames) + math.ceil(p["seconds"] * fps))
+        progress.expect(units)
+        writing = progress.part(units)
         video = extend(pipe, frames, fps, p["seconds"], p["prompt"], backward=p.get("backward", False),
-                       seed=p["seed"], progress=on_step, steps=p["steps"], guidance=p["guidance"],
+                       seed=p["seed"], progress=progress, steps=p["steps"], guidance=p["guidance"],
                        sampler=p["sampler"], layout=p.get("layout", True), **user_field(p.get("user", "")))
     elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
         from kino.pipelines import storyboard
@@ -294,7 +310,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
         options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
         options["layout"] = p.get("layout", True)  # jobs queued before layout steering existed: on
-        video = storyboard.stream_story(pipe, story, progress=on_step, **options, **user_field(p.get("user", "")))
+        video = storyboard.stream_story(pipe, story, progress=progress, **options, **user_field(p.get("user", "")))
         fps = video.fps  # encoded as it is made
     else:  # one shot, made chunk by chunk when longer than the model's window
         from kino.pipelines import long_video
@@ -304,10 +320,11 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, on_step) -> dict
         req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
                       layout=p.get("layout", True), **user_field(p.get("user", "")))
-        video = long_video.stream(pipe, req, loop=p.get("loop", False), progress=on_step)  # encoded as it is made
+        video = long_video.stream(pipe, req, loop=p.get("loop", False), progress=progress)  # encoded as it is made
         fps = video.fps
     t0 = time.perf_counter()
-    count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder))
+    with writing as counted:
+        count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder), progress=counted)
     timings["write_and_sign"] = time.perf_counter() - t0
     if isinstance(video, np.ndarray):
         height, width = video.shape[1:3]

@@ -84,7 +84,8 @@ async function follow(job) {
 function show(job) {
   const pct = Math.round(job.progress * 100);
   const waiting = job.status === "queued" && job.queue_position != null ? ` (${job.queue_position} ahead)` : "";
-  $("#current-status").textContent = job.status + waiting + (job.status === "running" ? ` ${pct}%` : "") +
+  const stage = job.stage ? ` (${job.stage})` : "";
+  $("#current-status").textContent = job.status + waiting + (job.status === "running" ? ` ${pct}%${stage}` : "") +
     (job.error ? ` — ${job.error.code}: ${job.error.message}` : "");
   $("#current-status").dataset.status = job.status;
   $("#progress").value = job.progress;
