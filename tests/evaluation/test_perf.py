@@ -4,6 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
+from kino import precision
 from kino.evaluation import perf, scaling
 
 
@@ -23,7 +24,7 @@ def test_peer_transformers_run_at_the_matched_shape():
     pytest.importorskip("diffusers")
     for name, build in perf.PEERS.items():
         with torch.inference_mode():
-            out = build(perf.QUICK, torch.bfloat16)()
+            out = build(perf.QUICK, precision.choose())()
         assert out.numel() == perf.QUICK.tokens * 4 * perf.QUICK.latent_channels, name  # 2x2 patches of C channels
 
 
@@ -34,7 +35,7 @@ def test_vae_decoders_make_the_same_video_shape():
 
 
 def test_time_split_sums_to_one():
-    split = perf.time_split(perf.kino_transformer(perf.QUICK, torch.bfloat16))
+    split = perf.time_split(perf.kino_transformer(perf.QUICK, precision.choose()))
     assert abs(sum(split.values()) - 1) < 1e-6 and "matmul" in split and "attention" in split
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from kino import precision
+
 from kino.config import DiTConfig, VAEConfig
 from kino.models.dit import DiT
 from kino.models.vae import VideoVAE
@@ -55,8 +57,10 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def matmul_roofline(dtype: torch.dtype = torch.bfloat16, n: int = 2048, repeats: int = 5) -> float:
-    """Achieved FLOP/s of an n x n x n matmul: the ceiling the transformer is measured against."""
+def matmul_roofline(dtype: torch.dtype | None = None, n: int = 2048, repeats: int = 5) -> float:
+    """Achieved FLOP/s of an n x n x n matmul: the ceiling the transformer is measured against
+    (``dtype`` None: kino.precision's choice here)."""
+    dtype = precision.choose() if dtype is None else dtype
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     with torch.inference_mode():
         return 2 * n**3 / timed(lambda: a @ b, repeats)
@@ -134,12 +138,13 @@ def _randomise(model: torch.nn.Module) -> None:
             p.normal_(0, 0.02)
 
 
-def bench_transformers(s: Shape = Shape(), dtype: torch.dtype = torch.bfloat16, repeats: int = 5,
+def bench_transformers(s: Shape = Shape(), dtype: torch.dtype | None = None, repeats: int = 5,
                        compile: bool = False) -> dict:
     """One sampling step of each transformer at the matched shape: s, tokens/s, FLOP/s, roofline fraction.
 
     ``compile`` adds a row for kino's transformer through torch.compile (its compile time apart).
     """
+    dtype = precision.choose() if dtype is None else dtype
     roof = matmul_roofline(dtype)
     flops = transformer_flops(s)
     rows = {}
@@ -239,9 +244,11 @@ def ltx_vae_decoder(frames: int, height: int, width: int, dtype: torch.dtype):
 VAE_PEERS = {"kino": kino_vae_decoder, "wan2.1": wan_vae_decoder, "ltx-video": ltx_vae_decoder}
 
 
-def bench_vae_decoders(frames: int = 33, height: int = 256, width: int = 256, dtype=torch.bfloat16,
+def bench_vae_decoders(frames: int = 33, height: int = 256, width: int = 256, dtype=None,
                        repeats: int = 3) -> dict:
-    """Decode of the same latent grid to the same (frames, height, width) video by each VAE."""
+    """Decode of the same latent grid to the same (frames, height, width) video by each VAE
+    (``dtype`` None: kino.precision's choice here)."""
+    dtype = precision.choose() if dtype is None else dtype
     rows = {}
     for name, build in VAE_PEERS.items():
         try:
