@@ -414,14 +414,14 @@ def cmd_train(args) -> int:
 BENCH_SECTIONS = ("render", "vae", "generate", "transformer", "decoders", "scaling")
 
 
-def run_bench_sections(args, sections: list[str]) -> dict:
+def run_bench_sections(args, sections: list[str], dtype) -> dict:
     """Each asked-for section of ``kino bench``, in one process, one after another."""
     from tqdm import tqdm
 
     from kino.evaluation import perf, scaling
     from kino.evaluation.bench import bench_generate, bench_render, bench_vae_psnr
 
-    q, dtype = args.quick, compute_dtype(args)
+    q = args.quick
     bar = tqdm(sections, desc="bench", file=sys.stderr, dynamic_ncols=True)
     out = {}
     for name in bar:
@@ -466,7 +466,8 @@ def cmd_bench(args) -> int:
     if args.plots:
         check_output(Path(args.plots) / "time_vs_duration.png", suffix=".png")
     # Every section, and the processes the scaling section starts, compute in the same dtype.
-    os.environ["KINO_DTYPE"] = precision.NAMES[compute_dtype(args)]
+    dtype = compute_dtype(args)
+    os.environ["KINO_DTYPE"] = precision.NAMES[dtype]
     results = {"machine": machine()}
     if args.creative:  # issue 6's figures: seams, loops, kept frames, masked edits, a minute of video, storyboards
         from kino.evaluation import creative
@@ -474,7 +475,7 @@ def cmd_bench(args) -> int:
         quick = dict(n=1, n_storyboards=2, durations=(4, 8), steps=2) if args.quick else {}
         results["creative"] = creative.run(str(args.model), **{"steps": 10, "n": 6, "n_storyboards": 50, **quick})
     else:
-        results.update(run_bench_sections(args, sections))
+        results.update(run_bench_sections(args, sections, dtype))
     text = json.dumps(results, indent=2)
     if args.out:
         with atomic_path(args.out) as tmp:

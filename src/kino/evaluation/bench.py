@@ -21,8 +21,6 @@ def vae_dtype(vae) -> torch.dtype:
 def machine() -> dict:
     """The hardware and the compute dtype (``$KINO_DTYPE``, else kino.precision's choice) every figure
     of a run was measured with."""
-    from kino import precision
-
     return {
         **precision.describe(precision.choose()),
         "cpu": platform.processor() or platform.machine(),
