@@ -158,9 +158,10 @@ def keys_dir() -> Path:
     return default_dir(os.environ)
 
 
-def output_stamp(args, operation: str, *sources: str):
+def output_stamp(args, operation: str, *sources: str, model_id: str | None = None):
     """The provenance of one output: C2PA manifest and watermark, signed with this machine's keys
-    (created on first use). ``sources`` are the videos an edit started from."""
+    (created on first use). ``sources`` are the videos an edit started from; ``model_id`` names the
+    model (default: kino's own folder ``args.model``)."""
     from kino import provenance
     from kino.provenance.keys import KeysError, ensure
 
@@ -168,7 +169,7 @@ def output_stamp(args, operation: str, *sources: str):
         keys = ensure(keys_dir())
     except (KeysError, OSError) as e:
         raise UsageError(f"signing keys: {e}") from e
-    return provenance.Stamp(keys, provenance.model_id(args.model), operation, tuple(Path(s) for s in sources),
+    return provenance.Stamp(keys, model_id or provenance.model_id(args.model), operation, tuple(Path(s) for s in sources),
                             getattr(args, "visible_mark", False))
 
 
@@ -193,6 +194,79 @@ def progress_bar(desc: str):
     return bar, progress
 
 
+def locate_model(args):
+    """What ``--model`` names (kino.backends.registry), read without loading it; exit 2 if nothing."""
+    from kino.backends.registry import ModelError, locate
+
+    try:
+        return locate(args.model)
+    except ModelError as e:
+        raise UsageError(str(e)) from e
+
+
+def open_stamp(args, info, operation: str, *sources: str):
+    """``output_stamp`` for a model that is not kino's own: its manifest names the backend and the
+    SHA-256 of its weight files."""
+    import dataclasses
+
+    from kino.backends.registry import weights_sha256
+
+    digest = weights_sha256(info.path)
+    stamp = output_stamp(args, operation, *sources, model_id=f"{info.name}@sha256:{digest[:16]}")
+    return dataclasses.replace(stamp, model_detail={"backend": info.backend, "pipeline": info.pipeline,
+                                                    "weights_sha256": digest})
+
+
+def load_backend(args, info):
+    """The loaded Backend for ``info`` in the command's dtype, with its memory options."""
+    from kino.backends.base import RequestError
+    from kino.backends.diffusers_video import Memory
+    from kino.backends.registry import load
+
+    dtype = compute_dtype(args)
+    memory = Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
+                    compile=getattr(args, "compile", False))
+    try:
+        return load(info, dtype, getattr(args, "device", None), memory=memory)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+
+
+def generate_on_backend(args, info, out: Path, width, height, image, last_image) -> int:
+    """``kino generate`` on an open model (kino.core): checked and moderated before it loads."""
+    from kino import core
+    from kino.backends.base import RequestError
+    from kino.safety.guard import Guard
+
+    for flag, given in (("--enhance", args.enhance), ("--sampler", args.sampler)):
+        if given:
+            raise UsageError(f"{flag} works with kino's own models only; {info.name} is a {info.backend} model")
+    prompt = args.prompt
+    if args.camera:
+        from kino.pipelines.prompting import with_camera
+
+        prompt = with_camera(prompt, args.camera)
+    job = core.Job(prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
+                   steps=args.steps, guidance=args.guidance, negative_prompt=args.negative_prompt, image=image,
+                   last_image=last_image, loop=args.loop)
+    try:
+        core.check_job(info, job)
+        guard = Guard.from_env()
+        core.guard_inputs(guard, job)
+        stamp = open_stamp(args, info, "generate")
+        backend = load_backend(args, info)
+        r = core.resolve(backend, job)
+        bar, progress = progress_bar("generating")
+        with bar:
+            video = core.stream(backend, r, guard, progress)
+            save_video(out, video, video.fps, stamp, progress=progress)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    print(f"wrote {out} ({video.width}x{video.height}, {video.frames} frames at {video.fps} fps) with "
+          f"{info.name} ({info.backend}) in {video.timings.get('total', 0):.1f}s", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_generate(args) -> int:
     from kino.pipelines import long_video, prompting, storyboard
     from kino.pipelines.text_to_video import Request, RequestError
@@ -200,6 +274,9 @@ def cmd_generate(args) -> int:
     out = check_output(Path(args.output))
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
+    info = locate_model(args)
+    if info.backend != "native":
+        return generate_on_backend(args, info, out, width, height, image, last_image)
     try:
         prompt = args.prompt
         if args.enhance:
@@ -634,12 +711,27 @@ def cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def cmd_models(args) -> int:
+    from kino.backends.registry import catalogue, hub_cache
+
+    folders = [DEFAULT_MODEL, *args.folders]
+    folders += [f for f in os.environ.get("KINO_MODELS", "").split(os.pathsep) if f]
+    found, notes = catalogue(folders)
+    for m in found:
+        print(f"{m.name}\n  {m.backend} ({m.pipeline}): {', '.join(m.capabilities)}")
+    for note in notes:
+        print(f"not usable: {note}", file=sys.stderr)
+    print(f"({len(found)} models; searched {', '.join(str(f) for f in folders)} and the Hugging Face cache "
+          f"{hub_cache()})", file=sys.stderr)
+    return EXIT_OK
+
+
 def sampling_options(p: argparse.ArgumentParser, seed: int | None = 0, seed_help: str | None = None) -> None:
     """--seed, --steps, --guidance, --model, --dtype and -v, as every command that samples the model takes them."""
     p.add_argument("--seed", type=int, default=seed, help=seed_help)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--guidance", type=float, default=None)
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
     dtype_options(p)
 
 
@@ -651,6 +743,21 @@ def dtype_options(p: argparse.ArgumentParser) -> None:
                    help="compute dtype (default $KINO_DTYPE, else auto: bf16 where the hardware runs it natively "
                         "(AMX, AVX512-BF16, CUDA), float32 elsewhere)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which dtype and hardware run the model")
+
+
+MODEL_HELP = ("a kino model folder, a diffusers folder (model_index.json: Wan2.1, LTX-Video, CogVideoX) or a "
+              "Hugging Face Hub id in the local cache")
+
+
+def memory_options(p: argparse.ArgumentParser) -> None:
+    """What a large open model needs to fit a 12-24 GB GPU (kino.backends.diffusers_video.Memory)."""
+    from kino.backends.diffusers_video import OFFLOADS
+
+    p.add_argument("--offload", default="none", choices=OFFLOADS,
+                   help="open models: keep weights on the CPU and move each part (model) or layer (sequential) "
+                        "to the GPU as it runs")
+    p.add_argument("--vae-tiling", action="store_true", help="open models: decode in tiles (less GPU memory)")
+    p.add_argument("--compile", action="store_true", help="open models: torch.compile the transformer")
 
 
 def build_parser() -> Parser:
@@ -673,10 +780,13 @@ def build_parser() -> Parser:
     g.add_argument("--camera", default=None, choices=CAMERA_CHOICES, help="camera move, added to the prompt")
     g.add_argument("--enhance", action="store_true", help="rewrite the prompt in the detailed caption style "
                    "the model was trained on (shown before generating)")
-    g.add_argument("--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped toyworld model)")
+    g.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP + " (default: the shipped toyworld model)")
     g.add_argument("--visible-mark", action="store_true", help="also stamp a small visible 'AI' mark in a corner")
     g.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP)
+    g.add_argument("--negative-prompt", default=None, help="what to keep out of the video (open models; "
+                   "default: the model's own)")
     dtype_options(g)
+    memory_options(g)
     g.set_defaults(func=cmd_generate)
 
     x = sub.add_parser("extend", help="add seconds of video after (or before) a clip")
@@ -777,6 +887,11 @@ def build_parser() -> Parser:
                         "storyboards (10 sampling steps; minutes on a CPU)")
     dtype_options(b)
     b.set_defaults(func=cmd_bench)
+
+    md = sub.add_parser("models", help="the models kino finds and what each can do")
+    md.add_argument("folders", nargs="*", help="more folders to search (model folders, or folders of them); "
+                    "$KINO_MODELS adds more, separated by ':'")
+    md.set_defaults(func=cmd_models)
 
     ks = sub.add_parser("keys", help="the local certificate chain that signs kino's outputs (C2PA)")
     ks_sub = ks.add_subparsers(dest="action", required=True, parser_class=Parser)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kino.backends.base import RequestError, fit_image  # noqa: F401  (fit_image: for the pipelines built on this one)
 from kino.config import ModelConfig
 from kino.data.datasets import frames_to_tensor, tensor_to_frames
 from kino.data.toyworld.scene import BACKDROPS
@@ -36,10 +37,6 @@ MAX_SIDE = 1024
 MIN_SIDE = 128
 MAX_SECONDS = 60.0
 DRAFT_SEED_STRIDE = 7_919  # draft k of a clip samples its noise from seed + k * stride (kino.pipelines.selfcheck)
-
-
-class RequestError(ValueError):
-    """A generation request asks for something the pipeline cannot do; the message says what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -727,19 +724,3 @@ class TextToVideoPipeline:
             return v if batch == 1 else guided_velocity(v[1:], v[:1], guidance)
 
         return velocity
-
-
-def fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale an (H, W, 3) uint8 image to cover width x height, then crop the centre."""
-    from PIL import Image
-
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise RequestError(f"an image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
-    h, w = image.shape[:2]
-    if (h, w) == (height, width):
-        return image
-    scale = max(width / w, height / h)
-    size = (max(width, round(w * scale)), max(height, round(h * scale)))
-    img = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
-    left, top = (size[0] - width) // 2, (size[1] - height) // 2
-    return np.asarray(img.crop((left, top, left + width, top + height)))

@@ -27,6 +27,7 @@ class Stamp:
     operation: str = "generate"
     sources: tuple[Path, ...] = ()  # inputs of an edit (extend, edit, connect): the first is the parent
     visible_mark: bool = False
+    model_detail: dict | None = None  # what else the manifest records of the model (backend, weights' SHA-256)
 
     def mark_chunks(self, frames: np.ndarray | Iterable[np.ndarray]):
         """(T, H, W, 3) uint8, or (n, H, W, 3) pieces of a clip as it is made -> the frames to encode, a
@@ -41,7 +42,7 @@ class Stamp:
         from kino.provenance import c2pa
 
         c2pa.sign(src, dst, self.keys, title=title, model_id=self.model_id, operation=self.operation,
-                  sources=self.sources)
+                  sources=self.sources, model_detail=self.model_detail)
 
 
 def model_id(folder: str | Path) -> str:

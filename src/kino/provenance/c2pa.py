@@ -31,9 +31,10 @@ def _agent() -> dict:
     return {"name": "kino", "version": __version__}
 
 
-def manifest(title: str, model_id: str, operation: str, edited: bool) -> dict:
-    """The manifest definition for one output."""
-    params = {"model": model_id, "operation": operation}
+def manifest(title: str, model_id: str, operation: str, edited: bool, model_detail: dict | None = None) -> dict:
+    """The manifest definition for one output; ``model_detail`` (backend, weights' SHA-256) goes
+    into its action's parameters beside the model id."""
+    params = {"model": model_id, "operation": operation, **(model_detail or {})}
     if edited:
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": ["source"]}},
@@ -60,19 +61,19 @@ def _context(trust_anchors: bytes | str | None) -> c2pa.Context:
 
 
 def sign(src: Path, dst: Path, keys: Keys, *, title: str, model_id: str, operation: str,
-         sources: tuple[Path, ...] = ()) -> None:
+         sources: tuple[Path, ...] = (), model_detail: dict | None = None) -> None:
     """Write ``src`` with a signed manifest to ``dst``. ``sources``, the inputs of an edit, become its
     ingredients: the first its parent, the others components. A source C2PA cannot read as an
     ingredient (a .webm, say) is named in the action's parameters instead."""
     mime = MIME.get(Path(title).suffix.lower(), "video/mp4")
     try:
-        _sign(src, dst, keys, manifest(title, model_id, operation, edited=bool(sources)), mime, sources)
+        _sign(src, dst, keys, manifest(title, model_id, operation, bool(sources), model_detail), mime, sources)
     except c2pa.C2paError as e:
         if not sources:
             raise
         log.warning("cannot record %s as a C2PA ingredient (%s); naming it in the manifest instead",
                     ", ".join(Path(p).name for p in sources), str(e).splitlines()[0])
-        definition = manifest(title, model_id, operation, edited=False)
+        definition = manifest(title, model_id, operation, False, model_detail)
         definition["assertions"][0]["data"]["actions"][0]["parameters"]["sources"] = [Path(p).name for p in sources]
         _sign(src, dst, keys, definition, mime, ())
 
@@ -128,6 +129,8 @@ def _summary(store: dict) -> dict:
         "software_agent": created.get("softwareAgent"),
         "model": (created.get("parameters") or {}).get("model"),
         "operation": (created.get("parameters") or {}).get("operation"),
+        "backend": (created.get("parameters") or {}).get("backend", "native"),
+        "weights_sha256": (created.get("parameters") or {}).get("weights_sha256"),
         "ingredients": [{"title": i.get("title"), "relationship": i.get("relationship")}
                         for i in active.get("ingredients", [])],
         "signer": {"issuer": sig.get("issuer"), "common_name": sig.get("common_name"), "alg": sig.get("alg"),

@@ -36,7 +36,8 @@ class Verdict:
         if s:
             out.append(f"    actions: {', '.join(s.get('actions', []))}; by {', '.join(s.get('claim_generator', []))}")
             if s.get("digital_source_type"):
-                out.append(f"    source type: {s['digital_source_type'].rsplit('/', 1)[-1]}; model: {s.get('model')}")
+                out.append(f"    source type: {s['digital_source_type'].rsplit('/', 1)[-1]}; model: {s.get('model')} "
+                           f"({s.get('backend', 'native')})")
             signer = s.get("signer") or {}
             out.append(f"    signed by: {signer.get('common_name')} ({signer.get('issuer')}, {signer.get('alg')})")
             for ing in s.get("ingredients", []):

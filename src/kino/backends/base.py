@@ -1,0 +1,221 @@
+"""What every model behind kino offers, whatever made it: a request in kino's terms, the things a
+model can do (capabilities), the rules its sizes and frame counts follow, and ``generate``.
+
+A backend knows nothing of toyworld; kino's own DiT + VAE is one backend (``native``), and open
+models run through diffusers are others (``kino.backends.diffusers_video``). What kino adds to
+every output (moderation of prompts, inputs and frames, watermark, C2PA, the atomic writer) and
+what it builds from clips (long video, loops, extend, connect, storyboards) is written once, on top
+of this interface, in ``kino.core``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kino.progress import Progress
+
+# What a model can do, as kino's commands need it.
+TEXT_TO_VIDEO = "text to video"
+IMAGE_TO_VIDEO = "image to video"  # a given first frame
+FIRST_LAST = "first-last frame"  # a given last frame (with or without a first)
+EXTEND = "extend"  # given leading frames (a video prefix) carried on: extend, connect, long video, loops
+VIDEO_TO_VIDEO = "video to video"  # a whole video redrawn after a prompt, to a strength (restyle)
+MASKED_EDIT = "masked edit"  # a video redrawn inside a mask only
+CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
+
+MIN_SIDE = 128  # the invisible watermark needs this many pixels to survive a 0.5x resize (kino.provenance.watermark)
+MAX_PROMPT_CHARS = 2000
+MAX_SECONDS = 60.0
+
+
+class RequestError(ValueError):
+    """A request asks for something the model cannot do; the message says what is allowed."""
+
+
+class CapabilityError(RequestError):
+    """A request needs a capability the model lacks; the message names the models that have it."""
+
+
+class Cancelled(Exception):
+    """``generate`` stopped because its ``cancelled`` callback said so."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One call to a model, in kino's terms. Pictures are uint8 RGB: ``image`` (H, W, 3) the first
+    frame to keep, ``last_image`` the last to reach, ``prefix`` (n, H, W, 3) frames the clip starts
+    with (kept), ``video`` (T, H, W, 3) a clip to redraw to ``strength`` (video to video), ``mask``
+    (H, W) bool where to redraw it (masked edit). Sizes and the frame count follow ``Rules``."""
+
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance: float
+    negative_prompt: str = ""
+    image: np.ndarray | None = None
+    last_image: np.ndarray | None = None
+    prefix: np.ndarray | None = None
+    video: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    strength: float = 0.6
+
+    @property
+    def needs(self) -> str:
+        """The capability this call needs."""
+        if self.mask is not None:
+            return MASKED_EDIT
+        if self.video is not None:
+            return VIDEO_TO_VIDEO
+        if self.prefix is not None:
+            return EXTEND
+        if self.last_image is not None:
+            return FIRST_LAST
+        if self.image is not None:
+            return IMAGE_TO_VIDEO
+        return TEXT_TO_VIDEO
+
+
+@dataclass(frozen=True)
+class Defaults:
+    width: int
+    height: int
+    seconds: float
+    fps: int
+    steps: int
+    guidance: float
+    negative_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The sizes and frame counts a model takes: width and height multiples of ``size_multiple``
+    from ``MIN_SIDE`` (rounded up) to ``max_side``; ``1 + k * frame_step`` frames, at most
+    ``max_frames`` in one call (the model's window); prompts of at most ``max_tokens`` tokens."""
+
+    size_multiple: int
+    frame_step: int
+    max_frames: int
+    max_side: int = 1920
+    max_tokens: int = 512
+    only_size: tuple[int, int] | None = None  # (width, height) of a model that makes that size alone
+
+    @property
+    def min_side(self) -> int:
+        return -(-MIN_SIDE // self.size_multiple) * self.size_multiple
+
+    def frames_for(self, seconds: float, fps: int) -> int:
+        """The 1 + k * frame_step frame count closest to (and at least) ``seconds * fps``."""
+        return 1 + self.frame_step * max(1, math.ceil(round(seconds * fps - 1, 6) / self.frame_step))
+
+    def check_size(self, width: int, height: int) -> None:
+        if self.only_size is not None and (width, height) != self.only_size:
+            raise RequestError(f"size {width}x{height} is not allowed; this model makes "
+                               f"{self.only_size[0]}x{self.only_size[1]} only")
+        m, lo = self.size_multiple, self.min_side
+        for name, v in (("width", width), ("height", height)):
+            if not (lo <= v <= self.max_side and v % m == 0):
+                raise RequestError(f"{name} {v} is not allowed; use a multiple of {m} from {lo} to {self.max_side}")
+
+    def check_frames(self, frames: int) -> None:
+        if frames < 1 or (frames - 1) % self.frame_step or frames > self.max_frames:
+            raise RequestError(f"{frames} frames in one call is not allowed; use 1 + {self.frame_step}k frames, "
+                               f"at most {self.max_frames}")
+
+
+@dataclass
+class ModelInfo:
+    """What ``kino models`` shows of a model, known without loading it."""
+
+    name: str  # how --model finds it: a folder or a Hub id
+    path: str
+    backend: str  # native, wan, ltx, cogvideox
+    pipeline: str  # the class named in model_index.json, or kino's own
+    capabilities: tuple[str, ...]
+    vocabulary: frozenset[str] | None = None  # the words a model knows all of, where it declares them (toyworld)
+    notes: list[str] = field(default_factory=list)
+
+
+class Backend:
+    """One loaded model. Subclasses set ``info``, ``defaults`` and ``rules`` and implement ``_generate``."""
+
+    info: ModelInfo
+    defaults: Defaults
+    rules: Rules
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return self.info.capabilities
+
+    def count_tokens(self, prompt: str) -> int:
+        return 0
+
+    def check(self, clip: Clip) -> None:
+        """Raise RequestError (CapabilityError) unless this model can make ``clip`` as asked."""
+        require(self.info, clip.needs)
+        self.rules.check_size(clip.width, clip.height)
+        self.rules.check_frames(clip.frames)
+        tokens = self.count_tokens(clip.prompt)
+        if tokens > self.rules.max_tokens:
+            raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {self.rules.max_tokens}")
+        if clip.prefix is not None and len(clip.prefix) >= clip.frames:
+            raise RequestError(f"the clip ({clip.frames} frames) must be longer than its {len(clip.prefix)} given frames")
+        if clip.video is not None and len(clip.video) != clip.frames:
+            raise RequestError(f"the video to redraw has {len(clip.video)} frames; this call makes {clip.frames}")
+
+    def units(self, clip: Clip) -> int:
+        """Units of work (kino.progress) ``generate`` counts for ``clip``: its sampling steps, then
+        the decode."""
+        return clip.steps + 1
+
+    def generate(self, clip: Clip, progress: Progress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """(frames, H, W, 3) uint8 RGB for ``clip``; ``progress`` counts ``units(clip)`` as they are
+        done; ``cancelled`` is asked after each step and raises Cancelled when it says True."""
+        self.check(clip)
+        progress = Progress.of(progress)
+        with progress.own():
+            progress.expect(self.units(clip))
+            frames = self._generate(clip, progress, cancelled or (lambda: False))
+        if frames.shape != (clip.frames, clip.height, clip.width, 3) or frames.dtype != np.uint8:
+            raise RuntimeError(f"{self.info.backend} made frames {frames.shape} {frames.dtype}, not "
+                               f"({clip.frames}, {clip.height}, {clip.width}, 3) uint8")
+        return frames
+
+    def _generate(self, clip: Clip, progress: Progress, cancelled: Callable[[], bool]) -> np.ndarray:
+        raise NotImplementedError
+
+
+def fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale an (H, W, 3) uint8 image to cover width x height, then crop the centre."""
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise RequestError(f"an image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    scale = max(width / w, height / h)
+    size = (max(width, round(w * scale)), max(height, round(h * scale)))
+    img = Image.fromarray(image).resize(size, Image.Resampling.LANCZOS)
+    left, top = (size[0] - width) // 2, (size[1] - height) // 2
+    return np.asarray(img.crop((left, top, left + width, top + height)))
+
+
+def require(info: ModelInfo, capability: str) -> None:
+    """Raise CapabilityError unless the model ``info`` describes can do ``capability``, naming the
+    models that can."""
+    if capability in info.capabilities:
+        return
+    from kino.backends.registry import KNOWN
+
+    have = [m.label for m in KNOWN if capability in m.capabilities]
+    raise CapabilityError(f"{info.name} ({info.pipeline}) cannot do {capability}; it can do "
+                          f"{', '.join(info.capabilities)}. Models that can: {', '.join(have) or 'none known'}")

@@ -1,0 +1,229 @@
+"""Open video models (Wan2.1, LTX-Video, CogVideoX) run through their diffusers pipelines.
+
+One loaded folder serves every capability its components allow: the pipeline class a task needs
+is made from the loaded one with ``from_pipe`` (the same weights, no second copy), e.g. LTX's
+condition pipeline for a first image, keyframes or a video prefix, and Wan's or CogVideoX's
+video-to-video pipeline for a restyle. Noise comes from a CPU generator, so a seed means the same
+video on any device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend,
+                                Cancelled, Clip, Defaults, ModelInfo, RequestError, Rules, fit_image)
+from kino.progress import DECODING, SAMPLING, Progress
+
+log = logging.getLogger(__name__)
+
+# Every family's published defaults (the model cards' recommended size, length and sampling); a
+# folder may set its own in a ``kino.json`` beside ``model_index.json`` ({"defaults": {...}}).
+FAMILY_DEFAULTS = {
+    "wan": Defaults(width=832, height=480, seconds=5.0, fps=16, steps=50, guidance=5.0,
+                    negative_prompt="blurry, low quality, static, distorted, deformed, watermark, text"),
+    "ltx": Defaults(width=704, height=480, seconds=5.0, fps=24, steps=50, guidance=3.0,
+                    negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted"),
+    "cogvideox": Defaults(width=720, height=480, seconds=6.0, fps=8, steps=50, guidance=6.0),
+}
+# Frames one call makes at most (the window the model was trained on, or the most it holds).
+MAX_FRAMES = {"wan": 81, "ltx": 257, "cogvideox": 49}
+# Text tokens each family's pipeline reads (its max_sequence_length default).
+MAX_TOKENS = {"wan": 512, "ltx": 128, "cogvideox": 226}
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What a 12-24 GB GPU needs to fit a large model: ``offload`` "model" (each component moved to the
+    GPU while it runs), "sequential" (layer by layer: least memory, slowest) or "none"; ``vae_tiling``
+    decodes in tiles; ``compile`` runs the transformer through torch.compile."""
+
+    offload: str = "none"
+    vae_tiling: bool = False
+    compile: bool = False
+
+
+OFFLOADS = ("none", "model", "sequential")
+
+
+def _pil(frames: np.ndarray) -> list:
+    from PIL import Image
+
+    return [Image.fromarray(f) for f in frames]
+
+
+class DiffusersBackend(Backend):
+    def __init__(self, info: ModelInfo, pipe, defaults: Defaults, memory: Memory, device: str):
+        self.info, self.pipe, self.defaults, self.memory, self.device = info, pipe, defaults, memory, device
+        family = info.backend
+        vae = pipe.vae
+        spatial = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(vae, "spatial_compression_ratio", 8)
+        temporal = getattr(pipe, "vae_scale_factor_temporal", None) or getattr(vae, "temporal_compression_ratio", 4)
+        patch = pipe.transformer.config.patch_size
+        patch = patch[-1] if isinstance(patch, (tuple, list)) else patch
+        patch_t = getattr(pipe.transformer.config, "patch_size_t", None) or 1
+        if family == "ltx":  # LTX patchifies in the VAE: its transformer's patch is 1
+            spatial, temporal = pipe.vae_spatial_compression_ratio, pipe.vae_temporal_compression_ratio
+        rules = dict(size_multiple=int(spatial * patch), frame_step=int(temporal * patch_t),
+                     max_frames=MAX_FRAMES[family], max_tokens=MAX_TOKENS[family])
+        if family == "cogvideox":  # its text is always this many tokens; its positions fit its trained frames
+            c = pipe.transformer.config
+            rules.update(max_tokens=c.max_text_seq_length, max_frames=c.sample_frames)
+            if not c.use_rotary_positional_embeddings:  # CogVideoX-2b: learned-size positions, one size
+                rules["only_size"] = (c.sample_width * spatial, c.sample_height * spatial)
+        self.rules = Rules(**rules)
+        self._variants: dict[str, object] = {type(pipe).__name__: pipe}
+
+    @classmethod
+    def load(cls, info: ModelInfo, dtype=None, device: str | None = None, memory: Memory | None = None):
+        from diffusers import DiffusionPipeline
+        from diffusers.utils import logging as diffusers_logging
+
+        from kino import precision
+
+        diffusers_logging.disable_progress_bar()
+        diffusers_logging.set_verbosity_error()  # its notes on dtypes and schedules are not the user's business
+        memory = memory or Memory()
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if not isinstance(dtype, torch.dtype):
+            dtype = precision.choose(dtype, device)
+        folder = Path(info.path)
+        # Wan's VAE runs in float32, as its authors run it.
+        dtypes = {"default": dtype, "vae": torch.float32} if info.backend == "wan" else dtype
+        try:
+            pipe = DiffusionPipeline.from_pretrained(folder, dtype=dtypes, local_files_only=True)
+        except (OSError, ValueError, KeyError) as e:
+            raise RequestError(f"model {info.name} cannot be loaded from {folder}: {str(e).splitlines()[0]}") from None
+        pipe.set_progress_bar_config(disable=True)
+        if memory.offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif memory.offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        if memory.vae_tiling and hasattr(pipe.vae, "enable_tiling"):
+            pipe.vae.enable_tiling()
+        if memory.compile:
+            pipe.transformer.compile()
+        return cls(info, pipe, folder_defaults(folder, info.backend), memory, device)
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.pipe.tokenizer(prompt).input_ids)
+
+    def variant(self, name: str):
+        """The diffusers pipeline class ``name`` over this folder's loaded components."""
+        if name not in self._variants:
+            import diffusers
+
+            made = getattr(diffusers, name).from_pipe(self.pipe)
+            made.set_progress_bar_config(disable=True)
+            self._variants[name] = made
+        return self._variants[name]
+
+    def _generate(self, clip: Clip, progress: Progress, cancelled: Callable[[], bool]) -> np.ndarray:
+        family = self.info.backend
+        steps_done = [0]
+
+        def on_step(pipe, i, t, kwargs):
+            steps_done[0] += 1
+            if steps_done[0] == clip.steps:  # the last step: what follows is the decode
+                progress.start(DECODING)
+            progress.advance()
+            if cancelled():
+                raise Cancelled()
+            return kwargs
+
+        common = dict(prompt=clip.prompt, negative_prompt=clip.negative_prompt or None, height=clip.height,
+                      width=clip.width, num_inference_steps=clip.steps, guidance_scale=clip.guidance,
+                      generator=torch.Generator("cpu").manual_seed(clip.seed), output_type="np",
+                      callback_on_step_end=on_step, max_sequence_length=self.rules.max_tokens)
+        progress.start(SAMPLING)
+        if family == "ltx":
+            pipe, kw = self._ltx(clip, common)
+        elif family == "wan":
+            pipe, kw = self._wan(clip, common)
+        else:
+            pipe, kw = self._cogvideox(clip, common)
+        with torch.inference_mode():
+            frames = pipe(**kw).frames[0]
+        video = np.clip(np.rint(np.asarray(frames, dtype=np.float32) * 255), 0, 255).astype(np.uint8)
+        if clip.prefix is not None:  # given frames are kept as given, not as the VAE draws them back
+            video[: len(clip.prefix)] = np.stack([fit_image(f, clip.width, clip.height) for f in clip.prefix])
+        return video
+
+    def _ltx(self, clip: Clip, common: dict):
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+        from PIL import Image
+
+        kw = dict(common, num_frames=clip.frames, frame_rate=clip.fps)
+        conditions = []
+        if clip.image is not None:
+            conditions.append(LTXVideoCondition(image=Image.fromarray(fit_image(clip.image, clip.width, clip.height)),
+                                                frame_index=0))
+        if clip.prefix is not None:
+            frames = [fit_image(f, clip.width, clip.height) for f in clip.prefix]
+            conditions.append(LTXVideoCondition(video=_pil(np.stack(frames)), frame_index=0))
+        if clip.last_image is not None:
+            last = Image.fromarray(fit_image(clip.last_image, clip.width, clip.height))
+            conditions.append(LTXVideoCondition(image=last, frame_index=clip.frames - 1))
+        if clip.video is not None:
+            pipe = self.variant("LTXConditionPipeline")
+            video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
+            kw["latents"] = self._ltx_latents(pipe, video)
+            kw["denoise_strength"] = clip.strength
+            # the redrawn video is not also a condition: only its noised latents lead the sampling
+            return pipe, kw
+        if conditions:
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import linear_quadratic_schedule
+
+            # The pipeline's own schedule, given as a list: it hands its tensor form to np.array, which
+            # numpy 2 warns about.
+            timesteps = (linear_quadratic_schedule(clip.steps) * 1000).tolist()
+            return self.variant("LTXConditionPipeline"), dict(kw, conditions=conditions, timesteps=timesteps)
+        return self.variant("LTXPipeline"), kw
+
+    @torch.inference_mode()
+    def _ltx_latents(self, pipe, video: np.ndarray) -> torch.Tensor:
+        """Normalised latents of (T, H, W, 3) uint8 frames, as LTX samples them."""
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import retrieve_latents
+
+        x = pipe.video_processor.preprocess_video(_pil(video), video.shape[1], video.shape[2])
+        x = x.to(pipe.vae.device, pipe.vae.dtype)
+        z = retrieve_latents(pipe.vae.encode(x), sample_mode="argmax")
+        return pipe._normalize_latents(z, pipe.vae.latents_mean, pipe.vae.latents_std).float()
+
+    def _wan(self, clip: Clip, common: dict):
+        if clip.video is not None:
+            video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
+            return self.variant("WanVideoToVideoPipeline"), dict(common, video=_pil(video), strength=clip.strength)
+        return self.variant("WanPipeline"), dict(common, num_frames=clip.frames)
+
+    def _cogvideox(self, clip: Clip, common: dict):
+        if clip.video is not None:
+            video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
+            return self.variant("CogVideoXVideoToVideoPipeline"), dict(common, video=_pil(video),
+                                                                       strength=clip.strength)
+        return self.variant("CogVideoXPipeline"), dict(common, num_frames=clip.frames)
+
+
+def folder_defaults(folder: Path, family: str) -> Defaults:
+    """The family's defaults, with what the folder's ``kino.json`` sets over them."""
+    import dataclasses
+
+    base = FAMILY_DEFAULTS[family]
+    path = folder / "kino.json"
+    if not path.is_file():
+        return base
+    try:
+        given = json.loads(path.read_text()).get("defaults", {})
+        return dataclasses.replace(base, **{k: v for k, v in given.items() if k in base.__dataclass_fields__})
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise RequestError(f"{path} cannot be read as kino defaults: {e}") from None
+

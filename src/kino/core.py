@@ -1,0 +1,219 @@
+"""The generation core: a request in kino's terms made by any backend, checked before and after.
+
+    job = Job("a golden retriever runs along a beach", seconds=12, loop=False)
+    plan = Plan.of(info, job)              # what it needs, checked before any model loads
+    guard_inputs(guard, job)                # prompt and input pictures moderated (SafetyRefusal)
+    backend = registry.load(info)
+    video = stream(backend, plan.resolve(backend), guard, progress)   # pieces, output frames checked
+    write_video(out, video, video.fps, provenance=stamp, progress=progress)
+
+A clip longer than the model's window is made chunk by chunk, each chunk led by the end of the one
+before (the backend's EXTEND capability); a loop ends on its own first frame (FIRST_LAST). Nothing
+here knows toyworld or any one model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MAX_PROMPT_CHARS, MAX_SECONDS, TEXT_TO_VIDEO,
+                                Backend, Clip, ModelInfo, RequestError, require)
+from kino.progress import CHECKING, Progress
+
+CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
+CONTEXT_STEPS = 1  # a chunk after the first is led by 1 + CONTEXT_STEPS * frame_step frames of the one before
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a user asks for, whatever the model. None takes the model's default."""
+
+    prompt: str
+    seed: int = 0
+    seconds: float | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    negative_prompt: str | None = None
+    image: np.ndarray | None = None  # (H, W, 3) uint8 first frame
+    last_image: np.ndarray | None = None  # (H, W, 3) uint8 last frame
+    loop: bool = False
+    user: str | None = None
+
+    def needs(self, window_seconds: float | None = None) -> list[str]:
+        """The capabilities making this job takes (``window_seconds``: how long one call may be)."""
+        needs = [IMAGE_TO_VIDEO] if self.image is not None else [TEXT_TO_VIDEO]
+        if self.last_image is not None or self.loop:
+            needs.append(FIRST_LAST)
+        if self.loop or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
+            needs.append(EXTEND)
+        return needs
+
+
+def check_job(info: ModelInfo, job: Job) -> None:
+    """What can be known before the model loads: the prompt's length and the capabilities the job
+    needs of ``info``; raises RequestError (CapabilityError) naming what is allowed."""
+    prompt = job.prompt.strip()
+    if not prompt and job.image is None:
+        raise RequestError("the prompt is empty; describe the video in a few words")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise RequestError(f"the prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are allowed")
+    if job.seconds is not None and not (math.isfinite(job.seconds) and 0 < job.seconds <= MAX_SECONDS):
+        raise RequestError(f"duration {job.seconds} s is not allowed; use more than 0 and at most {MAX_SECONDS:g} s")
+    if job.loop and job.last_image is not None:
+        raise RequestError("a loop ends on its own first frame; it cannot be combined with a last image")
+    for capability in job.needs():
+        require(info, capability)
+    if not (0 <= job.seed < 2**63):
+        raise RequestError(f"seed {job.seed} is not allowed; use 0 to 2**63 - 1")
+
+
+def guard_inputs(guard, job: Job) -> None:
+    """The prompt and any given pictures pass the safety layer (kino.safety.guard), or SafetyRefusal:
+    before the model loads, so a refusal costs nothing."""
+    prompt = job.prompt.strip()
+    guard.prompt(prompt, job.user)
+    for name, img in (("input image", job.image), ("input last image", job.last_image)):
+        if img is not None:
+            guard.image(img, name, prompt, job.user)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A job with every default filled and checked against a loaded backend."""
+
+    job: Job
+    width: int
+    height: int
+    fps: int
+    frames: int  # of the whole video
+    window: int  # frames one call makes at most
+    steps: int
+    guidance: float
+    negative_prompt: str
+
+    def clip(self, frames: int, seed: int, **given) -> Clip:
+        j = self.job
+        return Clip(prompt=j.prompt.strip(), seed=seed, width=self.width, height=self.height, frames=frames,
+                    fps=self.fps, steps=self.steps, guidance=self.guidance, negative_prompt=self.negative_prompt,
+                    **given)
+
+
+def resolve(backend: Backend, job: Job) -> Resolved:
+    """``job`` with the backend's defaults filled, each field checked against its rules."""
+    d, rules = backend.defaults, backend.rules
+    r = Resolved(job=job, width=d.width if job.width is None else job.width,
+                 height=d.height if job.height is None else job.height, fps=d.fps if job.fps is None else job.fps,
+                 frames=0, window=0, steps=d.steps if job.steps is None else job.steps,
+                 guidance=d.guidance if job.guidance is None else job.guidance,
+                 negative_prompt=d.negative_prompt if job.negative_prompt is None else job.negative_prompt)
+    seconds = d.seconds if job.seconds is None else job.seconds
+    if not (1 <= r.fps <= 60):
+        raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
+    if not (1 <= r.steps <= 500):
+        raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
+    if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):
+        raise RequestError(f"guidance {r.guidance} is not allowed; use 0 to 30")
+    rules.check_size(r.width, r.height)
+    frames = rules.frames_for(seconds, r.fps)
+    # One call makes the default clip's length (what the model was made for), up to its window.
+    window = min(rules.max_frames, max(rules.frames_for(d.seconds, r.fps), 1 + 2 * rules.frame_step))
+    window = 1 + (window - 1) // rules.frame_step * rules.frame_step
+    r = replace(r, frames=frames, window=window)
+    for capability in job.needs(window_seconds=(window - 1) / r.fps):
+        require(backend.info, capability)
+    tokens = backend.count_tokens(job.prompt.strip())
+    if tokens > rules.max_tokens:
+        raise RequestError(f"the prompt is {tokens} tokens long; this model reads at most {rules.max_tokens}")
+    return r
+
+
+def chunk_plan(r: Resolved, context: int) -> list[int]:
+    """New frames made by each call: the first makes up to ``window``, the others up to ``window -
+    context`` each, adding up to the video's frames."""
+    sizes = [min(r.window, r.frames)]
+    step = r.window - context
+    while sum(sizes) < r.frames:
+        sizes.append(min(step, r.frames - sum(sizes)))
+    return sizes
+
+
+@dataclass
+class Stream:
+    """A video handed out in pieces as it is made: iterating gives (n, H, W, 3) uint8 pieces in
+    order; ``frames``, ``height``, ``width`` and ``fps`` are known before the first."""
+
+    pieces: Iterator[np.ndarray]
+    frames: int
+    height: int
+    width: int
+    fps: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.pieces
+
+    def __len__(self) -> int:
+        return self.frames
+
+
+def stream(backend: Backend, r: Resolved, guard, progress: Progress | None = None,
+           cancelled: Callable[[], bool] | None = None) -> Stream:
+    """The video of ``r``, call by call, each call's frames checked by ``guard`` before they are
+    handed out. ``progress`` counts every call and check, planned here, before the first."""
+    step = backend.rules.frame_step
+    context = 1 + CONTEXT_STEPS * step
+    sizes = chunk_plan(r, context)
+    job = r.job
+    anchor = job.loop and job.image is None
+    calls = ([r.clip(1 + step, job.seed)] if anchor else []) + [r.clip(n, 0) for n in sizes]
+    units = [backend.units(c) + 1 for c in calls]  # its steps, its decode, and the check of its frames
+    progress = Progress.of(progress)
+    progress.expect(sum(units))
+    frames = r.frames - 1 if job.loop else r.frames
+    timings: dict[str, float] = {}
+    return Stream(_pieces(backend, r, sizes, context, anchor, guard, progress, units, cancelled, timings), frames,
+                  r.height, r.width, r.fps, timings)
+
+
+def _pieces(backend, r: Resolved, sizes, context, anchor, guard, progress, units, cancelled, timings):
+    job = r.job
+    shares = iter(units)
+    t0 = time.perf_counter()
+
+    def call(clip: Clip) -> np.ndarray:
+        with progress.part(next(shares)) as part:
+            frames = backend.generate(clip, part, cancelled)
+            with part.doing(CHECKING):
+                guard.video(frames, r.fps, "output", job.prompt, job.user)
+        return frames
+
+    first_image, last_image = job.image, job.last_image
+    if anchor:  # the frame a long loop starts and ends on, from a short clip of its own
+        first_image = call(r.clip(1 + backend.rules.frame_step, job.seed))[0]
+    if job.loop:
+        last_image = first_image
+    tail = None
+    for i, n in enumerate(sizes):
+        final = i == len(sizes) - 1
+        seed = (job.seed + i * CHUNK_SEED_STRIDE) % 2**63
+        given = {"last_image": last_image} if final and last_image is not None else {}
+        if i == 0:
+            if first_image is not None:
+                given["image"] = first_image
+            made = call(r.clip(n, seed, **given))
+        else:
+            prefix = tail[-context:]
+            made = call(r.clip(context + n, seed, prefix=prefix, **given))[context:]
+        out = made[:-1] if (final and job.loop) else made
+        tail = made[-context:]
+        if final:
+            timings["total"] = time.perf_counter() - t0
+        yield out
