@@ -267,6 +267,31 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image)
     return EXIT_OK
 
 
+def edit_on_backend(args, info, operation: str, sources: list[str], make) -> int:
+    """``kino extend``, ``connect`` or ``edit`` on an open model (kino.core): the prompt is moderated
+    before the model loads; ``make(backend, job, guard, progress)`` returns the frames to write."""
+    from kino import core
+    from kino.backends.base import RequestError
+    from kino.safety.guard import Guard
+
+    out = check_output(Path(args.output))
+    job = core.Job(args.prompt, seed=args.seed, seconds=getattr(args, "seconds", None), steps=args.steps,
+                   guidance=args.guidance)
+    try:
+        guard = Guard.from_env()
+        core.guard_inputs(guard, job)
+        stamp = open_stamp(args, info, operation, *sources)
+        backend = load_backend(args, info)
+        bar, progress = progress_bar(f"{operation}ing")
+        with bar:
+            video, fps = make(backend, job, guard, progress)
+            save_video(out, video, fps, stamp, progress=progress)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    print(f"wrote {out} ({len(video)} frames at {fps} fps) with {info.name} ({info.backend})", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_generate(args) -> int:
     from kino.pipelines import long_video, prompting, storyboard
     from kino.pipelines.text_to_video import Request, RequestError
@@ -377,6 +402,16 @@ def cmd_extend(args) -> int:
     from kino.pipelines.long_video import BLEND_FRAMES
     from kino.pipelines.text_to_video import RequestError
 
+    info = locate_model(args)
+    if info.backend != "native":
+        from kino import core
+
+        def make(backend, job, guard, progress):
+            frames, fps = load_video(args.input)
+            fps = round(fps) or 8
+            return core.continue_video(backend, job, frames, fps, guard, progress, backward=args.backward), fps
+
+        return edit_on_backend(args, info, "extend", [args.input], make)
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
@@ -404,6 +439,17 @@ def cmd_connect(args) -> int:
     from kino.pipelines.long_video import BLEND_FRAMES
     from kino.pipelines.text_to_video import RequestError
 
+    info = locate_model(args)
+    if info.backend != "native":
+        from kino import core
+
+        def make(backend, job, guard, progress):
+            a, fps = load_video(args.first)
+            b, _ = load_video(args.second)
+            fps = round(fps) or 8
+            return core.continue_video(backend, job, a, fps, guard, progress, then=b), fps
+
+        return edit_on_backend(args, info, "connect", [args.first, args.second], make)
     out = check_output(Path(args.output))
     a, fps = load_video(args.first)
     b, _ = load_video(args.second)
@@ -428,6 +474,23 @@ def cmd_edit(args) -> int:
     from kino.pipelines.edit import edit
     from kino.pipelines.text_to_video import RequestError
 
+    info = locate_model(args)
+    if info.backend != "native":
+        from kino import core
+        from kino.backends.base import MASKED_EDIT, require
+
+        if args.mask is not None:
+            try:
+                require(info, MASKED_EDIT)
+            except ValueError as e:
+                raise UsageError(str(e)) from e
+
+        def make(backend, job, guard, progress):
+            frames, fps = load_video(args.input)
+            fps = round(fps) or 8
+            return core.restyle(backend, job, frames, fps, args.strength, guard, progress), fps
+
+        return edit_on_backend(args, info, "edit", [args.input], make)
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
@@ -733,6 +796,7 @@ def sampling_options(p: argparse.ArgumentParser, seed: int | None = 0, seed_help
     p.add_argument("--guidance", type=float, default=None)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
     dtype_options(p)
+    memory_options(p)
 
 
 def dtype_options(p: argparse.ArgumentParser) -> None:

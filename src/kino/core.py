@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MAX_PROMPT_CHARS, MAX_SECONDS, TEXT_TO_VIDEO,
-                                Backend, Clip, ModelInfo, RequestError, require)
+                                Backend, Clip, ModelInfo, RequestError, fit_image, require)
 from kino.progress import CHECKING, Progress
 
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
@@ -44,15 +44,16 @@ class Job:
     negative_prompt: str | None = None
     image: np.ndarray | None = None  # (H, W, 3) uint8 first frame
     last_image: np.ndarray | None = None  # (H, W, 3) uint8 last frame
+    prefix: np.ndarray | None = None  # (n, H, W, 3) uint8 frames the new ones carry on from (not handed out again)
     loop: bool = False
     user: str | None = None
 
     def needs(self, window_seconds: float | None = None) -> list[str]:
         """The capabilities making this job takes (``window_seconds``: how long one call may be)."""
-        needs = [IMAGE_TO_VIDEO] if self.image is not None else [TEXT_TO_VIDEO]
+        needs = [IMAGE_TO_VIDEO] if self.image is not None else [] if self.prefix is not None else [TEXT_TO_VIDEO]
         if self.last_image is not None or self.loop:
             needs.append(FIRST_LAST)
-        if self.loop or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
+        if self.loop or self.prefix is not None or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
             needs.append(EXTEND)
         return needs
 
@@ -61,7 +62,7 @@ def check_job(info: ModelInfo, job: Job) -> None:
     """What can be known before the model loads: the prompt's length and the capabilities the job
     needs of ``info``; raises RequestError (CapabilityError) naming what is allowed."""
     prompt = job.prompt.strip()
-    if not prompt and job.image is None:
+    if not prompt and job.image is None and job.prefix is None:
         raise RequestError("the prompt is empty; describe the video in a few words")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise RequestError(f"the prompt has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are allowed")
@@ -122,7 +123,10 @@ def resolve(backend: Backend, job: Job) -> Resolved:
     if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):
         raise RequestError(f"guidance {r.guidance} is not allowed; use 0 to 30")
     rules.check_size(r.width, r.height)
-    frames = rules.frames_for(seconds, r.fps)
+    # New frames: 1 + k * frame_step for a clip of its own; whole frame steps after given frames.
+    step = rules.frame_step
+    frames = rules.frames_for(seconds, r.fps) if job.prefix is None else step * max(1, math.ceil(
+        round(seconds * r.fps, 6) / step))
     # One call makes the default clip's length (what the model was made for), up to its window.
     window = min(rules.max_frames, max(rules.frames_for(d.seconds, r.fps), 1 + 2 * rules.frame_step))
     window = 1 + (window - 1) // rules.frame_step * rules.frame_step
@@ -136,10 +140,10 @@ def resolve(backend: Backend, job: Job) -> Resolved:
 
 
 def chunk_plan(r: Resolved, context: int) -> list[int]:
-    """New frames made by each call: the first makes up to ``window``, the others up to ``window -
-    context`` each, adding up to the video's frames."""
-    sizes = [min(r.window, r.frames)]
+    """New frames made by each call: the first makes up to ``window`` (``window - context`` after
+    given frames), the others up to ``window - context`` each, adding up to the video's frames."""
     step = r.window - context
+    sizes = [min(step if r.job.prefix is not None else r.window, r.frames)]
     while sum(sizes) < r.frames:
         sizes.append(min(step, r.frames - sum(sizes)))
     return sizes
@@ -205,15 +209,99 @@ def _pieces(backend, r: Resolved, sizes, context, anchor, guard, progress, units
         final = i == len(sizes) - 1
         seed = (job.seed + i * CHUNK_SEED_STRIDE) % 2**63
         given = {"last_image": last_image} if final and last_image is not None else {}
-        if i == 0:
+        if i == 0 and job.prefix is None:
             if first_image is not None:
                 given["image"] = first_image
             made = call(r.clip(n, seed, **given))
         else:
-            prefix = tail[-context:]
+            prefix = (tail if i else fit_frames(job.prefix, r.width, r.height))[-context:]
             made = call(r.clip(context + n, seed, prefix=prefix, **given))[context:]
         out = made[:-1] if (final and job.loop) else made
         tail = made[-context:]
         if final:
             timings["total"] = time.perf_counter() - t0
         yield out
+
+
+def fit_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames scaled to cover (width, height) and centre-cropped to it."""
+    return np.stack([fit_image(f, width, height) for f in frames])
+
+
+def input_size(backend: Backend, frames: np.ndarray, width: int | None, height: int | None) -> tuple[int, int]:
+    """The size an edit of ``frames`` is made at: the one asked for, else the input's own rounded
+    down to the model's size multiple (its smallest side at least the model's)."""
+    if width is not None and height is not None:
+        return width, height
+    m = backend.rules.size_multiple
+    h, w = frames.shape[1:3]
+    w, h = max(backend.rules.min_side, w // m * m), max(backend.rules.min_side, h // m * m)
+    return min(w, backend.rules.max_side), min(h, backend.rules.max_side)
+
+
+def continue_video(backend: Backend, job: Job, frames: np.ndarray, fps: int, guard, progress=None,
+                   backward: bool = False, then: np.ndarray | None = None) -> np.ndarray:
+    """``frames`` with ``job.seconds`` of new video after them (before them, ``backward``: led into
+    their first frame), or, given ``then``, a transition from ``frames`` into ``then`` (connect).
+    Inputs are checked whole by ``guard`` first; the result is (T, H, W, 3) uint8 at the size of
+    ``job`` (default: the input's, see ``input_size``), the inputs scaled to it."""
+    progress = Progress.of(progress)
+    for what, video in (("input video", frames), ("second input video", then)):
+        if video is not None:
+            if video.ndim != 4 or len(video) < 1:
+                raise RequestError(f"the {what} has no frames")
+            with progress.doing(CHECKING, 0):
+                guard.video(video, fps, what, job.prompt, job.user)
+    width, height = input_size(backend, frames, job.width, job.height)
+    frames = fit_frames(frames, width, height)
+    step = backend.rules.frame_step
+    if backward:  # the new clip ends on the input's first frame, which is shown once
+        job = replace(job, width=width, height=height, fps=fps, last_image=frames[0])
+        new = gather(stream(backend, resolve(backend, job), guard, progress))
+        return np.concatenate([new[:-1], frames])
+    context = 1 + step * min(CONTEXT_STEPS, (len(frames) - 1) // step)
+    if len(frames) < 1 + step:
+        raise RequestError(f"the video to carry on has {len(frames)} frames; this model needs at least {1 + step}")
+    job = replace(job, width=width, height=height, fps=fps, prefix=frames[-context:],
+                  last_image=None if then is None else fit_image(then[0], width, height))
+    new = gather(stream(backend, resolve(backend, job), guard, progress))
+    if then is None:
+        return np.concatenate([frames, new])
+    return np.concatenate([frames, new[:-1], fit_frames(then, width, height)])  # B's first frame shown once
+
+
+def restyle(backend: Backend, job: Job, frames: np.ndarray, fps: int, strength: float, guard,
+            progress=None) -> np.ndarray:
+    """``frames`` redrawn after ``job.prompt`` to ``strength`` (0: kept, 1: from noise), window by
+    window of the model (VIDEO_TO_VIDEO); inputs and outputs checked by ``guard``."""
+    if not 0 < strength <= 1:
+        raise RequestError(f"strength {strength:g} is not allowed; use more than 0 and at most 1")
+    require(backend.info, "video to video")
+    progress = Progress.of(progress)
+    with progress.doing(CHECKING, 0):
+        guard.video(frames, fps, "input video", job.prompt, job.user)
+    width, height = input_size(backend, frames, job.width, job.height)
+    r = resolve(backend, replace(job, width=width, height=height, fps=fps))
+    frames = fit_frames(frames, width, height)
+    step, window = backend.rules.frame_step, r.window
+    pieces = []
+    starts = list(range(0, len(frames), window))
+    clips = []
+    for start in starts:
+        piece = frames[start:start + window]
+        padded = 1 + step * math.ceil((len(piece) - 1) / step)  # whole steps: the last frame held
+        piece = np.concatenate([piece, np.repeat(piece[-1:], padded - len(piece), axis=0)])
+        clips.append((len(frames[start:start + window]), r.clip(padded, job.seed, video=piece, strength=strength)))
+    progress.expect(sum(backend.units(c) + 1 for _, c in clips))
+    for keep, clip in clips:
+        with progress.part(backend.units(clip) + 1) as part:
+            made = backend.generate(clip, part)
+            with part.doing(CHECKING):
+                guard.video(made, fps, "output", job.prompt, job.user)
+        pieces.append(made[:keep])
+    return np.concatenate(pieces)
+
+
+def gather(video: Stream) -> np.ndarray:
+    """The pieces of a Stream in one (T, H, W, 3) array."""
+    return np.concatenate(list(video))

@@ -150,3 +150,31 @@ def test_core_and_backends_import_nothing_of_toyworld_or_the_director():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert not name.startswith(("kino.pipelines", "kino.data.toyworld", "kino.models")), (f.name, name)
+
+
+def test_extend_connect_and_restyle_on_open_models(open_models, tmp_path, capsys):
+    ltx = str(open_models["ltx"])
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert main(["generate", "a red dog runs", "-o", str(a), "--model", ltx]) == 0
+    assert main(["generate", "a blue cat walks", "-o", str(b), "--model", ltx, "--seed", "3"]) == 0
+    first, _ = read_video(a)
+    runs = {  # output: frames, and the input frames it keeps at its start
+        "extend": (["extend", str(a), "the dog jumps", "--seconds", "3"], 17 + 24),
+        "extend_back": (["extend", str(a), "--seconds", "1", "--backward"], 8 + 17),
+        "connect": (["connect", str(a), str(b), "--seconds", "1"], 17 + 8 - 1 + 17),
+        "restyle_wan": (["edit", str(a), "a red ball", "--strength", "0.5", "--model", str(open_models["wan"])], 17),
+        "restyle_cogvideox": (["edit", str(a), "a dog", "--model", str(open_models["cogvideox"])], 17),
+    }
+    for name, (argv, frames) in runs.items():
+        out = tmp_path / f"{name}.mp4"
+        model = [] if "--model" in argv else ["--model", ltx]
+        assert main([*argv, "-o", str(out), *model]) == 0, name
+        video, _ = read_video(out)
+        assert len(video) == frames, name
+        if name in ("extend", "connect"):  # the input is kept: only re-encoding tells them apart
+            assert np.abs(video[:17].astype(int) - first.astype(int)).mean() < 6, name
+        report = verified(out, capsys)
+        assert "c2pa.edited" in report["c2pa"]["summary"]["actions"], name  # an edit of its input
+    capsys.readouterr()
+    assert main(["edit", str(a), "a hat", "-o", str(tmp_path / "m.mp4"), "--model", ltx, "--mask", str(a)]) == 2
+    assert "cannot do masked edit" in capsys.readouterr().err

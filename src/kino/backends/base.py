@@ -214,8 +214,10 @@ def require(info: ModelInfo, capability: str) -> None:
     models that can."""
     if capability in info.capabilities:
         return
-    from kino.backends.registry import KNOWN
+    from kino.backends.registry import KNOWN, NATIVE_CAPABILITIES
 
     have = [m.label for m in KNOWN if capability in m.capabilities]
+    if capability in NATIVE_CAPABILITIES:
+        have.append("kino's own toyworld models")
     raise CapabilityError(f"{info.name} ({info.pipeline}) cannot do {capability}; it can do "
                           f"{', '.join(info.capabilities)}. Models that can: {', '.join(have) or 'none known'}")
