@@ -149,6 +149,7 @@ class Backend:
     info: ModelInfo
     defaults: Defaults
     rules: Rules
+    guard = None  # the safety checks a service gives the model it loads (kino.safety.guard.Guard)
 
     @property
     def capabilities(self) -> tuple[str, ...]:

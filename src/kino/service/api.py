@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
+from kino.backends.base import Backend
 from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
 from kino.pipelines.text_to_video import Request as GenRequest
@@ -291,6 +292,10 @@ def create_job(
         raise ApiError(503, "model_unavailable", f"model {model!r} cannot be loaded right now; try again later",
                        retry_after=30) from None
     frames_in = None
+    if isinstance(pipe, Backend):  # an open model: kino.core
+        return create_open_job(svc, who, pipe, model, command, uploads, prompt=prompt, seed=seed, seconds=seconds,
+                               fps=fps, width=width, height=height, steps=steps, guidance=guidance, loop=loop,
+                               camera=camera, sampler=sampler)
     try:
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":
@@ -339,6 +344,49 @@ def create_job(
         audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
     svc.notifier.notify(job_id)
     return job_out(job, queue_position(svc.sessions, job))
+
+
+def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, command: str, uploads: dict, *,
+                    prompt: str, seed: int, seconds, fps, width, height, steps, guidance, loop: bool, camera,
+                    sampler) -> JobOut:
+    """Queue a job for an open model (kino.backends): resolved against its capabilities and rules,
+    the prompt and pictures moderated, before it is queued."""
+    from kino import core
+
+    if command == "extend":
+        raise ApiError(422, "not_supported", f"extending uploaded videos through the service is not yet offered "
+                       f"on open models; {model} is a {backend.info.backend} model")
+    if sampler:
+        raise ApiError(422, "invalid_request", f"sampler works with kino's own models only; {model} is a "
+                       f"{backend.info.backend} model")
+    try:
+        images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
+        job = core.Job(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, fps=fps, width=width,
+                       height=height, steps=steps, guidance=guidance, loop=loop, user=who.user.name, **images)
+        core.check_job(backend.info, job)
+        core.guard_inputs(backend.guard, job)
+        r = core.resolve(backend, job)
+    except UploadError as e:
+        raise ApiError(e.status, e.code, str(e)) from None
+    except RequestError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
+    except SafetyRefusal as e:
+        raise refuse(svc, who, e, prompt) from None
+    seconds = (r.frames - (1 if loop else 0)) / r.fps
+    check_policy(svc, who, GenRequest(job.prompt, seconds=seconds, width=r.width, height=r.height, steps=r.steps))
+    params = dict(prompt=job.prompt.strip(), seed=seed, seconds=job.seconds if job.seconds is not None else seconds,
+                  fps=r.fps, width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=None,
+                  loop=loop, layout=False, user=who.user.name, backend=backend.info.backend)
+    job_id = new_job_id()
+    inputs = store_uploads(svc, job_id, uploads)
+    with svc.sessions.begin() as db:
+        row = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
+                  params=params, inputs=inputs, status=QUEUED, step=0, total_steps=r.steps, attempts=0,
+                  cancel_requested=False, created=now())
+        db.add(row)
+        audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
+    svc.notifier.notify(job_id)
+    return job_out(row, queue_position(svc.sessions, row))
 
 
 def decoded_video(upload: tuple[bytes, str]):

@@ -269,7 +269,9 @@ def stamp(settings: Settings, pipelines, job: Job, folder: Path):
 
     operation = "extend" if job.command == "extend" else "generate"
     sources = tuple(folder / job.inputs[k] for k in ("video",) if k in job.inputs)
-    return provenance.Stamp(ensure(settings.signing_keys), pipelines.model_id(job.model), operation, sources)
+    detail = pipelines.detail(job.model) if hasattr(pipelines, "detail") else None
+    return provenance.Stamp(ensure(settings.signing_keys), pipelines.model_id(job.model), operation, sources,
+                            model_detail=detail)
 
 
 def user_field(name: str) -> dict:
@@ -294,7 +296,16 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
     out.parent.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     writing = nullcontext(progress)  # what the writing counts into: the job's progress, or a part set aside
-    if job.command == "extend":
+    if p.get("backend"):  # an open model (kino.backends) through kino.core
+        from kino import core
+
+        images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
+        cj = core.Job(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
+                      height=p["height"], steps=p["steps"], guidance=p["guidance"], loop=p.get("loop", False),
+                      user=p.get("user") or None, **images)
+        video = core.stream(pipe, core.resolve(pipe, cj), pipe.guard, progress)
+        fps = video.fps
+    elif job.command == "extend":
         frames, fps = read_video(folder / job.inputs["video"])
         fps = round(fps) or 8
         # Made whole before it is written: the writing is set aside first, so the progress never goes back.

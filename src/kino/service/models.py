@@ -29,8 +29,22 @@ class Pipelines:
             if name not in self._loaded:
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)
-                self._loaded[name] = TextToVideoPipeline.from_pretrained(self.models[name], dtype=self.dtype)
+                self._loaded[name] = self._load(self.models[name])
             return self._loaded[name]
+
+    def _load(self, folder: str):
+        """kino's own pipeline for a kino folder; for an open model (a diffusers folder or a cached Hub
+        id) its Backend (kino.backends), carrying the service's safety checks as ``guard``."""
+        from kino.backends.registry import load, locate
+
+        info = locate(folder)
+        if info.backend == "native":
+            return TextToVideoPipeline.from_pretrained(info.path, dtype=self.dtype)
+        from kino.safety.guard import Guard
+
+        backend = load(info, self.dtype)
+        backend.guard = Guard.from_env()
+        return backend
 
     def model_id(self, name: str) -> str:
         """``folder@sha256:...`` of the weights, for the C2PA manifest (hashed once per process)."""
@@ -38,5 +52,16 @@ class Pipelines:
 
         with self._lock:
             if name not in self._ids:
-                self._ids[name] = model_id(self.models[name])
+                self._ids[name] = model_id(self.models[name]) if self.detail(name) is None else (
+                    f"{self.models[name]}@sha256:{self.detail(name)['weights_sha256'][:16]}")
             return self._ids[name]
+
+    def detail(self, name: str) -> dict | None:
+        """What the C2PA manifest records of an open model beside its id (backend, weights' SHA-256);
+        None for kino's own."""
+        from kino.backends.registry import locate, weights_sha256
+
+        info = locate(self.models[name])
+        if info.backend == "native":
+            return None
+        return {"backend": info.backend, "pipeline": info.pipeline, "weights_sha256": weights_sha256(info.path)}

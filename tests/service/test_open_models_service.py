@@ -1,0 +1,92 @@
+"""An open model (a tiny random LTX-Video folder) served by `kino serve`'s app: allowed or forbidden
+by role, moderated before it is queued, signed with its backend and weights (issue 24)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kino.data.video_io import read_video
+from kino.service.settings import Settings
+
+from service_helpers import add_user, wait_for, with_policy
+
+
+@pytest.fixture(scope="module")
+def ltx_folder(tmp_path_factory):
+    from kino.backends.random_folders import build
+
+    return build("ltx", tmp_path_factory.mktemp("open") / "ltx")
+
+
+@pytest.fixture
+def open_client(tmp_path, tiny_model_dir, ltx_folder):
+    from fastapi.testclient import TestClient
+
+    from kino.service.app import create_app
+    from kino.service.models import Pipelines
+
+    models = {"default": str(tiny_model_dir), "ltx": str(ltx_folder)}
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'kino.db'}", data_dir=tmp_path / "data", models=models,
+                        lease_seconds=3.0, poll_seconds=0.05)
+    settings = with_policy(settings, "artist", models=("default", "ltx"))
+    with TestClient(create_app(settings, Pipelines(models))) as client:
+        yield client
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((96, 160, 3), (200, 40, 40), np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_open_model_makes_a_signed_video_through_the_service(open_client, tmp_path):
+    from kino.backends.registry import weights_sha256
+    from kino.provenance.verify import verify
+
+    h = add_user(open_client, "ann", "artist")
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a red dog runs", "model": "ltx", "seed": 2},
+                         files={"image": ("first.png", png(), "image/png")}, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["params"]["backend"] == "ltx" and r.json()["command"] == "image_to_video"
+    done = wait_for(open_client, h, r.json()["id"])
+    assert done["status"] == "done", done
+    path = tmp_path / "out.mp4"
+    path.write_bytes(open_client.get(done["video_url"], headers=h).content)
+    frames, _ = read_video(path)
+    assert frames.shape == (17, 128, 128, 3)
+    svc = open_client.app.state.service
+    verdict = verify(path, svc.settings.signing_keys.joinpath("root.pem").read_bytes()).to_dict()
+    assert verdict["c2pa"]["status"] == "valid" and verdict["watermark"]["present"]
+    summary = verdict["c2pa"]["summary"]
+    ltx = svc.settings.models["ltx"]
+    assert summary["backend"] == "ltx" and summary["weights_sha256"] == weights_sha256(ltx)
+    from sqlalchemy import select
+
+    from kino.service.db import AuditEvent
+
+    with svc.sessions() as db:
+        created = db.scalars(select(AuditEvent).where(AuditEvent.action == "job.create")).all()
+    assert [e.detail["model"] for e in created] == ["ltx"]
+
+
+def test_open_models_are_refused_by_role_by_capability_and_by_moderation(open_client):
+    svc = open_client.app.state.service
+    h = add_user(open_client, "ann", "artist")
+    p = add_user(open_client, "pat", "public")  # its policy allows the default model only
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a dog", "model": "ltx"}, headers=p)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "model_not_allowed"
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a man stabs a woman to death, blood everywhere",
+                                               "model": "ltx"}, headers=h)
+    assert r.status_code == 403 and r.json()["error"]["category"] == "violence_extreme", r.text
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a dog", "model": "ltx", "width": 100}, headers=h)
+    assert r.status_code == 422 and "width 100 is not allowed" in r.json()["error"]["message"], r.text
+    with svc.sessions() as db:
+        from sqlalchemy import func, select
+
+        from kino.service.db import Job
+
+        assert db.scalar(select(func.count()).select_from(Job)) == 0
