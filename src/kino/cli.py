@@ -477,18 +477,18 @@ def cmd_edit(args) -> int:
     info = locate_model(args)
     if info.backend != "native":
         from kino import core
-        from kino.backends.base import MASKED_EDIT, require
+        from kino.backends.base import MASKED_EDIT, VIDEO_TO_VIDEO, require
 
-        if args.mask is not None:
-            try:
-                require(info, MASKED_EDIT)
-            except ValueError as e:
-                raise UsageError(str(e)) from e
+        try:
+            require(info, VIDEO_TO_VIDEO if args.mask is None else MASKED_EDIT)
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+        region = None if args.mask is None else load_image(args.mask, "--mask").mean(axis=2) > 127
 
         def make(backend, job, guard, progress):
             frames, fps = load_video(args.input)
             fps = round(fps) or 8
-            return core.restyle(backend, job, frames, fps, args.strength, guard, progress), fps
+            return core.restyle(backend, job, frames, fps, args.strength, guard, progress, mask=region), fps
 
         return edit_on_backend(args, info, "edit", [args.input], make)
     out = check_output(Path(args.output))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MAX_PROMPT_CHARS, MAX_SECONDS, TEXT_TO_VIDEO,
-                                Backend, Clip, ModelInfo, RequestError, fit_image, require)
+from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MASKED_EDIT, MAX_PROMPT_CHARS, MAX_SECONDS,
+                                TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo, RequestError, fit_image, require)
 from kino.progress import CHECKING, Progress
 
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
@@ -51,9 +51,11 @@ class Job:
     def needs(self, window_seconds: float | None = None) -> list[str]:
         """The capabilities making this job takes (``window_seconds``: how long one call may be)."""
         needs = [IMAGE_TO_VIDEO] if self.image is not None else [] if self.prefix is not None else [TEXT_TO_VIDEO]
+        if self.loop and self.image is None:  # its first frame is made first, then the loop from it
+            needs.append(IMAGE_TO_VIDEO)
         if self.last_image is not None or self.loop:
             needs.append(FIRST_LAST)
-        if self.loop or self.prefix is not None or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
+        if self.prefix is not None or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
             needs.append(EXTEND)
         return needs
 
@@ -271,12 +273,16 @@ def continue_video(backend: Backend, job: Job, frames: np.ndarray, fps: int, gua
 
 
 def restyle(backend: Backend, job: Job, frames: np.ndarray, fps: int, strength: float, guard,
-            progress=None) -> np.ndarray:
+            progress=None, mask: np.ndarray | None = None) -> np.ndarray:
     """``frames`` redrawn after ``job.prompt`` to ``strength`` (0: kept, 1: from noise), window by
-    window of the model (VIDEO_TO_VIDEO); inputs and outputs checked by ``guard``."""
+    window of the model (VIDEO_TO_VIDEO), or, given ``mask`` ((H, W) bool, True where content may
+    change), redrawn inside it only (MASKED_EDIT); inputs and outputs checked by ``guard``."""
     if not 0 < strength <= 1:
         raise RequestError(f"strength {strength:g} is not allowed; use more than 0 and at most 1")
-    require(backend.info, "video to video")
+    require(backend.info, VIDEO_TO_VIDEO if mask is None else MASKED_EDIT)
+    if mask is not None and not mask.any():
+        raise RequestError("the mask is empty; make it white where the video may change")
+    given = {} if mask is None else {"mask": mask}
     progress = Progress.of(progress)
     with progress.doing(CHECKING, 0):
         guard.video(frames, fps, "input video", job.prompt, job.user)
@@ -291,7 +297,8 @@ def restyle(backend: Backend, job: Job, frames: np.ndarray, fps: int, strength: 
         piece = frames[start:start + window]
         padded = 1 + step * math.ceil((len(piece) - 1) / step)  # whole steps: the last frame held
         piece = np.concatenate([piece, np.repeat(piece[-1:], padded - len(piece), axis=0)])
-        clips.append((len(frames[start:start + window]), r.clip(padded, job.seed, video=piece, strength=strength)))
+        clips.append((len(frames[start:start + window]), r.clip(padded, job.seed, video=piece, strength=strength,
+                                                                 **given)))
     progress.expect(sum(backend.units(c) + 1 for _, c in clips))
     for keep, clip in clips:
         with progress.part(backend.units(clip) + 1) as part:
@@ -299,7 +306,14 @@ def restyle(backend: Backend, job: Job, frames: np.ndarray, fps: int, strength: 
             with part.doing(CHECKING):
                 guard.video(made, fps, "output", job.prompt, job.user)
         pieces.append(made[:keep])
-    return np.concatenate(pieces)
+    made = np.concatenate(pieces)
+    if mask is not None:  # outside the mask the input stays as it was, whatever the model drew there
+        from PIL import Image
+
+        inside = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height),
+                                                                                Image.Resampling.NEAREST)) > 127
+        made = np.where(inside[None, :, :, None], made, frames)
+    return made
 
 
 def gather(video: Stream) -> np.ndarray:

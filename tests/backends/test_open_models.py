@@ -22,7 +22,7 @@ def open_models(tmp_path_factory):
     from kino.backends.random_folders import build
 
     root = tmp_path_factory.mktemp("open_models")
-    return {family: build(family, root / family) for family in FAMILIES}
+    return {family: build(family, root / family) for family in (*FAMILIES, "wan-flf2v", "wan-vace")}
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +82,7 @@ def test_ltx_animates_an_image_reaches_a_last_frame_loops_and_runs_past_its_wind
 def test_a_capability_the_model_lacks_exits_2_naming_the_models_that_have_it(open_models, pictures, tmp_path, capsys):
     out = tmp_path / "out.mp4"
     for flags, capability in ((["--image", str(pictures / "first.png")], "image to video"),
-                              (["--seconds", "30"], "extend"), (["--loop"], "first-last frame")):
+                              (["--seconds", "30"], "extend"), (["--loop"], "image to video")):
         capsys.readouterr()
         assert main(["generate", "a dog", "-o", str(out), "--model", str(open_models["wan"]), *flags]) == 2
         err = capsys.readouterr().err
@@ -178,3 +178,70 @@ def test_extend_connect_and_restyle_on_open_models(open_models, tmp_path, capsys
     capsys.readouterr()
     assert main(["edit", str(a), "a hat", "-o", str(tmp_path / "m.mp4"), "--model", ltx, "--mask", str(a)]) == 2
     assert "cannot do masked edit" in capsys.readouterr().err
+
+
+def test_wan_flf2v_and_vace_do_what_their_folders_can(open_models, pictures, tmp_path, capsys):
+    first, last = str(pictures / "first.png"), str(pictures / "last.png")
+    a = tmp_path / "a.mp4"
+    assert main(["generate", "a red dog runs", "-o", str(a), "--model", str(open_models["wan"])]) == 0
+    runs = {
+        "flf2v": (["generate", "a dog", "--model", "wan-flf2v", "--image", first, "--last-image", last], 17),
+        "flf2v_loop": (["generate", "a dog", "--model", "wan-flf2v", "--image", first, "--loop"], 16),
+        "vace_text": (["generate", "a dog", "--model", "wan-vace"], 17),
+        "vace_first_last": (["generate", "a dog", "--model", "wan-vace", "--image", first, "--last-image", last], 17),
+        "vace_long": (["generate", "a dog", "--model", "wan-vace", "--seconds", "4"], 33),
+        "vace_extend": (["extend", str(a), "a dog", "--model", "wan-vace", "--seconds", "1"], 17 + 8),
+        "vace_connect": (["connect", str(a), str(a), "--model", "wan-vace", "--seconds", "1"], 17 + 8 - 1 + 17),
+    }
+    for name, (argv, frames) in runs.items():
+        out = tmp_path / f"{name}.mp4"
+        argv = [str(open_models[x]) if x in open_models else x for x in argv]
+        assert main([*argv, "-o", str(out)]) == 0, name
+        assert len(read_video(out)[0]) == frames, name
+        verified(out, capsys)
+    capsys.readouterr()
+    assert main(["generate", "a dog", "-o", str(tmp_path / "x.mp4"), "--model", str(open_models["wan-flf2v"])]) == 2
+    assert "cannot do text to video" in capsys.readouterr().err
+
+
+def test_a_masked_edit_redraws_inside_the_mask_and_keeps_the_rest(open_models, tmp_path, capsys):
+    a, out = tmp_path / "a.mp4", tmp_path / "edited.mp4"
+    assert main(["generate", "a red dog runs", "-o", str(a), "--model", str(open_models["wan"])]) == 0
+    mask = np.zeros((128, 128), np.uint8)
+    mask[:, :64] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    assert main(["edit", str(a), "a hat", "-o", str(out), "--model", str(open_models["wan-vace"]), "--mask",
+                 str(tmp_path / "mask.png")]) == 0
+    before, after = read_video(a)[0].astype(int), read_video(out)[0].astype(int)
+    change = np.abs(before - after).mean(axis=(0, 3))
+    assert change[:, 70:].mean() < 8  # kept: only re-encoding and the watermark differ
+    assert change[:, :58].mean() > 3 * change[:, 70:].mean()  # redrawn by the model
+    verified(out, capsys)
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(tmp_path / "empty.png")
+    assert main(["edit", str(a), "a hat", "-o", str(tmp_path / "e.mp4"), "--model", str(open_models["wan-vace"]),
+                 "--mask", str(tmp_path / "empty.png")]) == 2
+    assert "the mask is empty" in capsys.readouterr().err
+
+
+def test_a_wan_i2v_folder_without_last_frame_positions_offers_image_to_video_only(open_models, tmp_path):
+    from kino.backends.registry import locate
+
+    folder = tmp_path / "i2v"
+    shutil.copytree(open_models["wan-flf2v"], folder)
+    config = json.loads((folder / "transformer" / "config.json").read_text())
+    config["pos_embed_seq_len"] = None
+    (folder / "transformer" / "config.json").write_text(json.dumps(config))
+    assert locate(folder).capabilities == ("image to video",)
+    assert "first-last frame" in locate(open_models["wan-flf2v"]).capabilities
+
+
+def test_a_minute_is_made_call_by_call(open_models, tmp_path, capsys):
+    folder = tmp_path / "ltx"
+    shutil.copytree(open_models["ltx"], folder)  # a longer window, as real models have: fewer calls
+    (folder / "kino.json").write_text(json.dumps({"defaults": {"width": 128, "height": 128, "seconds": 8, "fps": 4,
+                                                               "steps": 1}}))
+    out = tmp_path / "minute.mp4"
+    assert main(["generate", "a dog runs along a beach", "-o", str(out), "--model", str(folder), "--seconds", "60"]) == 0
+    video, fps = read_video(out)
+    assert len(video) == 241 and fps == 4
+    verified(out, capsys)

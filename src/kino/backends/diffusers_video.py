@@ -200,10 +200,23 @@ class DiffusersBackend(Backend):
         return pipe._normalize_latents(z, pipe.vae.latents_mean, pipe.vae.latents_std).float()
 
     def _wan(self, clip: Clip, common: dict):
+        from PIL import Image
+
+        common = dict(common, num_frames=clip.frames)
+        if self.info.pipeline == "WanImageToVideoPipeline":
+            if clip.image is None:
+                raise RequestError(f"{self.info.name} starts from a first image; give one with the last image")
+            first = Image.fromarray(fit_image(clip.image, clip.width, clip.height))
+            last = None if clip.last_image is None else Image.fromarray(
+                fit_image(clip.last_image, clip.width, clip.height))
+            return self.pipe, dict(common, image=first, last_image=last)
+        if self.info.pipeline == "WanVACEPipeline":
+            return self.pipe, dict(common, **vace_inputs(clip))
         if clip.video is not None:
             video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
+            common.pop("num_frames")  # the video's own
             return self.variant("WanVideoToVideoPipeline"), dict(common, video=_pil(video), strength=clip.strength)
-        return self.variant("WanPipeline"), dict(common, num_frames=clip.frames)
+        return self.variant("WanPipeline"), common
 
     def _cogvideox(self, clip: Clip, common: dict):
         if clip.video is not None:
@@ -211,6 +224,31 @@ class DiffusersBackend(Backend):
             return self.variant("CogVideoXVideoToVideoPipeline"), dict(common, video=_pil(video),
                                                                        strength=clip.strength)
         return self.variant("CogVideoXPipeline"), dict(common, num_frames=clip.frames)
+
+
+def vace_inputs(clip: Clip) -> dict:
+    """VACE's ``video`` and ``mask`` for a clip: given pixels where the mask is black (kept), grey
+    where it is white (made): the first and last images, leading frames, or a video to redraw
+    inside a mask. Nothing given: plain text to video."""
+    from PIL import Image
+
+    if all(x is None for x in (clip.image, clip.last_image, clip.prefix, clip.video)):
+        return {}
+    w, h = clip.width, clip.height
+    video = np.full((clip.frames, h, w, 3), 127, np.uint8)
+    made = np.ones((clip.frames, h, w), bool)
+    if clip.video is not None:
+        video[:] = np.stack([fit_image(f, w, h) for f in clip.video])
+        region = np.asarray(Image.fromarray(clip.mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST))
+        made[:] = region > 127
+    if clip.prefix is not None:
+        video[: len(clip.prefix)] = np.stack([fit_image(f, w, h) for f in clip.prefix])
+        made[: len(clip.prefix)] = False
+    if clip.image is not None:
+        video[0], made[0] = fit_image(clip.image, w, h), False
+    if clip.last_image is not None:
+        video[-1], made[-1] = fit_image(clip.last_image, w, h), False
+    return {"video": _pil(video), "mask": [Image.fromarray(m.astype(np.uint8) * 255, "L") for m in made]}
 
 
 def folder_defaults(folder: Path, family: str) -> Defaults:

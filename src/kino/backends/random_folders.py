@@ -110,7 +110,69 @@ def cogvideox(size: str):
                              scheduler=CogVideoXDDIMScheduler())
 
 
-FAMILIES: dict[str, Callable] = {"wan": wan, "ltx": ltx, "cogvideox": cogvideox}
+def _wan_vae(size: str):
+    from diffusers import AutoencoderKLWan
+
+    if size == "real":
+        return AutoencoderKLWan()
+    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])
+
+
+def _wan_transformer(size: str, cls=None, **kw):
+    from diffusers import WanTransformer3DModel
+
+    cls = cls or WanTransformer3DModel
+    if size == "real":  # the 14B models: 40 layers of width 5120
+        return cls(num_attention_heads=40, attention_head_dim=128, ffn_dim=13824, num_layers=40, text_dim=4096, **kw)
+    return cls(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, out_channels=16, text_dim=32,
+               freq_dim=256, ffn_dim=32, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+               **{"num_layers": 2, "in_channels": 16, **kw})
+
+
+def wan_i2v(size: str):
+    """Wan2.1-FLF2V: the first and last frames' latents beside the noise, and both frames' CLIP image
+    states (``pos_embed_seq_len`` places the two; Wan2.1-I2V, which lacks it, takes a first frame only)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    if size == "real":
+        vision = CLIPVisionConfig(hidden_size=1280, projection_dim=1024, num_hidden_layers=32, num_attention_heads=16,
+                                  image_size=224, intermediate_size=5120, patch_size=14)
+        image_dim, text_encoder = 1280, t5_encoder(4096, 24, 64, 10240, umt5=True)
+    else:
+        vision = CLIPVisionConfig(hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2,
+                                  image_size=32, intermediate_size=16, patch_size=1)
+        image_dim, text_encoder = 4, t5_encoder(32, 1, 2, 64, umt5=True)
+    return WanImageToVideoPipeline(
+        tokenizer=tokenizer(), text_encoder=text_encoder, vae=_wan_vae(size),
+        transformer=_wan_transformer(size, in_channels=36, image_dim=image_dim,
+                                     pos_embed_seq_len=2 * ((vision.image_size // vision.patch_size) ** 2 + 1)),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0 if size == "real" else 7.0),
+        image_encoder=CLIPVisionModelWithProjection(vision),
+        image_processor=CLIPImageProcessor(crop_size=vision.image_size, size=vision.image_size))
+
+
+def wan_vace(size: str):
+    """Wan2.1-VACE: given frames and masks (extend, masked edit, first and last frames) beside the noise."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanVACEPipeline, WanVACETransformer3DModel
+
+    torch.manual_seed(0)
+    if size == "real":  # VACE-1.3B: the T2V-1.3B transformer with 15 VACE blocks
+        transformer = WanVACETransformer3DModel(num_attention_heads=12, attention_head_dim=128, ffn_dim=8960,
+                                                num_layers=30, text_dim=4096, vace_layers=list(range(0, 30, 2)))
+        text_encoder = t5_encoder(4096, 24, 64, 10240, umt5=True)
+    else:
+        transformer = _wan_transformer(size, cls=WanVACETransformer3DModel, num_layers=3, vace_layers=[0, 2],
+                                       vace_in_channels=96)
+        text_encoder = t5_encoder(32, 1, 2, 64, umt5=True)
+    return WanVACEPipeline(tokenizer=tokenizer(), text_encoder=text_encoder, vae=_wan_vae(size), transformer=transformer,
+                           scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0 if size == "real" else 7.0))
+
+
+FAMILIES: dict[str, Callable] = {"wan": wan, "wan-flf2v": wan_i2v, "wan-vace": wan_vace, "ltx": ltx,
+                                 "cogvideox": cogvideox}
 
 
 def build(family: str, out: str | Path, size: str = "tiny") -> Path:

@@ -24,6 +24,8 @@ NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_
 # backend that runs it and what it can do there.
 PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "WanPipeline": ("wan", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
+    "WanImageToVideoPipeline": ("wan", (IMAGE_TO_VIDEO, FIRST_LAST)),
+    "WanVACEPipeline": ("wan", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, MASKED_EDIT)),
     "LTXPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "LTXConditionPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "CogVideoXPipeline": ("cogvideox", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
@@ -49,6 +51,10 @@ class Known:
 KNOWN = (
     Known("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline"),
     Known("Wan-AI/Wan2.1-T2V-14B-Diffusers", "WanPipeline"),
+    Known("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "WanImageToVideoPipeline"),
+    Known("Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "WanImageToVideoPipeline"),
+    Known("Wan-AI/Wan2.1-VACE-1.3B-diffusers", "WanVACEPipeline"),
+    Known("Wan-AI/Wan2.1-VACE-14B-diffusers", "WanVACEPipeline"),
     Known("Lightricks/LTX-Video", "LTXPipeline"),
     Known("THUDM/CogVideoX-2b", "CogVideoXPipeline"),
     Known("THUDM/CogVideoX-5b", "CogVideoXPipeline"),
@@ -110,11 +116,20 @@ def describe(folder: Path, name: str) -> ModelInfo:
             raise ModelError(f"model {name} is a {cls or 'diffusers'} folder, which kino does not run yet; it runs "
                              f"{', '.join(PIPELINES)}")
         backend, caps = PIPELINES[cls]
+        if cls == "WanImageToVideoPipeline" and not _config(folder / "transformer").get("pos_embed_seq_len"):
+            caps = (IMAGE_TO_VIDEO,)  # Wan2.1-I2V: a first frame only (FLF2V places a last one too)
         return ModelInfo(name, str(folder), backend, cls, caps)
     if (folder / "config.json").is_file():  # kino's own; its loader says what is wrong with it, if anything
         return ModelInfo(name, str(folder), "native", "kino DiT + causal video VAE", NATIVE_CAPABILITIES)
     raise ModelError(f"model {name}: {folder} holds neither model_index.json (a diffusers folder) nor "
                      "config.json and model.safetensors (a kino folder)")
+
+
+def _config(component: Path) -> dict:
+    try:
+        return json.loads((component / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def weight_files(folder: Path) -> list[Path]:
