@@ -241,6 +241,14 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image)
     for flag, given in (("--enhance", args.enhance), ("--sampler", args.sampler)):
         if given:
             raise UsageError(f"{flag} works with kino's own models only; {info.name} is a {info.backend} model")
+    from kino.pipelines import storyboard
+
+    story = storyboard.from_prompt(args.prompt, args.seconds, args.seed)
+    if story is not None:
+        if args.loop or image is not None or last_image is not None:
+            raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
+        options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
+        return story_on_backend(args, info, story, out, options, "generate")
     prompt = args.prompt
     if args.camera:
         from kino.pipelines.prompting import with_camera
@@ -264,6 +272,39 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image)
         raise UsageError(str(e)) from e
     print(f"wrote {out} ({video.width}x{video.height}, {video.frames} frames at {video.fps} fps) with "
           f"{info.name} ({info.backend}) in {video.timings.get('total', 0):.1f}s", file=sys.stderr)
+    return EXIT_OK
+
+
+def story_on_backend(args, info, story, out: Path, options: dict, operation: str) -> int:
+    """A storyboard's shots made by an open model (kino.core.shots), joined with hard cuts: every
+    shot's prompt is moderated before the model loads. Characters carry over in words (each shot's
+    prompt names them as the storyboard describes them)."""
+    from kino import core
+    from kino.backends.base import RequestError
+    from kino.safety.guard import Guard
+
+    try:
+        prompts = story.prompts()
+        jobs = [core.Job(text, seed=(story.seed + i) % 2**63, seconds=shot.seconds, **options)
+                for i, (text, shot) in enumerate(zip(prompts, story.shots, strict=True))]
+        for i, job in enumerate(jobs):
+            print(f"shot {i + 1}: {job.prompt}", file=sys.stderr)
+            core.check_job(info, job)
+        guard = Guard.from_env()
+        for job in jobs:
+            core.guard_inputs(guard, job)
+        stamp = open_stamp(args, info, operation)
+        backend = load_backend(args, info)
+        resolved = [core.resolve(backend, job) for job in jobs]
+        bar, progress = progress_bar("storyboard")
+        with bar:
+            video = core.shots(backend, resolved, guard, progress)
+            save_video(out, video, video.fps, stamp, progress=progress)
+    except RequestError as e:
+        raise UsageError(str(e)) from e
+    cuts = [sum(r.frames for r in resolved[:i]) for i in range(1, len(resolved))]
+    print(f"wrote {out} ({len(resolved)} shots, {video.frames} frames at {video.fps} fps; cuts at frames {cuts}) "
+          f"with {info.name} ({info.backend})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -368,6 +409,11 @@ def cmd_storyboard(args) -> int:
         story = storyboard.load(args.story)
         if args.seed is not None:
             story = dataclasses.replace(story, seed=args.seed)
+        info = locate_model(args)
+        if info.backend != "native":
+            return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
+                                                                 steps=args.steps, guidance=args.guidance),
+                                    "storyboard")
         pipe = load_pipeline(args)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
                                                   guidance=args.guidance), output_stamp(args, "storyboard"))

@@ -170,23 +170,51 @@ class Stream:
         return self.frames
 
 
+def call_units(backend: Backend, r: Resolved) -> list[int]:
+    """Units of work (kino.progress) of each call ``stream`` makes for ``r``: its steps, its decode
+    and the check of its frames."""
+    step = backend.rules.frame_step
+    sizes = chunk_plan(r, 1 + CONTEXT_STEPS * step)
+    anchor = [r.clip(1 + step, 0)] if r.job.loop and r.job.image is None else []
+    return [backend.units(c) + 1 for c in anchor + [r.clip(n, 0) for n in sizes]]
+
+
 def stream(backend: Backend, r: Resolved, guard, progress: Progress | None = None,
            cancelled: Callable[[], bool] | None = None) -> Stream:
     """The video of ``r``, call by call, each call's frames checked by ``guard`` before they are
     handed out. ``progress`` counts every call and check, planned here, before the first."""
-    step = backend.rules.frame_step
-    context = 1 + CONTEXT_STEPS * step
-    sizes = chunk_plan(r, context)
-    job = r.job
-    anchor = job.loop and job.image is None
-    calls = ([r.clip(1 + step, job.seed)] if anchor else []) + [r.clip(n, 0) for n in sizes]
-    units = [backend.units(c) + 1 for c in calls]  # its steps, its decode, and the check of its frames
+    context = 1 + CONTEXT_STEPS * backend.rules.frame_step
+    units = call_units(backend, r)
     progress = Progress.of(progress)
     progress.expect(sum(units))
-    frames = r.frames - 1 if job.loop else r.frames
+    frames = r.frames - 1 if r.job.loop else r.frames
     timings: dict[str, float] = {}
-    return Stream(_pieces(backend, r, sizes, context, anchor, guard, progress, units, cancelled, timings), frames,
-                  r.height, r.width, r.fps, timings)
+    anchor = r.job.loop and r.job.image is None
+    return Stream(_pieces(backend, r, chunk_plan(r, context), context, anchor, guard, progress, units, cancelled,
+                          timings), frames, r.height, r.width, r.fps, timings)
+
+
+def shots(backend: Backend, shots: list[Resolved], guard, progress: Progress | None = None,
+          cancelled: Callable[[], bool] | None = None) -> Stream:
+    """Several shots, each made as ``stream`` makes a video, joined with hard cuts (a storyboard);
+    they share one size and frame rate. ``progress`` plans every shot's work before the first."""
+    first = shots[0]
+    if any((s.width, s.height, s.fps) != (first.width, first.height, first.fps) for s in shots):
+        raise RequestError("the shots of one video must share its size and frame rate")
+    progress = Progress.of(progress)
+    shares = [sum(call_units(backend, s)) for s in shots]
+    progress.expect(sum(shares))
+    timings: dict[str, float] = {}
+
+    def pieces() -> Iterator[np.ndarray]:
+        t0 = time.perf_counter()
+        for shot, share in zip(shots, shares, strict=True):
+            with progress.part(share) as part:
+                yield from stream(backend, shot, guard, part, cancelled)
+        timings["total"] = time.perf_counter() - t0
+
+    frames = sum(s.frames - (1 if s.job.loop else 0) for s in shots)
+    return Stream(pieces(), frames, first.height, first.width, first.fps, timings)
 
 
 def _pieces(backend, r: Resolved, sizes, context, anchor, guard, progress, units, cancelled, timings):

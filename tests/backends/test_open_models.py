@@ -245,3 +245,18 @@ def test_a_minute_is_made_call_by_call(open_models, tmp_path, capsys):
     video, fps = read_video(out)
     assert len(video) == 241 and fps == 4
     verified(out, capsys)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_two_shot_storyboard_on_each_open_model(open_models, family, tmp_path, capsys):
+    story = tmp_path / "story.yaml"
+    story.write_text("seed: 4\ncharacters:\n  rex: a small dog\nshots:\n  - prompt: rex runs on the beach\n"
+                     "    seconds: 2\n  - prompt: rex walks in the park\n    seconds: 1\n")
+    out = tmp_path / "story.mp4"
+    assert main(["storyboard", str(story), "-o", str(out), "--model", str(open_models[family])]) == 0
+    assert len(read_video(out)[0]) == 17 + 9
+    assert "cuts at frames [17]" in capsys.readouterr().err
+    verified(out, capsys)
+    story.write_text("shots:\n  - prompt: a dog runs\n  - prompt: a man stabs a woman to death, blood everywhere\n")
+    assert main(["storyboard", str(story), "-o", str(tmp_path / "no.mp4"), "--model", str(open_models[family])]) == 3
+    assert not (tmp_path / "no.mp4").exists()
