@@ -194,6 +194,15 @@ def progress_bar(desc: str):
     return bar, progress
 
 
+def toyworld_note(prompt: str) -> None:
+    """Say on stderr when a prompt asks the toyworld model for things it never saw."""
+    from kino.data.toyworld.vocabulary import note
+
+    said = note(prompt)
+    if said:
+        print(f"kino: note: {said}", file=sys.stderr)
+
+
 def locate_model(args):
     """What ``--model`` names (kino.backends.registry), read without loading it; exit 2 if nothing."""
     from kino.backends.registry import ModelError, locate
@@ -357,6 +366,7 @@ def cmd_generate(args) -> int:
                                                     for s in story.shots), story.characters, story.style, story.seed)
         else:
             prompt = prompting.with_camera(prompt, args.camera)
+        toyworld_note(prompt)
         pipe = load_pipeline(args)
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)

@@ -90,3 +90,12 @@ def test_open_models_are_refused_by_role_by_capability_and_by_moderation(open_cl
         from kino.service.db import Job
 
         assert db.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_job_asking_the_toyworld_model_for_the_real_world_carries_a_note(open_client):
+    h = add_user(open_client, "ann", "artist")
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a dog on a beach", "steps": 1}, headers=h)
+    assert r.status_code == 201, r.text
+    assert "has never seen: dog, beach" in r.json()["params"]["note"]
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a red ball moves right", "steps": 1}, headers=h)
+    assert "note" not in r.json()["params"]

@@ -332,6 +332,10 @@ def create_job(
                   loop=loop, layout=layout, user=who.user.name)
     if story is not None:
         params["shots"] = len(story.shots)
+    from kino.data.toyworld.vocabulary import note
+
+    if note(prompt):  # the toyworld model asked for what it never saw: said in the job, as on the command line
+        params["note"] = note(prompt)
     if command == "extend":
         params.update(backward=backward, input_frames=int(len(frames_in)))
     job_id = new_job_id()
