@@ -366,7 +366,6 @@ def cmd_generate(args) -> int:
                                                     for s in story.shots), story.characters, story.style, story.seed)
         else:
             prompt = prompting.with_camera(prompt, args.camera)
-        toyworld_note(prompt)
         pipe = load_pipeline(args)
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
@@ -374,6 +373,7 @@ def cmd_generate(args) -> int:
             return write_story(pipe, story, out, options, output_stamp(args, "generate"))
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
                                    **options))
+        toyworld_note(prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
         if args.loop and last_image is not None:
             raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
         stamp = output_stamp(args, "generate")
@@ -401,6 +401,7 @@ def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
     bar, progress = progress_bar("storyboard")
     with bar:  # each shot is encoded as it is made
         made = storyboard.stream_story(pipe, story, progress=progress, **options)
+        toyworld_note(" ".join(made.prompts))  # every shot has passed the guard; none is made yet
         save_video(out, made, made.fps, stamp, progress=progress)
     print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
           f"cuts at frames {made.cuts})", file=sys.stderr)
