@@ -260,3 +260,22 @@ def test_a_two_shot_storyboard_on_each_open_model(open_models, family, tmp_path,
     story.write_text("shots:\n  - prompt: a dog runs\n  - prompt: a man stabs a woman to death, blood everywhere\n")
     assert main(["storyboard", str(story), "-o", str(tmp_path / "no.mp4"), "--model", str(open_models[family])]) == 3
     assert not (tmp_path / "no.mp4").exists()
+
+
+def test_device_script_times_stock_diffusers_and_kino_on_the_same_folder(tmp_path):
+    """tools/device/open_models.py (the lent-GPU check) at tiny size on the CPU: both sides sample
+    the same steps, and kino's side makes the frames asked for."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "device" / "open_models.py"
+    spec = importlib.util.spec_from_file_location("open_models_device", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "r.json"
+    assert script.main(["--size", "tiny", "--device", "cpu", "--steps", "2", "--families", "ltx",
+                        "--work", str(tmp_path), "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["families"]["ltx"]
+    assert row["stock"]["steps"] == row["kino"]["steps"] == 2
+    assert row["kino"]["frames"] == row["clip"]["frames"]
+    assert row["kino_over_stock"]["step"] > 0 and row["stock"]["peak_gib"] is None
