@@ -81,7 +81,7 @@ def test_extend_no_layout_stops_following_the_clips_motion(capsys, tmp_path, tin
 
     from kino.data.toyworld.scene import COLORS
     from kino.data.video_io import write_video
-    from kino.pipelines import motion
+    from kino.director import motion
 
     clip = np.full((9, 128, 128, 3), 200, np.uint8)
     for t in range(9):  # a red square moving right 3 px a frame

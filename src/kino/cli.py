@@ -445,9 +445,9 @@ def load_video(path: str):
         raise UsageError(f"input video {path} cannot be decoded: {e}") from None
 
 
-NO_LAYOUT_HELP = ("do not steer where the objects the prompt names go (kino.pipelines.layout) or move them "
-                  "from a still first frame (kino.pipelines.motion); by default prompts in toyworld's words are "
-                  "laid out before sampling")
+NO_LAYOUT_HELP = ("the model alone: no toyworld director (kino.director), which plans where the objects the "
+                  "prompt names go, steers attention there and moves them from a still first frame; by default "
+                  "it runs for models that learnt toyworld's words")
 NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames next to the join fade into "
                 "the model's look of them (0.75 s at 8 fps), so the join shows no jump")
 
@@ -903,7 +903,7 @@ def build_parser() -> Parser:
                    "the model was trained on (shown before generating)")
     g.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP + " (default: the shipped toyworld model)")
     g.add_argument("--visible-mark", action="store_true", help="also stamp a small visible 'AI' mark in a corner")
-    g.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP)
+    g.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true", help=NO_LAYOUT_HELP)
     g.add_argument("--negative-prompt", default=None, help="what to keep out of the video (open models; "
                    "default: the model's own)")
     dtype_options(g)
@@ -917,9 +917,9 @@ def build_parser() -> Parser:
     x.add_argument("--seconds", type=float, default=2.0, help="seconds of new video (default 2)")
     x.add_argument("--backward", action="store_true", help="add the new video before the clip")
     x.add_argument("--no-fade", action="store_true", help=NO_FADE_HELP)
-    x.add_argument("--no-layout", action="store_true",
+    x.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true",
                    help="do not carry on the motion of the objects the prompt names, found in the clip's frames "
-                        "next to the new ones (kino.pipelines.motion.follow); the model alone continues them")
+                        "next to the new ones (kino.director.motion.follow); the model alone continues them")
     sampling_options(x)
     x.set_defaults(func=cmd_extend)
 
@@ -992,7 +992,8 @@ def build_parser() -> Parser:
     e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     e.add_argument("--steps", type=int, default=None)
     e.add_argument("--guidance", type=float, default=None)
-    e.add_argument("--no-layout", action="store_true", help=NO_LAYOUT_HELP + " (measures the model alone)")
+    e.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true",
+                   help=NO_LAYOUT_HELP + " (measures the model alone)")
     dtype_options(e)
     e.set_defaults(func=cmd_eval)
 

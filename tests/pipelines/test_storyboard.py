@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kino.pipelines import storyboard
-from kino.pipelines.backdrop import regrade
+from kino.director.backdrop import regrade
 from kino.pipelines.text_to_video import RequestError
 
 STORY = {

@@ -100,3 +100,23 @@ def test_fit_image_covers_and_crops():
 def test_bad_images_are_refused(tiny_pipeline, image):
     with pytest.raises(RequestError, match="RGB picture"):
         tiny_pipeline.resolve(Request("a red ball", image=image))
+
+
+def test_the_director_runs_only_for_models_that_learnt_toyworlds_words(tiny_pipeline, tiny_model_dir, tmp_path):
+    """A model folder whose config declares another vocabulary never gets the toyworld director, even
+    when a request asks for it; one that declares toyworld's (or says nothing: kino's own) does."""
+    import dataclasses
+    import json
+    import shutil
+
+    from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+
+    req = Request("a big red ball on the left moves to the right", layout=True)
+    assert tiny_pipeline.resolve(req).layout
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps(dict(cfg, vocabulary="cities")))
+    pipe = TextToVideoPipeline.from_pretrained(other)
+    assert pipe.cfg.vocabulary == "cities" and not pipe.resolve(req).layout
+    assert not tiny_pipeline.resolve(dataclasses.replace(req, layout=False)).layout

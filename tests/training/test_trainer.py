@@ -233,7 +233,7 @@ def test_training_on_a_cache_from_before_masks_fills_them(tiny_run, tmp_path):
 def test_grounded_training_steers_caption_words_to_where_their_colour_is(tiny_run):
     from kino.data.datasets import LatentCache
     from kino.models.text_encoder import TextEncoder
-    from kino.pipelines.layout import STRENGTH
+    from kino.director.layout import STRENGTH
     from kino.training.trainer import dit_loss_fn
 
     tc, out, model_dir = tiny_run

@@ -27,6 +27,49 @@ VIDEO_TO_VIDEO = "video to video"  # a whole video redrawn after a prompt, to a 
 MASKED_EDIT = "masked edit"  # a video redrawn inside a mask only
 CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
 
+NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
+
+# The diffusers pipeline classes kino runs, by the class a folder's model_index.json names: the
+# backend that runs it and what it can do there.
+PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "WanPipeline": ("wan", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
+    "WanImageToVideoPipeline": ("wan", (IMAGE_TO_VIDEO, FIRST_LAST)),
+    "WanVACEPipeline": ("wan", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, MASKED_EDIT)),
+    "LTXPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
+    "LTXConditionPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
+    "CogVideoXPipeline": ("cogvideox", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
+}
+
+
+@dataclass(frozen=True)
+class Known:
+    """An open model kino can run, for messages that name the models with a capability."""
+
+    hub_id: str
+    pipeline: str
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return PIPELINES[self.pipeline][1]
+
+    @property
+    def label(self) -> str:
+        return self.hub_id
+
+
+KNOWN = (
+    Known("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline"),
+    Known("Wan-AI/Wan2.1-T2V-14B-Diffusers", "WanPipeline"),
+    Known("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "WanImageToVideoPipeline"),
+    Known("Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "WanImageToVideoPipeline"),
+    Known("Wan-AI/Wan2.1-VACE-1.3B-diffusers", "WanVACEPipeline"),
+    Known("Wan-AI/Wan2.1-VACE-14B-diffusers", "WanVACEPipeline"),
+    Known("Lightricks/LTX-Video", "LTXPipeline"),
+    Known("THUDM/CogVideoX-2b", "CogVideoXPipeline"),
+    Known("THUDM/CogVideoX-5b", "CogVideoXPipeline"),
+)
+
+
 MIN_SIDE = 128  # the invisible watermark needs this many pixels to survive a 0.5x resize (kino.provenance.watermark)
 MAX_PROMPT_CHARS = 2000
 MAX_SECONDS = 60.0
@@ -215,8 +258,6 @@ def require(info: ModelInfo, capability: str) -> None:
     models that can."""
     if capability in info.capabilities:
         return
-    from kino.backends.registry import KNOWN, NATIVE_CAPABILITIES
-
     have = [m.label for m in KNOWN if capability in m.capabilities]
     if capability in NATIVE_CAPABILITIES:
         have.append("kino's own toyworld models")

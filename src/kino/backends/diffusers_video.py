@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend,
+from kino.backends.base import (Backend,
                                 Cancelled, Clip, Defaults, ModelInfo, RequestError, Rules, fit_image)
 from kino.progress import DECODING, SAMPLING, Progress
 

@@ -12,53 +12,9 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MASKED_EDIT, TEXT_TO_VIDEO, VIDEO_TO_VIDEO,
-                                ModelInfo)
-
-NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
-
-# The diffusers pipeline classes kino runs, by the class a folder's model_index.json names: the
-# backend that runs it and what it can do there.
-PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "WanPipeline": ("wan", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
-    "WanImageToVideoPipeline": ("wan", (IMAGE_TO_VIDEO, FIRST_LAST)),
-    "WanVACEPipeline": ("wan", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, MASKED_EDIT)),
-    "LTXPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
-    "LTXConditionPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
-    "CogVideoXPipeline": ("cogvideox", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
-}
-
-
-@dataclass(frozen=True)
-class Known:
-    """An open model kino can run, for messages that name the models with a capability."""
-
-    hub_id: str
-    pipeline: str
-
-    @property
-    def capabilities(self) -> tuple[str, ...]:
-        return PIPELINES[self.pipeline][1]
-
-    @property
-    def label(self) -> str:
-        return self.hub_id
-
-
-KNOWN = (
-    Known("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "WanPipeline"),
-    Known("Wan-AI/Wan2.1-T2V-14B-Diffusers", "WanPipeline"),
-    Known("Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "WanImageToVideoPipeline"),
-    Known("Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "WanImageToVideoPipeline"),
-    Known("Wan-AI/Wan2.1-VACE-1.3B-diffusers", "WanVACEPipeline"),
-    Known("Wan-AI/Wan2.1-VACE-14B-diffusers", "WanVACEPipeline"),
-    Known("Lightricks/LTX-Video", "LTXPipeline"),
-    Known("THUDM/CogVideoX-2b", "CogVideoXPipeline"),
-    Known("THUDM/CogVideoX-5b", "CogVideoXPipeline"),
-)
+from kino.backends.base import IMAGE_TO_VIDEO, NATIVE_CAPABILITIES, PIPELINES, ModelInfo
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 

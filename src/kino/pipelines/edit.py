@@ -5,11 +5,11 @@ denoised with the prompt. With a mask, latents outside it follow the input's own
 path exactly at every step (the RePaint idea, Lugmayr et al. 2022, for a flow: their
 velocity is the path's, noise - x0), and after decoding the pixels outside the mask are the
 input's, so only the region changes. Sampling is steered to where the prompt puts what it names
-(kino.pipelines.layout), as a generated clip is.
+(kino.director.layout), as a generated clip is.
 
 Content added inside a mask is drafted first: the model alone, from noise, drew "a big red ball on
 the left bounces" as a many-coloured smear in the region (the shipped model draws moving objects
-as smears; kino.pipelines.motion). So when the prompt names objects and the strength is above
+as smears; kino.director.motion). So when the prompt names objects and the strength is above
 motion.T0_DRAWN, the prompt is first made as a clip (the pipeline's plan, shapes and motion), the
 pixels of its objects inside the region (not its set) are laid over the input, and the edit samples
 from there at t = T0_DRAWN (NOTES, session 12).
@@ -27,7 +27,7 @@ from kino.data.datasets import frames_to_tensor, tensor_to_frames
 from kino.flow.samplers import get_sampler
 from kino.pipelines.extend import model_size
 from kino.pipelines.long_video import seconds_for
-from kino.pipelines.motion import T0_DRAWN
+from kino.director.motion import T0_DRAWN
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, clip_units, fit_image
 from kino.progress import CHECKING, DECODING, PREPARING, SAMPLING, Progress
 
@@ -139,7 +139,7 @@ def _objects(frames: np.ndarray, region: np.ndarray, grow: int = 2) -> np.ndarra
     (objects, outlines, shadows), grown by ``grow`` pixels (their soft rims), inside ``region``."""
     from scipy import ndimage
 
-    from kino.pipelines.backdrop import set_pixels
+    from kino.director.backdrop import set_pixels
 
     drawn = ~set_pixels(frames)[1]
     drawn = ndimage.binary_dilation(drawn, np.ones((1, 3, 3), bool), iterations=grow)

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from kino.pipelines.long_video import BLEND_FRAMES, fade
-from kino.pipelines.motion import follow, moving
+from kino.director.motion import follow, moving
 from kino.pipelines.text_to_video import Request, RequestError, TextToVideoPipeline, fit_image, num_frames_for
 from kino.progress import CHECKING, DECODING, Progress
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from kino.data.toyworld import Actor, Event, Obj, Scene, Segment, Shot, describe
 from kino.data.toyworld.scene import BOUNCES, COLORS, GROW, MARGIN, SHRINK, SPIN, contact_distance, extent
-from kino.pipelines.text_to_video import RequestError
+from kino.backends.base import RequestError
 
 CAMERAS = ("still", "pan-left", "pan-right", "zoom-in", "zoom-out")
 # The caption generator's first wording of each camera move (captions._CAMERA_WORDS).
@@ -296,7 +296,7 @@ def _row(a: Obj, b: Obj, sign: float, gap: float, along: float, low: str) -> tup
 
 
 def read_shot(text: str) -> tuple[list[Obj], Shot] | None:
-    """The objects and laid-out actors of one shot's words (kino.pipelines.layout plans from
+    """The objects and laid-out actors of one shot's words (kino.director.layout plans from
     them), or None when the words are outside the vocabulary."""
     objs: list[Obj] = []
     shot = _parse_shot(text, objs)

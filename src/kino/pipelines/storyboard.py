@@ -15,7 +15,7 @@ A storyboard is a YAML file or a "Shot 1: ... Shot 2: ..." prompt:
 Each shot is generated on its own (chunk by chunk when long) and the shots are joined with
 hard cuts. A cut changes the set, as toyworld's cuts do: a shot that names no backdrop stands
 against another one than the shot before it (the model's own, backdrop 0, after any other; 2
-after 0), which the pipeline sets in its draft (kino.pipelines.backdrop), since no words can.
+after 0), which the pipeline sets in its draft (kino.director.backdrop), since no words can.
 A character keeps its look because every shot that names it reads the same words for it, with
 the same seed, and is drawn in from the first shot that drew it (its latent cells,
 ``render_story(carry=True)``); the style words are the same in every shot.
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from kino.data.toyworld.scene import BACKDROPS
-from kino.pipelines.backdrop import known, regrade
+from kino.director.backdrop import known, regrade
 from kino.pipelines.long_video import clip_shares, gather, stream
 from kino.pipelines.prompting import CAMERAS, split_shots, with_camera
 from kino.pipelines.text_to_video import MAX_SECONDS, Request, RequestError, TextToVideoPipeline
@@ -50,7 +50,7 @@ class ShotSpec:
     prompt: str
     seconds: float | None = None
     camera: str | None = None
-    backdrop: int | None = None  # toyworld's backdrop (kino.pipelines.backdrop); None: another than the last shot's
+    backdrop: int | None = None  # toyworld's backdrop (kino.director.backdrop); None: another than the last shot's
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def stream_story(
 
     ``carry``: a character that an earlier shot drew is drawn into each later shot that names it
     from the earlier shot's own drawing (its latent cells, set at the place this shot gives it; the
-    shot is then sampled again from part-way, kino.pipelines.motion), so it keeps its look.
+    shot is then sampled again from part-way, kino.director.motion), so it keeps its look.
 
     ``reference`` (default: the storyboard's): every shot after the first starts from the first
     shot's first frame (kept through the first-frame channel), so its characters are drawn from the

@@ -17,7 +17,7 @@ from kino.backends.base import RequestError, fit_image  # noqa: F401  (fit_image
 from kino.config import ModelConfig
 from kino.data.datasets import frames_to_tensor, tensor_to_frames
 from kino.data.toyworld.scene import BACKDROPS
-from kino.pipelines.backdrop import known as backdrop_known
+from kino.director.backdrop import known as backdrop_known
 from kino.flow.guidance import guided_velocity
 from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
@@ -36,7 +36,7 @@ MAX_SIDE = 1024
 # and H.264 at CRF 28 (64 px frames halved to 32 px lose it; see kino.provenance.watermark).
 MIN_SIDE = 128
 MAX_SECONDS = 60.0
-DRAFT_SEED_STRIDE = 7_919  # draft k of a clip samples its noise from seed + k * stride (kino.pipelines.selfcheck)
+DRAFT_SEED_STRIDE = 7_919  # draft k of a clip samples its noise from seed + k * stride (kino.director.selfcheck)
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ class Request:
     last_image: np.ndarray | None = None  # (H, W, 3) uint8: the last frame to reach
     prefix: np.ndarray | None = None  # (1 + 4m, H, W, 3) uint8: frames the clip starts with (extend)
     user: str | None = None  # who asked, for the safety audit log
-    layout: bool = True  # steer where named objects go (kino.pipelines.layout); False: the model alone
+    layout: bool = True  # steer where named objects go (kino.director.layout); False: the model alone
     layout_span: tuple[int, int] | None = None  # (first frame, frames) of the whole video this clip is part of
-    backdrop: int | None = None  # toyworld backdrop to stand against (kino.pipelines.backdrop); None: the model's
+    backdrop: int | None = None  # toyworld backdrop to stand against (kino.director.backdrop); None: the model's
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Result:
     fps: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     latents: torch.Tensor | None = None  # (1, C, T', h, w) normalised latents that were decoded
-    # How the model drew each character the prompt names, by colour (kino.pipelines.motion.Look), for
+    # How the model drew each character the prompt names, by colour (kino.director.motion.Look), for
     # later shots of a storyboard to draw them the same way; empty when the prompt was not planned.
     looks: dict = field(default_factory=dict)
 
@@ -81,7 +81,7 @@ def clip_units(r: Request, given: bool = False) -> int:
     storyboard's shots) to weigh each by. Rather more than less, so no unit of the clip goes
     unseen: a clip laid out may be drafted ``selfcheck.DRAFTS`` times and take a second pass; one
     that continues ``given`` frames takes about one pass; a few VAE calls, the decode and the check."""
-    from kino.pipelines.selfcheck import DRAFTS
+    from kino.director.selfcheck import DRAFTS
 
     if given or not r.layout:
         return r.steps + 5
@@ -105,9 +105,9 @@ def changes(placements) -> bool:
 
 def drawn_start(t0: float, placements, drawn) -> float:
     """Where pass 2 starts when the shapes of ``drawn`` travel drawn at their box of every frame
-    (kino.pipelines.shaping): no blocky latent cells for it to redraw, so lower (motion.T0_DRAWN)
+    (kino.director.shaping): no blocky latent cells for it to redraw, so lower (motion.T0_DRAWN)
     when nothing else of the plan moves."""
-    from kino.pipelines import motion
+    from kino.director import motion
 
     if drawn and not motion.moving(undrawn(placements, drawn)):
         return min(t0, motion.T0_DRAWN)
@@ -199,7 +199,7 @@ class TextToVideoPipeline:
             last_image=req.last_image,
             prefix=req.prefix,
             user=req.user,
-            layout=req.layout,
+            layout=req.layout and self.cfg.vocabulary == "toyworld",  # the director serves toyworld's words only
             layout_span=req.layout_span,
             backdrop=req.backdrop,
         )
@@ -327,9 +327,9 @@ class TextToVideoPipeline:
 
     def _make(self, r: Request, progress: Progress, cast: dict | None = None, follow: list | None = None) -> Result:
         """The clip of the resolved request ``r`` (see ``__call__``); ``progress`` counts its work."""
-        from kino.pipelines.motion import T0, looks, moving
-        from kino.pipelines.selfcheck import several
-        from kino.pipelines.shaping import shaped
+        from kino.director.motion import T0, looks, moving
+        from kino.director.selfcheck import several
+        from kino.director.shaping import shaped
 
         timings: dict[str, float] = {}
         progress.start(PREPARING)  # named, not counted: the work ahead is planned once it is chosen
@@ -356,7 +356,7 @@ class TextToVideoPipeline:
                      and r.last_image is None)
         # A clip that leads into a given last frame whose objects' way the caller planned (extend backward).
         continues |= r.last_image is not None and follow is not None and r.prefix is None and r.image is None
-        # Drawn still, then moved (kino.pipelines.motion), or several of a kind copied (kino.pipelines.selfcheck).
+        # Drawn still, then moved (kino.director.motion), or several of a kind copied (kino.director.selfcheck).
         # A backdrop asked for (a storyboard's later shot) is set in the draft, which is then sampled again.
         backdrop = r.backdrop if known is None else None
         if known is None and (moving(placements) or cast or several(placements) or shaped(placements)
@@ -405,13 +405,13 @@ class TextToVideoPipeline:
         self, r: Request, shape, text, mask, placements, times, noise, generator, progress=None, cast=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(latents, still latents) of a clip whose plan moves something or whose characters are
-        ``cast`` (kino.pipelines.motion): the clip held still at its first frame, sampled from
+        ``cast`` (kino.director.motion): the clip held still at its first frame, sampled from
         ``noise``, its cast characters drawn in from their looks; its objects and camera moved along
         the plan; then noised again (from ``generator``) to ``motion.start_time`` and sampled from
         there with the moving plan's steering. ``progress`` counts both passes, every draft and the
         VAE calls between them."""
-        from kino.pipelines import motion, selfcheck, shaping
-        from kino.pipelines.backdrop import regrade
+        from kino.director import motion, selfcheck, shaping
+        from kino.director.backdrop import regrade
         from kino.pipelines.prompting import _style, camera_moves
 
         progress = Progress.of(progress)
@@ -463,12 +463,12 @@ class TextToVideoPipeline:
         self, r: Request, velocity, noise, times, placements, progress=None, stage: str = DRAFTING
     ) -> tuple[torch.Tensor, np.ndarray | None]:
         """(latents sampled from ``noise``, their first frame). When the plan names objects, the first
-        frame is checked against it (kino.pipelines.selfcheck) and a draft with faults is sampled
+        frame is checked against it (kino.director.selfcheck) and a draft with faults is sampled
         again from new noise, up to ``selfcheck.DRAFTS`` drafts in all. The draft with the fewest
         faults is kept; with a clean first draft, nothing else is done. The frame is None when the
         plan names nothing (it is not decoded then). ``progress`` counts every draft that may be
         sampled (the first in ``stage``), and jumps over those a clean draft leaves out."""
-        from kino.pipelines import selfcheck
+        from kino.director import selfcheck
 
         progress = Progress.of(progress)
         with progress.own():
@@ -502,8 +502,8 @@ class TextToVideoPipeline:
         (motion.camera_view) and encoded again. ``texture``: the seed of the background dots pressed
         into the frame's set first (backdrop.textured; None for a clip that continues given frames,
         whose set is theirs). ``progress`` counts its decode and its encode."""
-        from kino.pipelines import motion
-        from kino.pipelines.backdrop import textured
+        from kino.director import motion
+        from kino.director.backdrop import textured
 
         still = motion.video_frame(first, len(camera), self.cfg.vae.temporal_factor)
         if still == 0:  # the causal VAE decodes the first frame from the first latent frame alone
@@ -519,9 +519,9 @@ class TextToVideoPipeline:
     def set_backdrop(
         self, latents: torch.Tensor, index: int, keep: torch.Tensor | None = None, progress=None
     ) -> torch.Tensor:
-        """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.pipelines.backdrop),
+        """(1, C, T', h, w) latents whose set is moved to backdrop ``index`` (kino.director.backdrop),
         outside the (h, w) cells ``keep`` (the objects' boxes), which keep their latents as drawn."""
-        from kino.pipelines.backdrop import regrade
+        from kino.director.backdrop import regrade
 
         return self.edit_pixels(latents, lambda frames: regrade(frames, index), keep, progress)
 
@@ -565,9 +565,9 @@ class TextToVideoPipeline:
         """Latents of a clip that continues given frames (a later chunk of a long clip, an extension)
         or leads into a given last frame (a backward extension) while its plan moves something: the
         given latent frame next to the new ones held over them, moved along the plan from there
-        (kino.pipelines.motion), noised to ``motion.start_time`` and sampled from there with the
+        (kino.director.motion), noised to ``motion.start_time`` and sampled from there with the
         given frames held, as a clip's first chunk is made. ``progress`` counts its VAE calls and steps."""
-        from kino.pipelines import motion, shaping
+        from kino.director import motion, shaping
         from kino.pipelines.prompting import camera_moves
 
         # A later chunk of a long clip draws its travelling shapes frame by frame, as the first chunk
@@ -607,9 +607,9 @@ class TextToVideoPipeline:
 
     def drawn_on(self, r: Request, placements, drawn, frames: int) -> np.ndarray:
         """(frames, H, W, 3) uint8: the given ``r.prefix`` and, after it, its last frame held still with
-        the objects of the plan whose shape is said taken out and drawn again (kino.pipelines.shaping):
+        the objects of the plan whose shape is said taken out and drawn again (kino.director.shaping):
         those of ``drawn`` at their box of each frame, the others where they are in that frame."""
-        from kino.pipelines import shaping
+        from kino.director import shaping
         from kino.pipelines.prompting import _style
 
         a, last = len(r.prefix) - 1, np.asarray(r.prefix[-1:])
@@ -628,7 +628,7 @@ class TextToVideoPipeline:
         t0 and sampled from there with the plan's steering, ``known`` frames held. The placements of
         ``drawn`` already move in ``held`` (drawn there at each frame's box) and are not moved again.
         ``progress`` counts its VAE calls and steps, planned by the caller (``redraw_units``)."""
-        from kino.pipelines import motion
+        from kino.director import motion
 
         progress = Progress.of(progress)
         tf, frames = self.cfg.vae.temporal_factor, self.video_frames(shape)
@@ -653,7 +653,7 @@ class TextToVideoPipeline:
     def camera_path(self, r: Request, shape) -> np.ndarray:
         """The camera's (frames, 2) path through a clip of latent ``shape`` (motion.camera_path), as part
         of the whole video that ``r.layout_span`` says it is in."""
-        from kino.pipelines import motion
+        from kino.director import motion
 
         frames = self.video_frames(shape)
         start, whole = r.layout_span or (0, frames)
@@ -670,9 +670,9 @@ class TextToVideoPipeline:
         return 1 + self.cfg.vae.temporal_factor * (shape[2] - 1)
 
     def layout_plan(self, r: Request, shape) -> list:
-        """Each object the prompt names with its box in each frame (kino.pipelines.layout.plan), or
+        """Each object the prompt names with its box in each frame (kino.director.layout.plan), or
         [] when layout is off or given frames already say where things are (see layout_bias)."""
-        from kino.pipelines.layout import plan
+        from kino.director.layout import plan
 
         given = any(x is not None for x in (r.image, r.last_image, r.prefix))
         if not r.layout or (given and r.layout_span is None):
@@ -683,12 +683,12 @@ class TextToVideoPipeline:
 
     def layout_bias(self, r: Request, shape, placements=None, prompt=None) -> torch.Tensor | None:
         """(N, L) cross-attention bias that puts the objects the prompt names where it says
-        (kino.pipelines.layout), or None: layout off, words the planner cannot read, or given frames
+        (kino.director.layout), or None: layout off, words the planner cannot read, or given frames
         (an image, a clip to extend) that already say where things are, unless they are this video's
         own earlier frames (``layout_span``: a chunk of a long clip, planned as one video).
         ``placements`` (default: the request's plan) name their objects by words of ``prompt``
         (default: the request's)."""
-        from kino.pipelines.layout import attention_bias
+        from kino.director.layout import attention_bias
 
         tf, patch = self.cfg.vae.temporal_factor, self.cfg.dit.patch
         frames = self.video_frames(shape)

@@ -64,7 +64,7 @@ class TrainConfig:
     # Velocity-loss weight is 1 + object_weight on latent cells that hold an object: the
     # achromatic background is most of every frame and would otherwise drown the objects.
     object_weight: float = 3.0
-    # The share of samples trained with the layout bias that steers sampling (kino.pipelines.layout),
+    # The share of samples trained with the layout bias that steers sampling (kino.director.layout),
     # made from where each colour truly is: the model learns to fill the box its words are pointed
     # at with one whole object. Needs a cache with object colours.
     grounding: float = 0.5
@@ -337,7 +337,7 @@ def dit_loss_fn(
     tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device,
     patch: tuple[int, int, int] = (1, 4, 4),
 ):
-    from kino.pipelines.layout import grounding_bias, word_colors
+    from kino.director.layout import grounding_bias, word_colors
 
     # The cache lives where the model does: on a GPU a step then moves no latents.
     latents = cache.latents.to(device)

@@ -169,7 +169,7 @@ def _sdf(shape: str, x: np.ndarray, y: np.ndarray, h: float, angle: float, tips:
 
     ``tips`` (pixels; renders use 0): a triangle's corners reach this much further out from its centre
     and the middles of its sides come in half as far, a hexagon. kino's pipeline draws so for its
-    autoencoder, which rounds a corner off by about as much (kino.pipelines.shaping.TIPS)."""
+    autoencoder, which rounds a corner off by about as much (kino.director.shaping.TIPS)."""
     if shape == "circle":
         return np.sqrt(x * x + y * y) - h
     a = math.radians(angle)

@@ -1,4 +1,4 @@
-"""Motion from a still (kino.pipelines.motion): which plans move, the still caption, the camera
+"""Motion from a still (kino.director.motion): which plans move, the still caption, the camera
 path, and the latent move itself on latents whose content is known."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from kino.data.toyworld.scene import COLORS, PAN, ZOOM
-from kino.pipelines.layout import plan
-from kino.pipelines.motion import (
+from kino.director.layout import plan
+from kino.director.motion import (
     T0, T0_CAMERA, T0_CAST, _warp, camera_path, held, move, moving, start_time, still_prompt,
 )
 from kino.pipelines.text_to_video import Request
@@ -74,7 +74,7 @@ def test_the_camera_view_moves_a_toyworld_background_as_its_readback_sees_it(cam
     """In pixels the dots of the backdrop move and scale with the camera (in latent cells they
     blur away); no copy of the object comes in at the edges."""
     from kino.data.toyworld import Actor, Obj, Scene, Shot, readback, render
-    from kino.pipelines.motion import camera_view
+    from kino.director.motion import camera_view
 
     prompt = f"a big red ball at the top left. The camera {camera}."
     still = render(Scene("cartoon", (Obj(0, "red", "circle", "big"),), (Shot((Actor(0, 0.25, 0.3),)),)),
@@ -92,7 +92,7 @@ def test_move_takes_every_frame_from_the_camera_view_when_given(tiny_pipeline, m
     """The still frame too: the view's set is textured (backdrop.textured), and a first frame
     without its dots would not match the rest (a pan read as 3 of 6 that way). A clip's first
     chunk is textured with its seed; a chunk that continues given frames keeps their set."""
-    from kino.pipelines import backdrop, motion
+    from kino.director import backdrop, motion
     from kino.pipelines.long_video import generate
 
     prompt = "a big red ball at the top left. The camera pans left."
@@ -129,7 +129,7 @@ def test_move_carries_an_objects_cells_along_its_path_and_fills_where_it_was():
 
 
 def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
-    from kino.pipelines import motion
+    from kino.director import motion
 
     calls = []
     real = motion.move
@@ -139,7 +139,7 @@ def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
     first = tiny_pipeline(req, progress=lambda i, n: ticks.append((i, n))).frames
     assert ticks[-1][0] == ticks[-1][1]  # both passes (and the drafts, VAE calls and checks) fill the bar
     assert [i for i, _ in ticks] == sorted(i for i, _ in ticks) and len(ticks) > 4
-    # The ball's shape is said and it travels: it is drawn at each frame's box (kino.pipelines.shaping),
+    # The ball's shape is said and it travels: it is drawn at each frame's box (kino.director.shaping),
     # so no latent cells are moved. Under a moving camera its cells move with the rest.
     assert calls == [[]]
     assert np.array_equal(tiny_pipeline(req).frames, first)  # deterministic for a seed
@@ -147,14 +147,14 @@ def test_a_moving_prompt_is_drawn_still_then_moved(tiny_pipeline, monkeypatch):
                           steps=4))
     assert [p.color for p in calls[-1]] == ["red"]
     tiny_pipeline(Request("a red ball on the left", seed=3, seconds=1, steps=4))
-    assert len(calls) == 4  # a still plan is drawn still too, so its ball can be drawn as one (kino.pipelines.shaping)
+    assert len(calls) == 4  # a still plan is drawn still too, so its ball can be drawn as one (kino.director.shaping)
     tiny_pipeline(Request("a red ball starts on the left and moves right", seed=3, seconds=1, steps=4, layout=False))
     tiny_pipeline(Request("a quiet afternoon", seed=3, seconds=1, steps=4))
     assert len(calls) == 4  # layout off, or nothing planned: one pass
 
 
 def test_recast_draws_a_character_as_an_earlier_clip_drew_it():
-    from kino.pipelines.motion import looks, recast
+    from kino.director.motion import looks, recast
 
     (there,) = plan("a big red ball at the top left", 33)
     (here,) = plan("a big red ball at the bottom right", 33)
@@ -173,7 +173,7 @@ def test_recast_draws_a_character_as_an_earlier_clip_drew_it():
 
 
 def test_a_storyboard_carries_each_character_into_later_shots(tiny_pipeline, monkeypatch):
-    from kino.pipelines import motion
+    from kino.director import motion
     from kino.pipelines.storyboard import from_prompt, render_story
 
     casts = []
@@ -189,7 +189,7 @@ def test_a_storyboard_carries_each_character_into_later_shots(tiny_pipeline, mon
 
 
 def test_later_chunks_of_a_long_clip_carry_the_motion_on_from_their_given_frames(tiny_pipeline, monkeypatch):
-    from kino.pipelines import motion
+    from kino.director import motion
     from kino.pipelines.long_video import generate
 
     firsts = []
@@ -216,7 +216,7 @@ def _square_clip(n: int = 9, size: int = 128, step: int = 3) -> np.ndarray:
 
 
 def test_follow_carries_a_found_object_on_at_its_velocity():
-    from kino.pipelines.motion import follow
+    from kino.director.motion import follow
 
     clip = _square_clip()
     (ahead,) = follow("a red square moves right", clip, 17)
@@ -234,8 +234,8 @@ def test_follow_carries_a_found_object_on_at_its_velocity():
 def test_carry_sets_an_object_down_as_it_looks_at_each_frames_box():
     """Its own pixels, cut out of the still frame and shifted with its box in whole pixels; where it
     was takes the set around it."""
-    from kino.pipelines.motion import follow
-    from kino.pipelines.shaping import carry
+    from kino.director.motion import follow
+    from kino.director.shaping import carry
 
     clip = _square_clip()
     clip[-1, 55:65, 50:52] = (40, 40, 40)  # a dark stripe: whatever it looks like, it goes with it
@@ -253,7 +253,7 @@ def test_carry_sets_an_object_down_as_it_looks_at_each_frames_box():
 
 
 def test_clear_strays_takes_away_pieces_of_a_moving_object_drawn_off_its_box():
-    from kino.pipelines.motion import clear_strays
+    from kino.director.motion import clear_strays
 
     placements = plan("a big red ball starts on the left and moves right", 33)
     x0, y0, x1, y1 = placements[0].boxes[0, 0]
@@ -272,7 +272,7 @@ def test_clear_strays_takes_away_pieces_of_a_moving_object_drawn_off_its_box():
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_an_extension_carries_its_inputs_motion_on(tiny_pipeline, monkeypatch, backward):
-    from kino.pipelines import motion
+    from kino.director import motion
     from kino.pipelines.extend import extend
 
     from kino.pipelines.text_to_video import TextToVideoPipeline

@@ -5,7 +5,7 @@ import pytest
 
 from kino.data.toyworld import Actor, Obj, Scene, Shot, readback, render
 from kino.data.toyworld.scene import BACKDROPS
-from kino.pipelines import backdrop
+from kino.director import backdrop
 from kino.pipelines.text_to_video import Request, RequestError
 
 
@@ -86,8 +86,8 @@ def test_textured_presses_toyworlds_own_dots_into_the_set_and_leaves_objects_alo
 def test_a_pan_over_a_plain_set_reads_only_once_it_is_textured():
     """Why the camera's still frame is textured: a pan moves the set in pixels, and a set with no
     dots gives the readback nothing to follow."""
-    from kino.pipelines.layout import plan
-    from kino.pipelines.motion import camera_path, camera_view
+    from kino.director.layout import plan
+    from kino.director.motion import camera_path, camera_view
 
     prompt = "a big red ball at the top left. The camera pans left."
     plain = np.full((256, 256, 3), BACKDROPS[0][0], np.uint8)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from kino.data.toyworld.readback import PALETTE
-from kino.pipelines.layout import STRENGTH, attention_bias, grounding_bias, plan, word_colors
+from kino.director.layout import STRENGTH, attention_bias, grounding_bias, plan, word_colors
 from kino.pipelines.text_to_video import Request
 
 
@@ -75,7 +75,7 @@ def test_objects_meant_to_meet_are_left_to_meet():
 
 
 def test_several_of_a_kind_get_tighter_boxes_than_one():
-    from kino.pipelines.layout import Placement
+    from kino.director.layout import Placement
 
     box = np.array([0.35, 0.35, 0.65, 0.65], np.float32)
     one = Placement("red", ((0, 3),), np.tile(box, (9, 1, 1)))

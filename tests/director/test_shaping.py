@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kino.data.toyworld import Actor, Claim, Obj, Scene, Shot, readback, render
-from kino.pipelines import layout, shaping
+from kino.director import layout, shaping
 from kino.pipelines.text_to_video import Request
 
 PROMPT = "A {style}: a blue {shape} on the left stays still. A red square on the right stays still."

@@ -1,7 +1,7 @@
 """Motion from a still: draw the start of the clip, move what the plan moves, let the model redraw it.
 
 v2 draws a coherent object where nothing moves, and a smear where something should (NOTES,
-session 5). So a clip whose plan (kino.pipelines.layout) moves something is made in two passes:
+session 5). So a clip whose plan (kino.director.layout) moves something is made in two passes:
 
 1. the clip held at its first frame: the prompt's first frame written as a toyworld caption
    (every object where it starts, "stays still"; ``still_prompt``), steered to the first boxes;
@@ -27,8 +27,8 @@ import torch
 
 from kino.data.toyworld import Scene, describe
 from kino.data.toyworld.scene import COLORS, camera_at
-from kino.pipelines.backdrop import set_pixels
-from kino.pipelines.layout import Placement, _relations, mentions, plan, video_frame
+from kino.director.backdrop import set_pixels
+from kino.director.layout import Placement, _relations, mentions, plan, video_frame
 from kino.pipelines.prompting import _style, camera_moves, read_shot
 
 # Pass 2 starts at this time: the moved latents keep (1 - t) of their signal. Objects that move
@@ -42,7 +42,7 @@ T0, T0_CAMERA = 0.4, 0.08
 # storyboards, characters read with one shape and one size in every shot: 34% at 0.4, 45% at 0.25
 # and at 0.1 (the readback of v2's blobs varies shot to shot beyond that).
 T0_CAST = 0.25
-# Objects drawn moving in pixels, at each frame's box (kino.pipelines.shaping), are not blocky, so
+# Objects drawn moving in pixels, at each frame's box (kino.director.shaping), are not blocky, so
 # pass 2 need not redraw as much of them.
 T0_DRAWN = 0.25
 SHUFFLE_SEED = 0  # the fixed order of the background columns a camera brings in (_warp)

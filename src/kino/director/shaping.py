@@ -3,7 +3,7 @@
 v3 draws a prompt's colours and places right, and its shapes as blobs: squares with round
 corners, triangles that swell into circles (issue 3's shape prompts read 23.5%; NOTES, session
 10). The layout plan already knows each object's box, and the prompt says its shape; so the
-pipeline takes the still draft it is about to move (kino.pipelines.motion), takes out the blob
+pipeline takes the still draft it is about to move (kino.director.motion), takes out the blob
 the model drew in each box (its colour's pixels, its outline and halo, which take the background
 the draft has nearby), and draws the shape there in the prompt's style with toyworld's own
 drawing code (a triangle with its corners a little further out, TIPS, for the autoencoder to round
@@ -11,7 +11,7 @@ off). The change is encoded and the clip is sampled again from part-way (SDEdit)
 move, a backdrop or an event, so the model redraws every pixel over the shapes.
 
 A shape that travels (``travellers``) is drawn at its box of every frame, as toyworld draws it,
-instead of having its latent cells moved (kino.pipelines.motion.move): cells move in steps of 8
+instead of having its latent cells moved (kino.director.motion.move): cells move in steps of 8
 pixels and read as blocks until pass 2 redraws them from far back (t = 0.4), and that redraw
 turned moving triangles into circles (storyboard characters, NOTES session 11).
 """
@@ -23,9 +23,9 @@ from scipy import ndimage
 
 from kino.data.toyworld.render import _draw
 from kino.data.toyworld.scene import Actor, Obj, Pose
-from kino.pipelines.backdrop import set_pixels
-from kino.pipelines.layout import Placement
-from kino.pipelines.motion import _hue_pixels, moving
+from kino.director.backdrop import set_pixels
+from kino.director.layout import Placement
+from kino.director.motion import _hue_pixels, moving
 
 REACH = 3.0  # the blob is looked for this many half sides around its box's centre
 HALO = 3  # pixels of halo and outline around the blob's colour taken out with it
@@ -66,7 +66,7 @@ def style_of(frame: np.ndarray, placements: list[Placement]) -> str:
 def travellers(placements: list[Placement], camera: bool = False) -> list[Placement]:
     """The objects of the plan that ``reshape`` can draw moving, frame by frame: their shape is said,
     their box travels or grows, nothing else about them changes (an event's turn, bite or spin is
-    made on the latents, kino.pipelines.motion), and the camera holds still (``camera``: it moves)."""
+    made on the latents, kino.director.motion), and the camera holds still (``camera``: it moves)."""
     return [] if camera else [p for p in placements if p.shape and p.change is None and moving([p])]
 
 

@@ -2,7 +2,7 @@
 
 In the manner of SLD (Wu et al., "Self-correcting LLM-controlled diffusion models", 2023): after a
 draft, a detector finds each object the prompt names, the finds are compared with the layout the
-planner read from the prompt (kino.pipelines.layout), and the latents are corrected. Captions name
+planner read from the prompt (kino.director.layout), and the latents are corrected. Captions name
 each object by its palette colour, so the detector is that colour's pixels
 (``motion.color_pixels``) in connected pieces. Two corrections:
 
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from kino.pipelines.layout import Placement
-from kino.pipelines.motion import Look, color_pixels, recast
+from kino.director.layout import Placement
+from kino.director.motion import Look, color_pixels, recast
 
 DRAFTS = 3  # drafts at most: the first, and up to two more when it has faults
 PAD = 0.25  # a piece belongs to a box it overlaps once the box is grown by this share of its side each way

@@ -2,9 +2,9 @@ import numpy as np
 import torch
 
 from kino.data.toyworld.scene import COLORS
-from kino.pipelines import selfcheck
-from kino.pipelines.layout import plan
-from kino.pipelines.motion import _centre, _clip, _rect
+from kino.director import selfcheck
+from kino.director.layout import plan
+from kino.director.motion import _centre, _clip, _rect
 from kino.pipelines.text_to_video import Request
 
 

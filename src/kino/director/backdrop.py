@@ -76,7 +76,7 @@ def regrade(frames: np.ndarray, index: int) -> np.ndarray:
 def textured(frame: np.ndarray, seed: int) -> np.ndarray:
     """An (H, W, 3) uint8 frame with toyworld's background dots (``seed`` places them) pressed into
     its set pixels, objects, outlines and shadows left alone. A camera move is made by moving the
-    first frame in pixels (kino.pipelines.motion.camera_view), and it shows only as far as the set
+    first frame in pixels (kino.director.motion.camera_view), and it shows only as far as the set
     has texture to move: v3 and its sharper decoder draw a set with few dots, and a pan over a
     plain wall reads as no move at all (NOTES, session 12)."""
     h, w = frame.shape[:2]
