@@ -247,12 +247,13 @@ def test_bench_rejects_an_unknown_section(capsys, tiny_model_dir):
 
 def test_eval_writes_results_json(capsys, tmp_path, tiny_model_dir):
     code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "1",
-                 "--dims", "color,left_right", "--steps", "1"])
+                 "--dims", "color,left_right", "--steps", "1", "--no-director"])
     assert code == 0
     data = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert set(data["summary"]) == {"color", "left_right"}
-    assert all(0 <= row["pass_rate"] <= 1 for row in data["summary"].values())
-    assert len(data["results"]) == 2 and all("checks" in r for r in data["results"])
+    assert set(data["summary"]) == {"color", "left_right"} and list(data["modes"]) == ["model_alone"]
+    assert all(0 <= row["model_alone"] <= 1 for row in data["summary"].values())
+    records = data["modes"]["model_alone"]["results"]
+    assert len(records) == 2 and all("checks" in r for r in records)
 
 
 def test_eval_rejects_unknown_dimension(capsys, tmp_path, tiny_model_dir):
@@ -304,10 +305,10 @@ def test_eval_reports_prompts_the_model_cannot_read(capsys, tmp_path, tiny_model
 
     monkeypatch.setattr(adherence, "suite", suite_with_a_long_prompt)
     code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "2",
-                 "--dims", "color", "--steps", "1"])
+                 "--dims", "color", "--steps", "1", "--mode", "model_alone"])
     assert code == 0
     data = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert len(data["results"]) == 1
+    assert len(data["modes"]["model_alone"]["results"]) == 1
     assert len(data["skipped"]) == 1 and "tokens long" in data["skipped"][0]["reason"]
 
 

@@ -687,8 +687,9 @@ def cmd_eval(args) -> int:
     from tqdm import tqdm
 
     from kino.evaluation import adherence, report, temporal
-    from kino.pipelines import storyboard
+    from kino.evaluation.bench import machine
     from kino.io import atomic_path
+    from kino.pipelines import storyboard
     from kino.pipelines.text_to_video import Request, RequestError
 
     out = Path(args.out)
@@ -704,57 +705,69 @@ def cmd_eval(args) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from e
     pipe = load_pipeline(args)
+    modes = list(report.MODES) if args.mode == "both" else [args.mode]
+    if args.no_layout:
+        modes = ["model_alone"]
+    if pipe.cfg.vocabulary != "toyworld":  # the director serves toyworld's words only
+        if modes == ["director"]:
+            raise UsageError(f"the toyworld director does not run for {args.model}: it learnt "
+                             f"{pipe.cfg.vocabulary!r} words, not toyworld's; use --mode model_alone")
+        modes = ["model_alone"]
     # A prompt this model cannot read (e.g. longer than its text window) is reported, not run.
     skipped = []
-    options = dict(steps=args.steps, guidance=args.guidance, layout=not args.no_layout)
+    base = dict(steps=args.steps, guidance=args.guidance)
     for case in list(cases):
         try:
             story = storyboard.from_prompt(case.prompt)
             if story is None:
-                pipe.resolve(Request(case.prompt, **options))
+                pipe.resolve(Request(case.prompt, **base))
             else:
-                storyboard.shot_requests(pipe, story, **options)
+                storyboard.shot_requests(pipe, story, **base)
         except RequestError as e:
             cases.remove(case)
             skipped.append({"dimension": case.dimension, "prompt": case.prompt, "reason": str(e)})
     if skipped:
         print(f"skipping {len(skipped)} prompt(s) this model cannot read; see results.json", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-
-    def generate(prompt: str, seed: int):
-        story = storyboard.from_prompt(prompt, seed=seed)  # "Shot 1: ... Shot 2: ...", made as kino generate makes it
-        if story is not None:
-            made = storyboard.render_story(pipe, story, **options)
-            return made.frames, made.fps
-        result = pipe(Request(prompt, seed=seed, **options))
-        return result.frames, result.fps
-
-    done = 0
-
-    def inspect(outcome: adherence.Outcome, frames, fps: float) -> None:
-        # The only look at the frames: measure them and draw the sheet, then they are dropped.
-        nonlocal done
-        outcome.temporal = temporal.figures(frames, fps)
-        name = f"{done:04d}-{outcome.case.dimension}-seed{outcome.seed}.png"
-        outcome.sheet = report.write_sheet(out, name, frames, fps, outcome.passed, report.sheet_caption(outcome))
-        done += 1
-
     seeds = list(range(args.seeds))
-    with tqdm(total=len(cases) * len(seeds), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
-        outcomes = adherence.run(cases, generate, seeds, progress=bar.update, inspect=inspect)
-    summary = adherence.summarize(outcomes)
-    results = {
-        "model": str(args.model),
-        "summary": summary,
-        "temporal": temporal.aggregate(o.temporal for o in outcomes),
-        "results": [adherence.outcome_record(o) for o in outcomes],
-        "skipped": skipped,
-    }
+    from kino import precision
+
+    made_with = {**machine(), **precision.describe(precision.choose(getattr(args, "dtype", None)))}
+    results = {"model": str(args.model), "machine": made_with, "steps": args.steps or pipe.cfg.sample.steps,
+               "modes": {}, "skipped": skipped}
+    with tqdm(total=len(cases) * len(seeds) * len(modes), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
+        for mode in modes:
+            options = dict(base, layout=mode == "director")
+            done = 0
+
+            def generate(prompt: str, seed: int):
+                story = storyboard.from_prompt(prompt, seed=seed)  # "Shot 1: ... Shot 2: ...", as generate makes it
+                if story is not None:
+                    made = storyboard.render_story(pipe, story, **options)
+                    return made.frames, made.fps
+                result = pipe(Request(prompt, seed=seed, **options))
+                return result.frames, result.fps
+
+            def inspect(outcome: adherence.Outcome, frames, fps: float) -> None:
+                # The only look at the frames: measure them and draw the sheet, then they are dropped.
+                nonlocal done
+                outcome.temporal = temporal.figures(frames, fps)
+                name = f"{mode}-{done:04d}-{outcome.case.dimension}-seed{outcome.seed}.png"
+                outcome.sheet = report.write_sheet(out, name, frames, fps, outcome.passed, report.sheet_caption(outcome))
+                done += 1
+
+            bar.set_postfix_str(report.MODES[mode])
+            outcomes = adherence.run(cases, generate, seeds, progress=bar.update, inspect=inspect)
+            results["modes"][mode] = {"summary": adherence.summarize(outcomes),
+                                      "temporal": temporal.aggregate(o.temporal for o in outcomes),
+                                      "results": [adherence.outcome_record(o) for o in outcomes]}
+    results["summary"] = report.side_by_side(results["modes"])
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
     page = report.write_report(out, results)
-    for name, row in summary.items():
-        print(f"{name:18s} {row['pass_rate']:6.1%}  (n={row['n']})")
+    print(f"{'dimension':18s} " + " ".join(f"{report.MODES[m]:>18s}" for m in modes) + "      n")
+    for name, row in results["summary"].items():
+        print(f"{name:18s} " + " ".join(f"{row[m]:18.1%}" for m in modes) + f"  {row['n']:5d}")
     print(f"report: {page}")
     return EXIT_OK
 
@@ -992,8 +1005,10 @@ def build_parser() -> Parser:
     e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     e.add_argument("--steps", type=int, default=None)
     e.add_argument("--guidance", type=float, default=None)
+    e.add_argument("--mode", choices=("both", "model_alone", "director"), default="both",
+                   help="measure the model alone, with the toyworld director, or both side by side (default)")
     e.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true",
-                   help=NO_LAYOUT_HELP + " (measures the model alone)")
+                   help="the same as --mode model_alone")
     dtype_options(e)
     e.set_defaults(func=cmd_eval)
 

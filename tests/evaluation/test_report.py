@@ -41,9 +41,9 @@ def results(tmp_path_factory):
                                            report.sheet_caption(outcome))
 
     outcomes = adherence.run(cases, generate, inspect=inspect)
-    results = {"model": "truth", "summary": adherence.summarize(outcomes),
-               "temporal": temporal.aggregate(o.temporal for o in outcomes),
-               "results": [adherence.outcome_record(o) for o in outcomes]}  # fmt: skip
+    run = {"summary": adherence.summarize(outcomes), "temporal": temporal.aggregate(o.temporal for o in outcomes),
+           "results": [adherence.outcome_record(o) for o in outcomes]}
+    results = {"model": "truth", "modes": {"model_alone": run}, "summary": report.side_by_side({"model_alone": run})}
     report.write_report(out, results)
     return out, results
 
@@ -52,11 +52,13 @@ def test_report_names_every_dimension_and_shows_every_clip(results):
     out, data = results
     page = (out / "report.html").read_text()
     for name in adherence.DIMENSIONS:
-        assert f"id='{name}'" in page and f'href="#{name}"' in page
+        assert f"id='model_alone-{name}'" in page and f'href="#model_alone-{name}"' in page
     for figure in temporal.FIGURES:
         assert figure in page
     sheets = re.findall(r'<img src="([^"]+)"', page)
-    assert sorted(sheets) == sorted(r["sheet"] for r in data["results"]) and len(sheets) == len(adherence.DIMENSIONS)
+    records = data["modes"]["model_alone"]["results"]
+    assert sorted(sheets) == sorted(r["sheet"] for r in records) and len(sheets) == len(adherence.DIMENSIONS)
+    assert "model alone" in page and "with the director" not in page.split("<h2>")[-1]
     for rel in sheets:
         with Image.open(out / rel) as im:
             assert im.format == "PNG" and im.height > report.SHEET_HEIGHT
@@ -75,18 +77,40 @@ def test_kino_eval_writes_results_report_and_sheets(capsys, tmp_path, tiny_model
                  "--dims", "color,spin", "--steps", "1"])  # fmt: skip
     assert code == 0
     data = finite_json((out / "results.json").read_text())
-    assert set(data["summary"]) == {"color", "spin"} and data["temporal"]["clips"] == 2
-    assert set(data["temporal"]) == {"clips", "dynamic_clips", *temporal.FIGURES}
-    for r in data["results"]:
-        assert r["seed"] == 0 and r["dimension"] in ("color", "spin") and r["checks"]
-        assert set(r["temporal"]) == set(temporal.FIGURES)
-        with Image.open(out / r["sheet"]) as im:
-            im.verify()
+    assert set(data["modes"]) == {"model_alone", "director"}  # both, by default, side by side
+    assert data["machine"]["dtype"] and data["machine"]["capability"] and data["steps"] == 1
+    for mode, run in data["modes"].items():
+        assert set(run["summary"]) == {"color", "spin"} and run["temporal"]["clips"] == 2
+        assert set(run["temporal"]) == {"clips", "dynamic_clips", *temporal.FIGURES}
+        for r in run["results"]:
+            assert r["seed"] == 0 and r["dimension"] in ("color", "spin") and r["checks"]
+            assert set(r["temporal"]) == set(temporal.FIGURES) and r["sheet"].startswith(f"sheets/{mode}-")
+            with Image.open(out / r["sheet"]) as im:
+                im.verify()
+    for name, row in data["summary"].items():
+        assert row == {"n": 1, **{m: data["modes"][m]["summary"][name]["pass_rate"] for m in data["modes"]}}
     page = (out / "report.html").read_text()
     assert "color" in page and "spin" in page and page.rstrip().endswith("</html>")
+    assert "<th>model alone</th><th>with the director</th>" in page
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.json", "sheets"]
-    assert len(list((out / "sheets").iterdir())) == 2
-    assert "report.html" in capsys.readouterr().out
+    assert len(list((out / "sheets").iterdir())) == 4
+    printed = capsys.readouterr().out
+    assert "report.html" in printed and "model alone" in printed and "with the director" in printed
+
+
+def test_kino_eval_of_a_model_that_did_not_learn_toyworld_runs_the_model_alone(capsys, tmp_path, tiny_model_dir):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps(dict(cfg, vocabulary="cities")))
+    args = ["eval", "--model", str(other), "--out", str(tmp_path / "r"), "--limit", "1", "--dims", "color",
+            "--steps", "1"]
+    assert main(args + ["--mode", "director"]) == 2
+    assert "does not run" in capsys.readouterr().err
+    assert main(args) == 0
+    assert list(finite_json((tmp_path / "r" / "results.json").read_text())["modes"]) == ["model_alone"]
 
 
 def test_kino_eval_runs_the_default_suite_without_limit():

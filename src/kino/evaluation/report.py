@@ -5,6 +5,9 @@ strip of frames per generated clip, so a person can see why a prompt failed.
     rel = write_sheet(out, name, frames, fps, passed, caption)  # while the frames exist -> "sheets/<name>"
     write_report(out, results)                                   # results: the dict saved as results.json
 
+Each figure is labelled with the mode that made it: the model alone, or with the toyworld director
+(kino.director), which plans and draws what toyworld's words ask for before the model repaints it.
+
 The report is a function of ``results`` (and the sheets it names) alone, so it can be
 rebuilt from a ``results.json`` later.
 """
@@ -25,6 +28,8 @@ SHEET_FRAMES = 6
 SHEET_HEIGHT = 128  # pixels per frame in a sheet (small clips are scaled up, pixels kept sharp)
 SHEETS = "sheets"
 PASS_RGB, FAIL_RGB = (46, 139, 87), (200, 40, 40)
+# The modes an eval measures, as results.json names them and as every table labels them.
+MODES = {"model_alone": "model alone", "director": "with the director"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -96,9 +101,32 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _dimension_table(results: dict) -> str:
-    rows = results["results"]
-    summary = results["summary"]
+def side_by_side(modes: dict) -> dict:
+    """Per dimension, the pass rate of each mode run (``{mode: {"summary": ...}}``) and the prompts' n."""
+    table: dict[str, dict] = {}
+    for mode, run in modes.items():
+        for name, row in run["summary"].items():
+            table.setdefault(name, {"n": row["n"]})[mode] = row["pass_rate"]
+    return table
+
+
+def _comparison_table(results: dict) -> str:
+    modes = list(results["modes"])
+    head = "<tr><th>dimension</th>" + "".join(f"<th>{MODES[m]}</th>" for m in modes) + "<th>n</th></tr>"
+    body = [f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{row[m]:.1%}</td>" for m in modes)
+            + f"<td>{row['n']}</td></tr>" for name, row in results["summary"].items()]
+    alls = []
+    for m in modes:
+        rows = results["modes"][m]["results"]
+        alls.append(f"<th>{sum(r['passed'] for r in rows) / max(len(rows), 1):.1%}</th>")
+    n = len(results["modes"][modes[0]]["results"]) if modes else 0
+    body.append(f"<tr><th>all</th>{''.join(alls)}<th>{n}</th></tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _dimension_table(run: dict, mode: str) -> str:
+    rows = run["results"]
+    summary = run["summary"]
     head = "<tr><th>dimension</th><th>pass rate</th><th>n</th><th></th>" + "".join(
         f"<th>{name}</th>" for name in temporal.FIGURES
     ) + "</tr>"
@@ -106,7 +134,7 @@ def _dimension_table(results: dict) -> str:
     for name, row in summary.items():
         figs = temporal.aggregate(r["temporal"] for r in rows if r["dimension"] == name and "temporal" in r)
         body.append(
-            f'<tr><td><a href="#{html.escape(name)}">{html.escape(name)}</a></td>'
+            f'<tr><td><a href="#{mode}-{html.escape(name)}">{html.escape(name)}</a></td>'
             f"<td>{row['pass_rate']:.1%}</td><td>{row['n']}</td>"
             f'<td><span class="bar" style="width:{100 * row["pass_rate"]:.0f}px"></span></td>'
             + "".join(f"<td>{_fmt(figs[f])}</td>" for f in temporal.FIGURES)
@@ -148,25 +176,32 @@ def _case(record: dict) -> str:
 
 
 def render_html(results: dict) -> str:
-    """The whole report page for a results dict (``summary``, ``temporal``, ``results``...)."""
-    rows = results["results"]
+    """The whole report page for a results dict (``modes``: each mode's ``summary``, ``temporal`` and
+    ``results``; ``summary``: the modes side by side; ``model``, ``machine``, ``steps``)."""
+    m = results.get("machine") or {}
+    made_on = ", ".join(f"{k} {m[k]}" for k in ("capability", "dtype", "cuda") if m.get(k))
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>kino eval</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>kino eval</h1>",
-        f"<p>model <code>{html.escape(str(results.get('model', '')))}</code> · {len(rows)} clips · "
-        f"{len(results['summary'])} dimensions. A prompt passes when every claim it states reads back "
-        "off the pixels (contract: toyworld.md).</p>",
+        f"<p>model <code>{html.escape(str(results.get('model', '')))}</code> · {results.get('steps', '?')} steps · "
+        f"{html.escape(made_on) or 'machine not recorded'} · {len(results['summary'])} dimensions. A prompt passes "
+        "when every claim it states reads back off the pixels (contract: toyworld.md). <b>Model alone</b>: the "
+        "learned model from the prompt. <b>With the director</b>: toyworld's planner lays out and draws what the "
+        "prompt names, then the model repaints it; its figures measure the planner as much as the model.</p>",
         "<h2>Prompt adherence</h2>",
-        _dimension_table(results),
-        "<h2>Temporal quality</h2>",
-        _temporal_table(results.get("temporal") or temporal.aggregate(r["temporal"] for r in rows if "temporal" in r)),
+        _comparison_table(results),
     ]
-    for name in results["summary"]:
-        mine = [r for r in rows if r["dimension"] == name]
-        parts.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)} "
-                     f"({sum(r['passed'] for r in mine)}/{len(mine)})</h2>")  # fmt: skip
-        parts += [_case(r) for r in mine]
+    for mode, run in results["modes"].items():
+        rows = run["results"]
+        parts += [f"<h2>{MODES[mode]}</h2>", _dimension_table(run, mode), f"<h3>{MODES[mode]}: temporal quality</h3>",
+                  _temporal_table(run.get("temporal") or temporal.aggregate(r["temporal"] for r in rows
+                                                                             if "temporal" in r))]
+        for name in run["summary"]:
+            mine = [r for r in rows if r["dimension"] == name]
+            parts.append(f"<h3 id='{mode}-{html.escape(name)}'>{MODES[mode]}: {html.escape(name)} "
+                         f"({sum(r['passed'] for r in mine)}/{len(mine)})</h3>")  # fmt: skip
+            parts += [_case(r) for r in mine]
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
