@@ -330,3 +330,10 @@ def test_an_output_refused_in_a_later_chunk_exits_3_and_leaves_no_file(capsys, t
                     "8", "--steps", "1")
     assert code == 3 and "refused: sexual" in err and checked.count("output") == 3
     assert list(tmp_path.iterdir()) == []  # the two chunks already encoded went with the temporary file
+
+
+def test_a_prompt_that_is_not_utf8_exits_2(capsys, tmp_path, tiny_model_dir):
+    out = tmp_path / "x.mp4"
+    prompt = b"a red ball \xff\xfe moves".decode("utf-8", "surrogateescape")  # as Python reads such an argv
+    code, err = run(capsys, "generate", prompt, "-o", str(out), "--model", str(tiny_model_dir))
+    assert code == 2 and "prompt is not valid UTF-8 text" in err and not out.exists()

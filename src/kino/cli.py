@@ -1070,6 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         args = build_parser().parse_args(argv)
+        for name, value in vars(args).items():  # bytes that were not UTF-8 reach Python as lone surrogates
+            if isinstance(value, str) and any("\udc80" <= c <= "\udcff" for c in value):
+                raise UsageError(f"{name.replace('_', ' ')} is not valid UTF-8 text")
         return args.func(args)
     except UsageError as e:
         print(f"kino: error: {e}", file=sys.stderr)

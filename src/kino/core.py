@@ -24,6 +24,7 @@ import numpy as np
 from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MASKED_EDIT, MAX_PROMPT_CHARS, MAX_SECONDS,
                                 TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo, RequestError, fit_image, require)
 from kino.progress import CHECKING, Progress
+from kino.safety.normalize import visible
 
 CHUNK_SEED_STRIDE = 1_000_003  # chunk i samples its noise from seed + i * stride
 CONTEXT_STEPS = 1  # a chunk after the first is led by 1 + CONTEXT_STEPS * frame_step frames of the one before
@@ -47,6 +48,11 @@ class Job:
     prefix: np.ndarray | None = None  # (n, H, W, 3) uint8 frames the new ones carry on from (not handed out again)
     loop: bool = False
     user: str | None = None
+
+    def __post_init__(self):  # zero-width and control characters are not words: "\u200b" is an empty prompt
+        object.__setattr__(self, "prompt", visible(self.prompt))
+        if self.negative_prompt is not None:
+            object.__setattr__(self, "negative_prompt", visible(self.negative_prompt))
 
     def needs(self, window_seconds: float | None = None) -> list[str]:
         """The capabilities making this job takes (``window_seconds``: how long one call may be)."""
@@ -120,6 +126,9 @@ def resolve(backend: Backend, job: Job) -> Resolved:
     seconds = d.seconds if job.seconds is None else job.seconds
     if not (1 <= r.fps <= 60):
         raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
+    if round(seconds * r.fps) < rules.frame_step:  # the shortest clip the model makes is 1 + frame_step frames
+        raise RequestError(f"duration {seconds:g} s is {round(seconds * r.fps)} frames at {r.fps} fps; use at least "
+                           f"{rules.frame_step} frames ({rules.frame_step / r.fps:g} s)")
     if not (1 <= r.steps <= 500):
         raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
     if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):

@@ -120,3 +120,20 @@ def test_the_director_runs_only_for_models_that_learnt_toyworlds_words(tiny_pipe
     pipe = TextToVideoPipeline.from_pretrained(other)
     assert pipe.cfg.vocabulary == "cities" and not pipe.resolve(req).layout
     assert not tiny_pipeline.resolve(dataclasses.replace(req, layout=False)).layout
+
+
+@pytest.mark.parametrize("prompt", ["\u200b", "\ufeff \u2060", "\u200d\x00\x07"])
+def test_a_prompt_of_invisible_characters_is_empty(tiny_pipeline, prompt):
+    from kino.pipelines.text_to_video import Request, RequestError
+
+    with pytest.raises(RequestError, match="prompt is empty"):
+        tiny_pipeline.resolve(Request(prompt))
+    assert tiny_pipeline.resolve(Request("a red\u200b ball\x00")).prompt == "a red ball"
+
+
+def test_a_duration_under_one_latent_frame_says_the_shortest(tiny_pipeline):
+    from kino.pipelines.text_to_video import Request, RequestError
+
+    with pytest.raises(RequestError, match=r"1e-09 s is 0 frames at 8 fps; use at least 4 frames \(0.5 s\)"):
+        tiny_pipeline.resolve(Request("a ball", seconds=1e-9, fps=8))
+    assert tiny_pipeline.resolve(Request("a ball", seconds=0.5, fps=8)).seconds == 0.5

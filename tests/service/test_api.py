@@ -85,6 +85,8 @@ def test_image_to_video_and_extend(client, tmp_path):
     ({"prompt": "a ball", "model": "nope"}, 422, "unknown_model"),
     ({"prompt": "a ball", "steps": 500}, 403, "over_role_limit"),
     ({"prompt": "a ball", "seconds": 60}, 403, "over_role_limit"),
+    ({"prompt": "\u200b\ufeff\u2060 \u200d"}, 422, "invalid_request"),  # invisible: empty
+    ({"prompt": "a ball", "seconds": 1e-9}, 422, "invalid_request"),  # no frame at all
 ])
 def test_bad_inputs_have_codes(client, data, status, code):
     h = add_user(client, "ann", "artist")
@@ -92,6 +94,18 @@ def test_bad_inputs_have_codes(client, data, status, code):
     assert r.status_code == status, r.text
     err = r.json()["error"]
     assert err["code"] == code and err["message"]
+
+
+def test_prompts_are_stored_as_seen_and_invalid_utf8_is_refused(client):
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/jobs", data={"prompt": "a red\u200b ball\u2060 moves"}, headers=h)
+    assert r.status_code == 201 and r.json()["params"]["prompt"] == "a red ball moves", r.text
+    boundary = "kinoboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\n".encode()
+            + b"a red ball \xff\xfe\xc3 moves" + f"\r\n--{boundary}--\r\n".encode())
+    r = client.post("/api/v1/jobs", content=body, headers={**h, "content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_text", r.text
+    assert "UTF-8" in r.json()["error"]["message"]
 
 
 def test_upload_limits(settings, make_client):

@@ -27,6 +27,7 @@ from kino.models.text_encoder import TextEncoder
 from kino.models.vae import VideoVAE
 from kino.progress import CHECKING, DECODING, DRAFTING, MOVING, PREPARING, REDRAFTING, SAMPLING, Progress
 from kino.safety.guard import Guard
+from kino.safety.normalize import visible
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class TextToVideoPipeline:
     def _validate(self, req: Request, safety: bool) -> Request:
         d = self.cfg.sample
         r = Request(
-            prompt=req.prompt,
+            prompt=visible(req.prompt),  # zero-width and control characters are not words: "\u200b" is empty
             seed=req.seed,
             seconds=d.seconds if req.seconds is None else req.seconds,
             fps=d.fps if req.fps is None else req.fps,
@@ -203,7 +204,7 @@ class TextToVideoPipeline:
             layout_span=req.layout_span,
             backdrop=req.backdrop,
         )
-        prompt = r.prompt.strip()
+        prompt = r.prompt
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
         if not prompt and not conditioned:  # given frames can lead a clip without words
             raise RequestError("the prompt is empty; describe the video in a few words")
@@ -222,6 +223,10 @@ class TextToVideoPipeline:
             raise RequestError(f"duration {r.seconds} s is not allowed; use more than 0 and at most {MAX_SECONDS:g} s")
         if not (1 <= r.fps <= 60):
             raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
+        tf = self.cfg.vae.temporal_factor
+        if round(r.seconds * r.fps) < tf:  # the shortest clip the model makes is 1 + tf frames
+            raise RequestError(f"duration {r.seconds:g} s is {round(r.seconds * r.fps)} frames at {r.fps} fps; "
+                               f"use at least {tf} frames ({tf / r.fps:g} s)")
         if not (1 <= r.steps <= 500):
             raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
         if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):

@@ -94,6 +94,14 @@ class Views:
         return self.token_views[0]
 
 
+def visible(text: str) -> str:
+    """``text`` as a person sees it, for every check and for storing: invisible (format) and control
+    characters out, newlines and tabs kept, the ends stripped. A prompt of zero-width spaces is empty."""
+    text = text.translate(_INVISIBLE)
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co"))
+    return text.strip()
+
+
 def clean(text: str) -> str:
     """Invisible characters out, NFKC, homoglyphs to Latin, casefold, accents off."""
     text = text.translate(_INVISIBLE)

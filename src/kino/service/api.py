@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+import starlette.formparsers
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -23,12 +24,35 @@ from kino.pipelines.text_to_video import Request as GenRequest
 from kino.pipelines.text_to_video import RequestError
 from kino.progress import STAGES
 from kino.safety.moderation import SafetyRefusal
+from kino.safety.normalize import visible
 from kino.service.app import ApiError, Caller, Service, admin, caller, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
 from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
 from kino.service.settings import ROLES
 from kino.service.uploads import UploadError, check_upload, decode_image, decode_video
+
+log = logging.getLogger(__name__)
+
+
+def _form_text(src: bytes | bytearray, codec: str) -> str:
+    """A multipart field's text. Starlette reads bytes that are not valid in the form's charset as
+    latin-1, which would store mojibake; here they become U+FFFD, which ``form_text`` refuses (422)."""
+    try:
+        return bytes(src).decode(codec, errors="replace")
+    except LookupError:  # a charset Python does not know: as starlette reads it
+        return bytes(src).decode("latin-1")
+
+
+starlette.formparsers._user_safe_decode = _form_text
+
+
+def form_text(name: str, text: str) -> str:
+    """``text`` as kino stores and checks it (kino.safety.normalize.visible), or a 422 when it was
+    not valid UTF-8 (bytes starlette or ``_form_text`` turned into U+FFFD)."""
+    if "\ufffd" in text:
+        raise ApiError(422, "invalid_text", f"{name} is not valid UTF-8 text")
+    return visible(text)
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -266,6 +290,7 @@ def create_job(
 
     A prompt written as shots ("Shot 1: ... Shot 2: ...") becomes a multi-shot video, the duration split evenly.
     """
+    prompt = form_text("the prompt", prompt)
     policy = svc.settings.policy(who.user.role)
     if not policy.enabled:
         raise ApiError(403, "role_not_released", f"generation is not open to role {who.user.role} yet")
