@@ -340,3 +340,20 @@ def test_broken_model_is_503_not_500(settings, tmp_path):
         h = add_user(client, "ann", "artist")
         r = client.post("/api/v1/jobs", data={"prompt": "a ball"}, headers=h)
         assert (r.status_code, r.json()["error"]["code"]) == (503, "model_unavailable")
+
+
+def test_every_response_carries_the_security_headers(client):
+    h = add_user(client, "ann", "artist")
+    responses = {"page": client.get("/"), "script": client.get("/static/app.js"), "api": client.get("/api/v1/jobs", headers=h),
+                 "no key": client.get("/api/v1/jobs"), "missing": client.get("/nothing"), "docs": client.get("/docs"),
+                 "schema": client.get("/openapi.json")}
+    for name, r in responses.items():
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff", name
+        assert r.headers["referrer-policy"] == "no-referrer", name
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, name
+        if name != "docs":
+            assert "'unsafe-inline'" not in csp and "script-src 'self';" in csp, name
+    assert responses["no key"].status_code == 401 and responses["missing"].status_code == 404
+    page = responses["page"].text
+    assert "<script src=" in page and "<script>" not in page and " on" + "click=" not in page  # nothing inline

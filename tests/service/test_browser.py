@@ -26,6 +26,8 @@ def page(tmp_path):
         errors = []
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # The page runs under kino's Content-Security-Policy: anything it blocks is a failure.
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         yield page
         context.close()
         assert not errors, errors
@@ -72,7 +74,7 @@ def test_log_in_generate_watch_and_play(live, page):
     duration = page.evaluate("document.querySelector('.card video').duration")
     assert abs(duration - 8.25) < 0.3, duration  # 33 frames at 4 fps
     page.evaluate("document.querySelector('.card video').play()")
-    page.wait_for_function("document.querySelector('.card video').currentTime > 0.2", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('.card video').currentTime > 0.2", timeout=10_000)
     page.wait_for_selector(".card .badge[data-summary=kino]")  # signed and watermarked, checked by kino verify
 
     # A refused prompt shows its category; nothing is queued.
