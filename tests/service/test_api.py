@@ -357,3 +357,26 @@ def test_every_response_carries_the_security_headers(client):
     assert responses["no key"].status_code == 401 and responses["missing"].status_code == 404
     page = responses["page"].text
     assert "<script src=" in page and "<script>" not in page and " on" + "click=" not in page  # nothing inline
+
+
+def test_disabling_a_user_or_revoking_their_key_stops_their_jobs(client):
+    root = add_user(client, "root", "admin")
+    ann, bob = add_user(client, "ann", "admin"), add_user(client, "bob", "artist")
+    # ann's long job keeps the worker busy, so bob's job is queued behind it.
+    long = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 200, "seconds": 16}, headers=ann).json()
+    wait_for(client, ann, long["id"], until=("running",))
+    queued = client.post("/api/v1/jobs", data={"prompt": "a cube", "steps": 2}, headers=bob).json()
+    bob_id = client.get("/api/v1/me", headers=bob).json()["id"]
+    assert client.patch(f"/api/v1/admin/users/{bob_id}", json={"disabled": True}, headers=root).status_code == 200
+    from kino.service.db import Job
+
+    with client.app.state.service.sessions() as db:  # bob's key no longer opens anything
+        assert db.get(Job, queued["id"]).status == "cancelled"
+    # Revoking ann's key stops her running job within a step.
+    ann_id = client.get("/api/v1/me", headers=ann).json()["id"]
+    new_key = client.post(f"/api/v1/admin/users/{ann_id}/keys?revoke_old=true", headers=root).json()["api_key"]
+    stopped = wait_for(client, {"Authorization": f"Bearer {new_key}"}, long["id"])
+    assert stopped["status"] == "cancelled" and stopped["step"] < stopped["total_steps"]
+    audit = client.get("/api/v1/admin/audit", headers=root).json()
+    changes = [e for e in audit if e["action"] in ("admin.user_change", "admin.key_add")]
+    assert sorted(e["detail"]["jobs_stopped"] for e in changes) == [1, 1], changes

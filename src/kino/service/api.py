@@ -491,9 +491,7 @@ def cancel(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(se
     if job.status in FINISHED:
         raise ApiError(409, "job_finished", f"job {job_id} is already {job.status}")
     with svc.sessions.begin() as db:
-        db.execute(update(Job).where(Job.id == job_id, Job.status == QUEUED)
-                   .values(status=CANCELLED, finished=now()))
-        db.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING).values(cancel_requested=True))
+        stop_jobs(db, Job.id == job_id)
         audit(db, "job.cancel", who.user, target=job_id)
     return job_out(own_job(svc, who, job_id))
 
@@ -604,6 +602,15 @@ def create_user(body: NewUser, who: Caller = Depends(admin), svc: Service = Depe
     return KeyOut(user=out, api_key=key)
 
 
+def stop_jobs(db, *which) -> int:
+    """The jobs ``which`` selects: queued ones cancelled now, running ones asked to stop (their worker
+    stops within a step). Returns how many."""
+    queued = db.execute(update(Job).where(*which, Job.status == QUEUED).values(status=CANCELLED, finished=now()))
+    running = db.execute(update(Job).where(*which, Job.status == RUNNING, Job.cancel_requested.is_(False))
+                         .values(cancel_requested=True))
+    return queued.rowcount + running.rowcount
+
+
 def get_user(db, user_id: int) -> User:
     user = db.get(User, user_id) if 0 < user_id < 2**31 else None
     if user is None:
@@ -625,6 +632,8 @@ def change_user(user_id: int, body: UserChange, who: Caller = Depends(admin), sv
             changes["disabled"] = body.disabled
         for k, v in changes.items():
             setattr(user, k, v)
+        if body.disabled:  # a disabled user's work stops with them
+            changes["jobs_stopped"] = stop_jobs(db, Job.user_id == user.id)
         audit(db, "admin.user_change", who.user, target=user.name, **changes)
         return user_out(db, user)
 
@@ -636,10 +645,13 @@ def new_user_key(user_id: int, revoke_old: bool = False, who: Caller = Depends(a
     """Issue a new API key for a user (optionally revoking the old ones)."""
     with svc.sessions.begin() as db:
         user = get_user(db, user_id)
-        if revoke_old:
+        stopped = 0
+        if revoke_old:  # a revoked key may be a stolen one: what it queued stops too
+            old = list(db.scalars(select(ApiKey.id).where(ApiKey.user_id == user.id, ApiKey.revoked.is_(False))))
             db.execute(update(ApiKey).where(ApiKey.user_id == user.id).values(revoked=True))
+            stopped = stop_jobs(db, Job.api_key_id.in_(old)) if old else 0
         key = add_key(db, user)
-        audit(db, "admin.key_add", who.user, target=user.name, revoked_old=revoke_old)
+        audit(db, "admin.key_add", who.user, target=user.name, revoked_old=revoke_old, jobs_stopped=stopped)
         return KeyOut(user=user_out(db, user), api_key=key)
 
 
