@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import pytest
 
@@ -57,16 +55,7 @@ def client(settings, make_client):
 @pytest.fixture
 def live(client):
     """The test client's app, also served over HTTP by uvicorn on loopback."""
-    import uvicorn
-    from service_helpers import free_port
+    from service_helpers import serve
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))  # the TestClient already ran the lifespan
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield client, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(client) as url:
+        yield client, url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -116,3 +117,43 @@ def poll_job(http, headers, job_id: str, until, timeout: float = 120) -> dict:
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not reach the state in {timeout} s: {job}")
+
+
+def post_burst(url: str, headers: dict, n: int, data: dict) -> list[int]:
+    """``n`` job requests sent at once over HTTP (each from its own thread, all released together);
+    their status codes."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    gate = threading.Barrier(n)
+
+    def one(_):
+        with httpx.Client(timeout=120) as http:
+            gate.wait()
+            return http.post(f"{url}/api/v1/jobs", data=data, headers=headers).status_code
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+@contextlib.contextmanager
+def serve(client):
+    """The test client's app also served over HTTP by uvicorn on loopback; yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))  # the TestClient already ran the lifespan
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from kino.data.video_io import read_video, write_video
 
-from service_helpers import add_user, wait_for, with_policy
+from service_helpers import post_burst, serve, add_user, wait_for, with_policy
 
 
 def test_generate_download_and_play(client, tmp_path):
@@ -380,3 +380,17 @@ def test_disabling_a_user_or_revoking_their_key_stops_their_jobs(client):
     audit = client.get("/api/v1/admin/audit", headers=root).json()
     changes = [e for e in audit if e["action"] in ("admin.user_change", "admin.key_add")]
     assert sorted(e["detail"]["jobs_stopped"] for e in changes) == [1, 1], changes
+
+
+@pytest.mark.parametrize("role, per_minute", [("public", 4), ("artist", 20)])
+def test_a_burst_of_requests_gets_exactly_the_rate_limit(settings, make_client, role, per_minute):
+    """The per-minute limit holds under 40 concurrent requests over HTTP (it was check-then-insert:
+    42 of 50 got through a limit of 4)."""
+    import dataclasses
+
+    settings = dataclasses.replace(settings, embedded_worker=False)  # nothing runs: the queue only fills
+    client = make_client(with_policy(settings, role, jobs_per_minute=per_minute, jobs_per_day=1000))
+    h = add_user(client, "pub", role)
+    with serve(client) as url:
+        codes = post_burst(url, h, 40, {"prompt": "a ball", "steps": 1})
+    assert sorted(codes) == [201] * per_minute + [429] * (40 - per_minute), codes

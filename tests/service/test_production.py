@@ -107,3 +107,14 @@ def test_redis_workers_survive_kill9(tmp_path, tiny_model_dir, pg_url, redis_url
     finally:
         for p in procs.values():
             stop(p)
+
+
+def test_a_burst_of_requests_gets_exactly_the_rate_limit_on_postgres(pg_url, settings, make_client):
+    from service_helpers import post_burst, serve, with_policy
+
+    settings = dataclasses.replace(settings, db_url=pg_url, embedded_worker=False)
+    client = make_client(with_policy(settings, "public", jobs_per_minute=4, jobs_per_day=1000))
+    h = add_user(client, "pub", "public")
+    with serve(client) as url:
+        codes = post_burst(url, h, 40, {"prompt": "a ball", "steps": 1})
+    assert sorted(codes) == [201] * 4 + [429] * 36, codes

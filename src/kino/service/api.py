@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -219,10 +220,12 @@ def read_upload(svc: Service, field: str, upload: UploadFile | None, kind: str) 
         raise ApiError(e.status, e.code, str(e)) from None
 
 
-def check_rate(svc: Service, who: Caller) -> None:
-    """Per-key jobs per minute and per-user jobs per day, counted from the jobs table (so every server agrees)."""
+def check_rate(svc: Service, who: Caller, db=None) -> None:
+    """Per-key jobs per minute and per-user jobs per day, counted from the jobs table (so every server
+    agrees). Called early, to refuse before uploads are decoded, and again by ``queue_job`` inside the
+    transaction that inserts the job, under the user's lock, so a burst of requests cannot all pass."""
     p, t = svc.settings.policy(who.user.role), now()
-    with svc.sessions() as db:
+    with contextlib.nullcontext(db) if db is not None else svc.sessions() as db:
         minute = db.scalar(select(func.count()).select_from(Job)
                            .where(Job.api_key_id == who.key.id, Job.created > t - 60)) or 0
         day = db.scalar(select(func.count()).select_from(Job)
@@ -233,6 +236,28 @@ def check_rate(svc: Service, who: Caller) -> None:
     if day >= p.jobs_per_day:
         raise ApiError(429, "quota_exceeded", f"at most {p.jobs_per_day} jobs a day for role {who.user.role}",
                        retry_after=3600)
+
+
+def queue_job(svc: Service, who: Caller, command: str, model: str, params: dict, uploads: dict, steps: int) -> Job:
+    """Store the uploads and insert the job, atomically with the rate limits: the transaction first
+    writes the user's row (a no-op), which takes that row's lock on PostgreSQL and the write lock on
+    SQLite, so concurrent requests of one user count and insert one after another."""
+    job_id = new_job_id()
+    inputs = store_uploads(svc, job_id, uploads)
+    try:
+        with svc.sessions.begin() as db:
+            db.execute(update(User).where(User.id == who.user.id).values(disabled=User.disabled))
+            check_rate(svc, who, db)
+            job = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
+                      params=params, inputs=inputs, status=QUEUED, step=0, total_steps=steps, attempts=0,
+                      cancel_requested=False, created=now())
+            db.add(job)
+            audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
+    except BaseException:
+        shutil.rmtree(uploads_dir(svc.settings, job_id), ignore_errors=True)
+        raise
+    svc.notifier.notify(job_id)
+    return job
 
 
 def check_policy(svc: Service, who: Caller, r: GenRequest) -> None:
@@ -363,15 +388,7 @@ def create_job(
         params["note"] = note(prompt)
     if command == "extend":
         params.update(backward=backward, input_frames=int(len(frames_in)))
-    job_id = new_job_id()
-    inputs = store_uploads(svc, job_id, uploads)
-    with svc.sessions.begin() as db:
-        job = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
-                  params=params, inputs=inputs, status=QUEUED, step=0, total_steps=r.steps, attempts=0,
-                  cancel_requested=False, created=now())
-        db.add(job)
-        audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
-    svc.notifier.notify(job_id)
+    job = queue_job(svc, who, command, model, params, uploads, r.steps)
     return job_out(job, queue_position(svc.sessions, job))
 
 
@@ -406,16 +423,8 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
     params = dict(prompt=job.prompt.strip(), seed=seed, seconds=job.seconds if job.seconds is not None else seconds,
                   fps=r.fps, width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=None,
                   loop=loop, layout=False, user=who.user.name, backend=backend.info.backend)
-    job_id = new_job_id()
-    inputs = store_uploads(svc, job_id, uploads)
-    with svc.sessions.begin() as db:
-        row = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
-                  params=params, inputs=inputs, status=QUEUED, step=0, total_steps=r.steps, attempts=0,
-                  cancel_requested=False, created=now())
-        db.add(row)
-        audit(db, "job.create", who.user, target=job_id, command=command, model=model, params=params)
-    svc.notifier.notify(job_id)
-    return job_out(row, queue_position(svc.sessions, row))
+    job = queue_job(svc, who, command, model, params, uploads, r.steps)
+    return job_out(job, queue_position(svc.sessions, job))
 
 
 def decoded_video(upload: tuple[bytes, str]):
