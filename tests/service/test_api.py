@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import av
 import numpy as np
@@ -394,3 +395,61 @@ def test_a_burst_of_requests_gets_exactly_the_rate_limit(settings, make_client, 
     with serve(client) as url:
         codes = post_burst(url, h, 40, {"prompt": "a ball", "steps": 1})
     assert sorted(codes) == [201] * per_minute + [429] * (40 - per_minute), codes
+
+
+def asgi_post(app, path: str, headers: dict, chunks, limit_chunks: int = 10_000):
+    """POST ``chunks`` (an iterator of bytes, sent as a chunked body) straight to the ASGI ``app``;
+    returns (status, JSON body, bytes of the body the app read)."""
+    import asyncio
+
+    read = {"bytes": 0, "n": 0}
+    sent = []
+    chunks = iter(chunks)
+
+    async def receive():
+        chunk = next(chunks, None)
+        if chunk is None or read["n"] >= limit_chunks:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        read["bytes"] += len(chunk)
+        read["n"] += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in {"transfer-encoding": "chunked", **headers}.items()],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "app": app, "state": {}}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body), read["bytes"]
+
+
+def test_bodies_are_gated_as_they_stream(settings, make_client):
+    """A key is checked before any of the body is read; a chunked body is cut off at the limit; a
+    multipart body cut before its closing boundary is a 400 (it was taken, its image dropped)."""
+    import dataclasses
+
+    client = make_client(dataclasses.replace(settings, max_upload_bytes=100_000))
+    h = add_user(client, "ann", "artist")
+    boundary = "kinoboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"video\"; filename=\"a.mp4\"\r\n"
+            "Content-Type: video/mp4\r\n\r\n").encode()
+    mib = (head if i == 0 else b"\0" * 2**20 for i in range(201))  # 200 MiB, chunked, if anyone read it all
+    form = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    status, body, read = asgi_post(client.app, "/api/v1/jobs", form, mib)
+    assert (status, body["error"]["code"], read) == (401, "unauthorized", 0)
+    status, body, read = asgi_post(client.app, "/api/v1/jobs", {**form, "authorization": "Bearer kino_nope"}, mib)
+    assert (status, body["error"]["code"], read) == (401, "invalid_key", 0)
+    status, body, read = asgi_post(client.app, "/api/v1/jobs", {**form, **h}, mib)
+    assert (status, body["error"]["code"]) == (413, "request_too_large") and read <= 2**20 + 3 * 100_000 + 2**20
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\na red ball\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + png()
+    status, body, _ = asgi_post(client.app, "/api/v1/jobs", {**form, **h}, [part])
+    assert (status, body["error"]["code"]) == (400, "malformed_multipart")
+    status, body, _ = asgi_post(client.app, "/api/v1/jobs", {**form, **h}, [part + f"\r\n--{boundary}--\r\n".encode()])
+    assert status == 201 and body["command"] == "image_to_video", body
+    assert client.get("/api/v1/jobs", headers=h).json()["total"] == 1

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kino.service.auth import lookup
 from kino.service.db import ApiKey, User, make_engine, migrate, session_factory
+from kino.service.gate import BodyGate
 from kino.service.jobs import Runner
 from kino.service.models import Pipelines
 from kino.service.settings import Settings
@@ -142,14 +143,12 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
     app = FastAPI(title="kino", version="1", lifespan=lifespan,
                   description="Text-to-video as a service: jobs, accounts with staged access, audit log.")
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        # Refuse oversized bodies before they are read; three uploads fit, with room for the form fields.
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > 3 * settings.max_upload_bytes + 2**20:
-            return JSONResponse(error_body("request_too_large", f"the request has {length} bytes; uploads are "
-                                           f"limited to {settings.max_upload_bytes} bytes each"), status_code=413)
-        return await call_next(request)
+    def may_send(scope, key: str) -> bool:
+        with scope["app"].state.service.sessions() as db:
+            return lookup(db, key) is not None
+
+    # Three uploads fit, with room for the form fields.
+    app.add_middleware(BodyGate, limit=3 * settings.max_upload_bytes + 2**20, authenticate=may_send)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):
