@@ -453,3 +453,18 @@ def test_bodies_are_gated_as_they_stream(settings, make_client):
     status, body, _ = asgi_post(client.app, "/api/v1/jobs", {**form, **h}, [part + f"\r\n--{boundary}--\r\n".encode()])
     assert status == 201 and body["command"] == "image_to_video", body
     assert client.get("/api/v1/jobs", headers=h).json()["total"] == 1
+
+
+def test_the_page_session_is_an_httponly_cookie_that_other_sites_cannot_use(client):
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/login", headers=h)
+    cookie = r.headers["set-cookie"]
+    assert r.status_code == 200 and "kino_session=" in cookie
+    assert all(flag in cookie.lower() for flag in ("httponly", "samesite=strict", "path=/api/v1"))
+    assert client.get("/api/v1/me").json()["name"] == "ann"  # the cookie alone opens reads
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1})  # a cross-site form could send this
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "missing_page_header")
+    r = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 1}, headers={"X-Kino-Page": "1"})
+    assert r.status_code == 201, r.text
+    assert client.post("/api/v1/logout", headers={"X-Kino-Page": "1"}).status_code == 204
+    assert client.get("/api/v1/me").status_code == 401

@@ -44,6 +44,12 @@ def test_log_in_generate_watch_and_play(live, page):
     page.click("#login-form button")
     page.wait_for_selector("#app-view", state="visible")
     assert page.inner_text("#who") == "ann (artist)"
+    # The page keeps no copy of the key a script could read: the session is an HttpOnly cookie.
+    stored = page.evaluate("() => [document.cookie, JSON.stringify(sessionStorage), JSON.stringify(localStorage), "
+                           "document.querySelector('#key').value]")
+    assert not any(key in s for s in stored), stored
+    page.reload()
+    page.wait_for_selector("#app-view", state="visible")  # the session outlives a reload
 
     # Storyboard: shots become the multi-shot prompt.
     page.click("nav button[data-tab=storyboard]")

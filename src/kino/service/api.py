@@ -15,6 +15,7 @@ import starlette.formparsers
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
@@ -26,7 +27,8 @@ from kino.pipelines.text_to_video import RequestError
 from kino.progress import STAGES
 from kino.safety.moderation import SafetyRefusal
 from kino.safety.normalize import visible
-from kino.service.app import ApiError, Caller, Service, admin, caller, service
+from kino.service.app import (SESSION_COOKIE, ApiError, Caller, Service, admin, bearer, caller, presented_key,
+                              service)
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
 from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
@@ -189,11 +191,26 @@ def user_out(db, user: User) -> UserOut:
 
 
 @router.post("/login", response_model=Me, responses=ERRORS, tags=["account"])
-def login(who: Caller = Depends(caller), svc: Service = Depends(service)):
-    """Check an API key and record the login; the web page calls this once."""
+def login(request: Request, response: Response, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+          who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """Check an API key and record the login. The web page calls this once with the key; the answer
+    sets a session cookie that page scripts cannot read (HttpOnly, SameSite=Strict), so the page
+    keeps no copy of the key."""
     with svc.sessions.begin() as db:
         audit(db, "login", who.user, key=who.key.prefix)
+    response.set_cookie(SESSION_COOKIE, presented_key(request, creds), httponly=True, samesite="strict", path="/api/v1",
+                        secure=request.url.scheme == "https")
     return Me(id=who.user.id, name=who.user.name, role=who.user.role, policy=policy_out(svc, who.user.role))
+
+
+@router.post("/logout", status_code=204, responses=ERRORS, tags=["account"])
+def logout(response: Response, who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """End the web page's session (its cookie); the key itself stays valid."""
+    with svc.sessions.begin() as db:
+        audit(db, "logout", who.user, key=who.key.prefix)
+    response.delete_cookie(SESSION_COOKIE, path="/api/v1", httponly=True, samesite="strict")
+    response.status_code = 204
+    return None
 
 
 @router.get("/me", response_model=Me, responses=ERRORS, tags=["account"])

@@ -64,9 +64,28 @@ def service(request: Request) -> Service:
 bearer = HTTPBearer(auto_error=False, description="an API key from `kino users add` or an admin")
 
 
+# The web page's session: after /login the key travels in this cookie, which page scripts cannot read
+# (HttpOnly) and other sites cannot send (SameSite=Strict); a request it authenticates that changes
+# something must also carry PAGE_HEADER, which a cross-site form cannot set.
+SESSION_COOKIE = "kino_session"
+PAGE_HEADER = "x-kino-page"
+
+
+def presented_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
+    """The key a request presents: the Authorization header, X-API-Key, or the page's session cookie."""
+    if creds:
+        return creds.credentials
+    if request.headers.get("x-api-key"):
+        return request.headers["x-api-key"]
+    key = request.cookies.get(SESSION_COOKIE)
+    if key and request.method not in ("GET", "HEAD") and PAGE_HEADER not in request.headers:
+        raise ApiError(403, "missing_page_header", f"a session cookie must come with the {PAGE_HEADER} header")
+    return key
+
+
 def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
            svc: Service = Depends(service)) -> Caller:
-    key = creds.credentials if creds else request.headers.get("x-api-key")
+    key = presented_key(request, creds)
     if not key:
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
     with svc.sessions() as db:

@@ -32,12 +32,18 @@ def error_response(status: int, code: str, message: str) -> list[Message]:
             {"type": "http.response.body", "body": body}]
 
 
-def api_key(headers: Headers) -> str | None:
+def api_key(scope: Scope, headers: Headers) -> str | None:
+    """The key a request presents (as kino.service.app.presented_key reads it; the page header is
+    checked there)."""
+    from starlette.requests import HTTPConnection
+
+    from kino.service.app import SESSION_COOKIE
+
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return headers.get("x-api-key") or None
+    return headers.get("x-api-key") or HTTPConnection(scope).cookies.get(SESSION_COOKIE) or None
 
 
 def multipart_boundary(content_type: str) -> bytes | None:
@@ -62,7 +68,7 @@ class BodyGate:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not scope["path"].startswith(self.prefix):
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        key = api_key(headers)
+        key = api_key(scope, headers)
         if key is None:
             return await answer(send, 401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
         if not await run_in_threadpool(self.authenticate, scope, key):

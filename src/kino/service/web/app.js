@@ -1,11 +1,11 @@
-// kino web page: plain JS against /api/v1. The API key lives in sessionStorage only.
+// kino web page: plain JS against /api/v1. The page keeps no copy of the API key: it is sent once, to
+// /login, whose answer sets a session cookie this script cannot read (HttpOnly, SameSite=Strict).
 "use strict";
 const $ = (s) => document.querySelector(s);
-let key = sessionStorage.getItem("kino-key");
 let me = null;
 
 async function api(path, opts = {}) {
-  const headers = Object.assign({ Authorization: "Bearer " + key }, opts.headers || {});
+  const headers = Object.assign({ "X-Kino-Page": "1" }, opts.headers || {});
   const res = await fetch("/api/v1" + path, Object.assign({}, opts, { headers }));
   if (!res.ok) {
     let err = { code: "http_" + res.status, message: res.statusText };
@@ -16,10 +16,9 @@ async function api(path, opts = {}) {
 }
 const json = async (path, opts) => (await api(path, opts)).json();
 
-async function login(k) {
-  key = k;
-  me = await json("/login", { method: "POST" });
-  sessionStorage.setItem("kino-key", k);
+async function login(k) {  // k: the key typed in, or none to resume the session the cookie holds
+  me = await json("/login", { method: "POST", headers: k ? { Authorization: "Bearer " + k } : {} });
+  $("#key").value = "";
   $("#login-view").hidden = true; $("#app-view").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = `${me.name} (${me.role})`;
   $("#admin-tab").hidden = me.role !== "admin";
@@ -32,7 +31,9 @@ $("#login-form").addEventListener("submit", async (e) => {
   $("#login-error").textContent = "";
   try { await login($("#key").value.trim()); } catch (err) { $("#login-error").textContent = err.message; }
 });
-$("#logout").addEventListener("click", () => { sessionStorage.removeItem("kino-key"); location.reload(); });
+$("#logout").addEventListener("click", async () => {
+  try { await api("/logout", { method: "POST" }); } finally { location.reload(); }
+});
 
 document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => {
   document.querySelectorAll("nav button").forEach((x) => x.classList.toggle("on", x === b));
@@ -91,7 +92,7 @@ function show(job) {
   $("#progress").value = job.progress;
 }
 
-// -- gallery: videos are fetched with the key and played from blob URLs
+// -- gallery: videos are fetched in the session and played from blob URLs
 async function refreshGallery() {
   const { jobs } = await json("/jobs?limit=24");
   const g = $("#gallery");
@@ -212,4 +213,4 @@ $("#user-form").addEventListener("submit", async (e) => {
   } catch (err) { $("#new-key").textContent = `${err.code}: ${err.message}`; }
 });
 
-if (key) login(key).catch(() => { sessionStorage.removeItem("kino-key"); key = null; });
+login(null).catch(() => { /* no session yet: the login form shows */ });
