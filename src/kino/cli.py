@@ -90,19 +90,17 @@ def check_output(path: Path, suffix: str = ".mp4") -> Path:
 
 
 def load_image(path: str | None, flag: str):
-    """An image file as (H, W, 3) uint8 RGB, or a UsageError naming the flag."""
+    """An image file as (H, W, 3) uint8 RGB (kino.media's limits), or a UsageError naming the flag."""
     if path is None:
         return None
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from kino import media
 
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+        return media.read_image(path, f"{flag} {path}")
     except FileNotFoundError:
         raise UsageError(f"{flag} {path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise UsageError(f"{flag} {path} is not a readable image (PNG, JPEG, WebP, ...): {e}") from None
+    except media.MediaError as e:
+        raise UsageError(str(e)) from None
 
 
 def compute_dtype(args):
@@ -433,16 +431,15 @@ def cmd_storyboard(args) -> int:
 
 
 def load_video(path: str):
-    import av
-
-    from kino.data.video_io import read_video
+    """A video file as (T, H, W, 3) uint8 frames and its frame rate (kino.media's limits), or a UsageError."""
+    from kino import media
 
     if not Path(path).is_file():
         raise UsageError(f"input video {path}: no such file")
     try:
-        return read_video(path)
-    except (av.FFmpegError, ValueError) as e:
-        raise UsageError(f"input video {path} cannot be decoded: {e}") from None
+        return media.read_video(path, f"input video {path}")
+    except media.MediaError as e:
+        raise UsageError(str(e)) from None
 
 
 NO_LAYOUT_HELP = ("the model alone: no toyworld director (kino.director), which plans where the objects the "

@@ -56,32 +56,28 @@ class Verdict:
         return out
 
 
-def load_frames(path: Path) -> np.ndarray:
-    """(T, H, W, 3) uint8 from a video, or (1, H, W, 3) from an image."""
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        from PIL import Image, UnidentifiedImageError
+def load_frames(path: Path, name: str | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8 from a video, or (1, H, W, 3) from an image, through kino.media's limits
+    (``name``: what messages call the file, default its path)."""
+    from kino import media
 
-        try:
-            with Image.open(path) as img:
-                return np.asarray(img.convert("RGB"))[None]
-        except (UnidentifiedImageError, OSError) as e:
-            raise VerifyError(f"{path} is not a readable image: {e}") from None
-    import av
-
-    from kino.data.video_io import read_video
-
+    what = name or str(path)
     try:
-        return read_video(path)[0]
-    except (av.FFmpegError, ValueError) as e:
-        raise VerifyError(f"{path} cannot be decoded as a video or an image: {e}") from None
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return media.read_image(path, what)[None]
+        return media.read_video(path, what)[0]
+    except media.MediaError as e:
+        raise VerifyError(str(e)) from None
 
 
-def verify(path: str | Path, trust_anchors: bytes | None = None, local_key_id: int | None = None) -> Verdict:
-    """Judge ``path``: C2PA against ``trust_anchors`` (PEM), and the watermark."""
+def verify(path: str | Path, trust_anchors: bytes | None = None, local_key_id: int | None = None,
+           name: str | None = None) -> Verdict:
+    """Judge ``path``: C2PA against ``trust_anchors`` (PEM), and the watermark. ``name``: what the
+    verdict and its messages call the file (default its path; the service names no server path)."""
     path = Path(path)
     if not path.is_file():
-        raise VerifyError(f"{path}: no such file")
-    frames = load_frames(path)
+        raise VerifyError(f"{name or path}: no such file")
+    frames = load_frames(path, name)
     report = c2pa.read(path, trust_anchors)
     det = watermark.detect(frames)
     mark = {
@@ -95,4 +91,4 @@ def verify(path: str | Path, trust_anchors: bytes | None = None, local_key_id: i
         "marker_errors": det.marker_errors,
         "frames": int(len(frames)),
     }
-    return Verdict(str(path), asdict(report), mark)
+    return Verdict(name or str(path), asdict(report), mark)

@@ -34,6 +34,7 @@ from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING,
 from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
 from kino.service.settings import ROLES
 from kino.service.uploads import UploadError, check_upload, decode_image, decode_video
+from kino.service.uploads import probe as probe_upload
 
 log = logging.getLogger(__name__)
 
@@ -568,17 +569,19 @@ async def events(job_id: str, request: Request, who: Caller = Depends(caller), s
 # -- verification --------------------------------------------------------------------------------
 
 
-def verify_file(svc: Service, path: Path) -> VerifyOut:
+def verify_file(svc: Service, path: Path, name: str = "the file") -> VerifyOut:
     """What the file is, and where it came from."""
     from kino.service.provenance import check
 
-    return VerifyOut(**check(path, svc.settings.signing_keys))
+    return VerifyOut(**check(path, svc.settings.signing_keys, name))
 
 
 @router.post("/verify", response_model=VerifyOut, responses=ERRORS, tags=["provenance"])
 def verify_upload(file: UploadFile = File(..., description="an image or video to check"),
                   who: Caller = Depends(caller), svc: Service = Depends(service)):
-    """Check an uploaded file for kino's provenance (C2PA manifest, watermark)."""
+    """Check an uploaded file for kino's provenance (C2PA manifest, watermark). Rate limited like
+    jobs (per user, per minute); a file that would decode to more than the upload limits is refused
+    from its headers."""
     data = file.file.read(svc.settings.max_upload_bytes + 1)
     try:
         try:
@@ -587,14 +590,22 @@ def verify_upload(file: UploadFile = File(..., description="an image or video to
             if e.code != "unsupported_media_type":
                 raise
             suffix = check_upload("file", data, "image", svc.settings.max_upload_bytes)
+        probe_upload("the file", data, suffix)
     except UploadError as e:
         raise ApiError(e.status, e.code, str(e).replace("a image", "an image or video")) from None
+    with svc.sessions.begin() as db:  # counted and recorded under the user's lock, as jobs are
+        db.execute(update(User).where(User.id == who.user.id).values(disabled=User.disabled))
+        limit = svc.settings.policy(who.user.role).jobs_per_minute
+        recent = db.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.user_id == who.user.id, AuditEvent.action == "verify", AuditEvent.at > now() - 60)) or 0
+        if recent >= limit:
+            raise ApiError(429, "rate_limited", f"at most {limit} checks a minute for role {who.user.role}",
+                           retry_after=60)
+        audit(db, "verify", who.user, bytes=len(data))
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"upload{suffix}"
         path.write_bytes(data)
         out = verify_file(svc, path)
-    with svc.sessions.begin() as db:
-        audit(db, "verify", who.user, bytes=len(data), result=out.provenance_summary)
     return out
 
 

@@ -25,8 +25,9 @@ def media_info(path: Path) -> dict:
     return info
 
 
-def check(path: Path, keys_dir: Path) -> dict:
-    """Media facts and the provenance verdict; C2PA is judged against the service's own root certificate."""
+def check(path: Path, keys_dir: Path, name: str = "the file") -> dict:
+    """Media facts and the provenance verdict; C2PA is judged against the service's own root certificate.
+    ``name`` is what the answer calls the file (never a path on the server)."""
     out = {"media": media_info(path), "provenance": None, "note": None}
     try:
         keys = signing.load(keys_dir)
@@ -35,11 +36,23 @@ def check(path: Path, keys_dir: Path) -> dict:
         anchors, local = None, None
         out["note"] = "this service has signed nothing yet: C2PA is checked without a trust anchor"
     try:
-        out["provenance"] = verify(path, trust_anchors=anchors, local_key_id=local).to_dict()
+        out["provenance"] = verify(path, trust_anchors=anchors, local_key_id=local, name=name).to_dict()
     except VerifyError as e:
         out["note"] = str(e)
     out["provenance_summary"] = summary(out["provenance"])
-    return out
+    return _scrub(out, str(path), name)
+
+
+def _scrub(value, path: str, name: str):
+    """``value`` with every mention of the server's path to the file (in FFmpeg's and C2PA's own
+    messages too) replaced by ``name``."""
+    if isinstance(value, str):
+        return value.replace(path, name).replace(str(Path(path).parent), "")
+    if isinstance(value, dict):
+        return {k: _scrub(v, path, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, path, name) for v in value]
+    return value
 
 
 def summary(verdict: dict | None) -> str:

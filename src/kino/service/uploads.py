@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from kino import media
+
 IMAGE_TYPES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 VIDEO_TYPES = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
-MAX_IMAGE_PIXELS = 4096 * 4096
-MAX_VIDEO_FRAMES = 2000
-MAX_VIDEO_BYTES = 256 * 1024 * 1024  # decoded RGB: a small file can hold many large frames
+LIMITS = media.Limits()  # what an upload may decode to
 
 
 class UploadError(ValueError):
@@ -50,44 +50,37 @@ def check_upload(field: str, data: bytes, kind: str, max_bytes: int) -> str:
 
 
 def decode_image(field: str, data: bytes) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, or UploadError."""
-    from PIL import Image
-
+    """(H, W, 3) uint8 RGB, or UploadError (kino.media: its size judged from the header first)."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise UploadError("image_too_large", f"{field} is {img.width}x{img.height}; at most 4096x4096")
-            return np.asarray(img.convert("RGB"))
-    except UploadError:
-        raise
-    except Exception as e:  # PIL raises many kinds for damaged files
-        raise UploadError("unreadable_image", f"{field} cannot be decoded: {e}") from None
+        return media.read_image(data, field, LIMITS)
+    except media.MediaError as e:
+        raise UploadError(e.code, str(e)) from None
 
 
 def decode_video(field: str, path: Path) -> tuple[np.ndarray, float]:
-    """(T, H, W, 3) uint8 frames and the frame rate, or UploadError."""
-    import av
+    """(T, H, W, 3) uint8 frames and the frame rate, or UploadError (kino.media: judged from the
+    headers before decoding, counted while decoding)."""
+    try:
+        return media.read_video(path, field, LIMITS)
+    except media.MediaError as e:
+        raise UploadError(e.code, str(e)) from None
+
+
+def probe(field: str, data: bytes, suffix: str) -> None:
+    """UploadError unless the upload (its type already checked) would decode within the limits;
+    reads only its headers."""
+    import tempfile
 
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UploadError("unreadable_video", f"{field} has no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            frames, size = [], 0
-            for f in container.decode(stream):
-                frames.append(f.to_ndarray(format="rgb24"))
-                size += frames[-1].nbytes
-                if len(frames) > MAX_VIDEO_FRAMES or size > MAX_VIDEO_BYTES:
-                    raise UploadError("video_too_long", f"{field} decodes to more than {MAX_VIDEO_FRAMES} frames "
-                                      f"or {MAX_VIDEO_BYTES >> 20} MiB of pixels; send a shorter or smaller clip")
-    except UploadError:
-        raise
-    except Exception as e:
-        raise UploadError("unreadable_video", f"{field} cannot be decoded: {e}") from None
-    if not frames:
-        raise UploadError("unreadable_video", f"{field} holds no video frames")
-    return np.stack(frames), fps
+        if suffix in IMAGE_TYPES.values():
+            media.probe_image(data, field, LIMITS)
+            return
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / f"upload{suffix}"
+            path.write_bytes(data)
+            media.probe_video(path, field, LIMITS)
+    except media.MediaError as e:
+        raise UploadError(e.code, str(e)) from None
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -1,0 +1,154 @@
+"""The one guarded reader of pictures and videos kino did not make: uploads to the service,
+``/verify``, and the files the command line is given.
+
+What a file would decode to is judged from its headers first (pixels a frame, frames, seconds,
+streams, decoded bytes) and refused before anything is decoded when it is over ``Limits``; decoding
+then counts again, in case the headers lied. A decompression bomb, an audio-only file or a container
+FFmpeg cannot read is a ``MediaError`` (a code and one sentence), never an unhandled exception.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Limits:
+    pixels: int = 4096 * 4096  # a frame's width x height
+    frames: int = 2000
+    seconds: float = 600.0
+    decoded_bytes: int = 256 * 2**20  # all frames as RGB: a small file can hold many large frames
+    streams: int = 8
+
+
+DEFAULT = Limits()
+
+
+class MediaError(ValueError):
+    """``code``: unreadable_image, unreadable_video, no_video_stream, image_too_large, video_too_large."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _open_image(source: str | Path | bytes, what: str, limits: Limits):
+    """The opened (not decoded) image, its size checked against ``limits``; close it after use."""
+    import warnings
+
+    from PIL import Image
+
+    side = int(limits.pixels**0.5)
+    try:
+        with warnings.catch_warnings():  # opening reads the header only; the size is judged below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except Image.DecompressionBombError:
+        raise MediaError("image_too_large", f"{what} says it has more pixels than Pillow will decode; at most "
+                         f"{side}x{side}") from None
+    if img.width * img.height > limits.pixels:
+        img.close()
+        raise MediaError("image_too_large", f"{what} is {img.width}x{img.height}; at most {side}x{side} pixels")
+    return img
+
+
+def probe_image(source: str | Path | bytes, what: str, limits: Limits = DEFAULT) -> tuple[int, int]:
+    """An image's (width, height) from its header, or MediaError; nothing is decoded."""
+    try:
+        with _open_image(source, what, limits) as img:
+            return img.size
+    except (MediaError, FileNotFoundError):
+        raise
+    except Exception as e:  # Pillow raises many kinds for damaged files
+        raise MediaError("unreadable_image", f"{what} is not a readable image (PNG, JPEG, WebP): "
+                         f"{str(e).splitlines()[0][:200]}") from None
+
+
+def read_image(source: str | Path | bytes, what: str, limits: Limits = DEFAULT) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file or its bytes; its size is checked from the header first."""
+    try:
+        with _open_image(source, what, limits) as img:
+            return np.asarray(img.convert("RGB"))
+    except (MediaError, FileNotFoundError):
+        raise
+    except Exception as e:  # Pillow raises many kinds for damaged files
+        raise MediaError("unreadable_image", f"{what} is not a readable image (PNG, JPEG, WebP): "
+                         f"{str(e).splitlines()[0][:200]}") from None
+
+
+@dataclass(frozen=True)
+class Probe:
+    width: int
+    height: int
+    fps: float
+    frames: int  # from the headers: stated, or seconds x fps
+    seconds: float
+
+
+def probe_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> Probe:
+    """A video file's facts from its headers, or MediaError when it has no video stream or would
+    decode to more than ``limits``. Nothing is decoded."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            if len(c.streams) > limits.streams:
+                raise MediaError("unreadable_video", f"{what} has {len(c.streams)} streams; at most {limits.streams}")
+            if not c.streams.video:
+                raise MediaError("no_video_stream", f"{what} has no video stream (audio only?); send a video")
+            s = c.streams.video[0]
+            width, height = s.codec_context.width, s.codec_context.height
+            fps = float(s.average_rate or s.guessed_rate or 0)
+            seconds = (float(s.duration * s.time_base) if s.duration and s.time_base else
+                       c.duration / 1e6 if c.duration else 0.0)
+            frames = int(s.frames or round(seconds * fps))
+    except MediaError:
+        raise
+    except Exception as e:
+        raise MediaError("unreadable_video", f"{what} cannot be decoded as a video: {str(e).splitlines()[0][:200]}") from None
+    check_video(Probe(width, height, fps, frames, seconds), what, limits)
+    return Probe(width, height, fps, frames, seconds)
+
+
+def check_video(p: Probe, what: str, limits: Limits) -> None:
+    if p.width <= 0 or p.height <= 0:
+        raise MediaError("unreadable_video", f"{what} states no frame size")
+    if p.width * p.height > limits.pixels:
+        side = int(limits.pixels**0.5)
+        raise MediaError("video_too_large", f"{what} is {p.width}x{p.height}; at most {side}x{side} pixels a frame")
+    if p.seconds > limits.seconds:
+        raise MediaError("video_too_large", f"{what} lasts {p.seconds:.0f} s; at most {limits.seconds:.0f} s")
+    if p.frames > limits.frames or p.frames * p.width * p.height * 3 > limits.decoded_bytes:
+        raise MediaError("video_too_large", f"{what} has {p.frames} frames of {p.width}x{p.height}; at most "
+                         f"{limits.frames} frames and {limits.decoded_bytes >> 20} MiB of pixels: send a shorter or "
+                         "smaller clip")
+
+
+def read_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> tuple[np.ndarray, float]:
+    """(T, H, W, 3) uint8 frames and the frame rate, checked from the headers before decoding and
+    counted while decoding."""
+    import av
+
+    probe = probe_video(path, what, limits)
+    frames, size = [], 0
+    try:
+        with av.open(str(path)) as c:
+            for f in c.decode(c.streams.video[0]):
+                if f.width * f.height > limits.pixels:
+                    raise MediaError("video_too_large", f"{what} has a frame of {f.width}x{f.height}")
+                frames.append(f.to_ndarray(format="rgb24"))
+                size += frames[-1].nbytes
+                if len(frames) > limits.frames or size > limits.decoded_bytes:
+                    raise MediaError("video_too_large", f"{what} decodes to more than {limits.frames} frames or "
+                                     f"{limits.decoded_bytes >> 20} MiB of pixels; send a shorter or smaller clip")
+    except MediaError:
+        raise
+    except Exception as e:
+        raise MediaError("unreadable_video", f"{what} cannot be decoded: {str(e).splitlines()[0][:200]}") from None
+    if not frames:
+        raise MediaError("unreadable_video", f"{what} holds no video frames")
+    return np.stack(frames), probe.fps

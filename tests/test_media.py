@@ -1,0 +1,71 @@
+"""kino.media, the guarded reader of files kino did not make, and the commands that read through it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kino import media
+from kino.cli import main
+from kino.data.video_io import write_video
+
+
+def png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width // 8 + 1)))
+            + chunk(b"IEND", b""))
+
+
+def test_limits_are_judged_from_headers_before_decoding(tmp_path):
+    with pytest.raises(media.MediaError, match="12000x12000; at most 4096x4096") as e:
+        media.read_image(png_header(12000, 12000), "the image")
+    assert e.value.code == "image_too_large"
+    with pytest.raises(media.MediaError, match="more pixels than Pillow will decode"):
+        media.probe_image(png_header(30000, 30000), "the image")
+    clip = tmp_path / "c.mp4"
+    write_video(clip, np.zeros((40, 64, 64, 3), np.uint8), 8)
+    p = media.probe_video(clip, "the clip")
+    assert (p.width, p.height, p.frames, p.fps) == (64, 64, 40, 8.0)
+    small = media.Limits(decoded_bytes=64 * 64 * 3 * 30)
+    with pytest.raises(media.MediaError, match="40 frames of 64x64") as e:
+        media.read_video(clip, "the clip", small)
+    assert e.value.code == "video_too_large"
+    frames, fps = media.read_video(clip, "the clip")
+    assert frames.shape == (40, 64, 64, 3) and fps == 8.0
+    with pytest.raises(media.MediaError, match="at most 32x32 pixels a frame"):
+        media.probe_video(clip, "the clip", media.Limits(pixels=32 * 32))
+
+
+def test_commands_refuse_bombs_and_audio_only_files_with_exit_2(capsys, tmp_path, tiny_model_dir):
+    import av
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(12000, 12000))
+    sound = tmp_path / "sound.mp4"
+    with av.open(str(sound), "w") as c:
+        s = c.add_stream("aac", rate=16000)
+        for i in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode(None):
+            c.mux(packet)
+    out = tmp_path / "o.mp4"
+    cases = [
+        (["verify", str(bomb)], "12000x12000"),
+        (["verify", str(sound)], "no video stream"),
+        (["generate", "a red ball", "-o", str(out), "--image", str(bomb), "--model", str(tiny_model_dir)], "12000x12000"),
+        (["extend", str(sound), "-o", str(out), "--model", str(tiny_model_dir)], "no video stream"),
+    ]
+    for argv, message in cases:
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert not out.exists()
