@@ -10,24 +10,12 @@ from kino.cli import main
 from kino.data.video_io import write_video
 
 
-def png_header(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width // 8 + 1)))
-            + chunk(b"IEND", b""))
-
-
-def test_limits_are_judged_from_headers_before_decoding(tmp_path):
+def test_limits_are_judged_from_headers_before_decoding(tmp_path, hostile):
     with pytest.raises(media.MediaError, match="12000x12000; at most 4096x4096") as e:
-        media.read_image(png_header(12000, 12000), "the image")
+        media.read_image(hostile["png_12000"], "the image")
     assert e.value.code == "image_too_large"
     with pytest.raises(media.MediaError, match="more pixels than Pillow will decode"):
-        media.probe_image(png_header(30000, 30000), "the image")
+        media.probe_image(hostile["png_30000"], "the image")
     clip = tmp_path / "c.mp4"
     write_video(clip, np.zeros((40, 64, 64, 3), np.uint8), 8)
     p = media.probe_video(clip, "the clip")
@@ -42,21 +30,10 @@ def test_limits_are_judged_from_headers_before_decoding(tmp_path):
         media.probe_video(clip, "the clip", media.Limits(pixels=32 * 32))
 
 
-def test_commands_refuse_bombs_and_audio_only_files_with_exit_2(capsys, tmp_path, tiny_model_dir):
-    import av
-
-    bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(png_header(12000, 12000))
-    sound = tmp_path / "sound.mp4"
-    with av.open(str(sound), "w") as c:
-        s = c.add_stream("aac", rate=16000)
-        for i in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, i * 1024
-            for packet in s.encode(frame):
-                c.mux(packet)
-        for packet in s.encode(None):
-            c.mux(packet)
+def test_commands_refuse_bombs_and_audio_only_files_with_exit_2(capsys, tmp_path, tiny_model_dir, hostile):
+    bomb, sound = tmp_path / "bomb.png", tmp_path / "sound.mp4"
+    bomb.write_bytes(hostile["png_12000"])
+    sound.write_bytes(hostile["audio_only_mp4"])
     out = tmp_path / "o.mp4"
     cases = [
         (["verify", str(bomb)], "12000x12000"),

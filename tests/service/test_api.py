@@ -470,34 +470,7 @@ def test_the_page_session_is_an_httponly_cookie_that_other_sites_cannot_use(clie
     assert client.get("/api/v1/me").status_code == 401
 
 
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that says it is ``width`` x ``height`` (one bit a pixel) in a few dozen bytes: a
-    decompression bomb's header, with one compressed row of data."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (width // 8 + 1)))
-            + chunk(b"IEND", b""))
-
-
-def audio_only_mp4(path) -> bytes:
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("aac", rate=16000)
-        for i in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, i * 1024
-            for packet in s.encode(frame):
-                c.mux(packet)
-        for packet in s.encode(None):
-            c.mux(packet)
-    return path.read_bytes()
-
-
-def test_hostile_files_are_refused_from_their_headers(settings, make_client, tmp_path, monkeypatch):
+def test_hostile_files_are_refused_from_their_headers(settings, make_client, tmp_path, monkeypatch, hostile):
     """Bombs and odd files, sent to /verify and as job inputs: each a clear 4xx naming what was wrong,
     refused before decoding (the 12000x12000 PNG took the server to 4.2 GB; 30000x30000 and an
     audio-only mp4 were 500s), and no answer names a path on the server."""
@@ -512,9 +485,9 @@ def test_hostile_files_are_refused_from_their_headers(settings, make_client, tmp
     write_video(long, np.zeros((40, 64, 64, 3), np.uint8), 8)
     monkeypatch.setattr(uploads, "LIMITS", media.Limits(decoded_bytes=64 * 64 * 3 * 30))  # 40 frames is too many
     files = {
-        "12000x12000 png": (png_header(12000, 12000), "image/png", 422, "image_too_large"),
-        "30000x30000 png": (png_header(30000, 30000), "image/png", 422, "image_too_large"),
-        "audio-only mp4": (audio_only_mp4(tmp_path / "a.mp4"), "video/mp4", 422, "no_video_stream"),
+        "12000x12000 png": (hostile["png_12000"], "image/png", 422, "image_too_large"),
+        "30000x30000 png": (hostile["png_30000"], "image/png", 422, "image_too_large"),
+        "audio-only mp4": (hostile["audio_only_mp4"], "video/mp4", 422, "no_video_stream"),
         "long mp4": (long.read_bytes(), "video/mp4", 422, "video_too_large"),
     }
     for name, (data, kind, status, code) in files.items():

@@ -289,6 +289,20 @@ def check_policy(svc: Service, who: Caller, r: GenRequest) -> None:
         raise ApiError(403, "over_role_limit", f"role {role} may use at most {p.max_steps} steps", limit="steps")
 
 
+@contextlib.contextmanager
+def request_errors(svc: Service, who: Caller, prompt: str):
+    """What checking a job's request can raise, as the API answers it: bad uploads and fields a 4xx,
+    a refusal a 403 with its category (audited)."""
+    try:
+        yield
+    except UploadError as e:
+        raise ApiError(e.status, e.code, str(e)) from None
+    except RequestError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
+    except SafetyRefusal as e:
+        raise refuse(svc, who, e, prompt) from None
+
+
 def refuse(svc: Service, who: Caller, e: SafetyRefusal, prompt: str):
     v = e.verdict
     with svc.sessions.begin() as db:
@@ -364,7 +378,7 @@ def create_job(
         return create_open_job(svc, who, pipe, model, command, uploads, prompt=prompt, seed=seed, seconds=seconds,
                                fps=fps, width=width, height=height, steps=steps, guidance=guidance, loop=loop,
                                camera=camera, sampler=sampler)
-    try:
+    with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":
             frames_in, fps_in = decoded_video(uploads["video"])
@@ -388,12 +402,6 @@ def create_job(
             r = pipe.resolve(req)
             if loop and (command == "extend" or r.last_image is not None):
                 raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
-    except UploadError as e:
-        raise ApiError(e.status, e.code, str(e)) from None
-    except RequestError as e:
-        raise ApiError(422, "invalid_request", str(e)) from None
-    except SafetyRefusal as e:
-        raise refuse(svc, who, e, prompt) from None
     check_policy(svc, who, r)
     params = dict(prompt=r.prompt if story is None else prompt.strip(), seed=r.seed, seconds=r.seconds, fps=r.fps,
                   width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=r.sampler,
@@ -423,19 +431,13 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
     if sampler:
         raise ApiError(422, "invalid_request", f"sampler works with kino's own models only; {model} is a "
                        f"{backend.info.backend} model")
-    try:
+    with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         job = core.Job(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, fps=fps, width=width,
                        height=height, steps=steps, guidance=guidance, loop=loop, user=who.user.name, **images)
         core.check_job(backend.info, job)
         core.guard_inputs(backend.guard, job)
         r = core.resolve(backend, job)
-    except UploadError as e:
-        raise ApiError(e.status, e.code, str(e)) from None
-    except RequestError as e:
-        raise ApiError(422, "invalid_request", str(e)) from None
-    except SafetyRefusal as e:
-        raise refuse(svc, who, e, prompt) from None
     seconds = (r.frames - (1 if loop else 0)) / r.fps
     check_policy(svc, who, GenRequest(job.prompt, seconds=seconds, width=r.width, height=r.height, steps=r.steps))
     params = dict(prompt=job.prompt.strip(), seed=seed, seconds=job.seconds if job.seconds is not None else seconds,
