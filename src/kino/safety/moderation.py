@@ -19,10 +19,16 @@ are scored per category:
    reported, so sexual_minors always takes precedence.
 A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped.
 The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
+5. what an obfuscator hides is read too (``decodings``): the prompt with its shot markers taken out
+   (a phrase split across "Shot 1: ... Shot 2: ..."), reversed, in ROT13, and each run of base64 in
+   it decoded; each reading is judged as the prompt is, and the first refusal stands.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import functools
 import re
 from collections import defaultdict
@@ -55,6 +61,14 @@ OBJECT_FOLLOWERS = frozenset(
 AMBIGUOUS_OBJECTS = frozenset({"her"})
 AUXILIARIES = frozenset("is are was were be being been gets get got getting gotten".split())
 IRREGULAR_PARTICIPLES = frozenset("shot hung slain stabbed beaten burnt struck cut slit thrown run".split())
+
+# Frequent words under four letters (the common-word list starts at four).
+SHORT_WORDS = frozenset(
+    "a an the is are was be am of to in on at by for and or but not no yes it its he she we you they i me him "
+    "her his our my who how why all any one two six ten man men boy kid guy dad mom son old new big red hot "
+    "cut gun die dies war kid off out up get got has had did do does can may let put run ran see saw set "
+    "sex way day car bus dog cat eat ate hit key job act use fun top end god".split()
+)
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -115,6 +129,25 @@ class Moderator:
         self.places_before = {p[-1] for p in lexicon.by_label["place_before"]}
 
     def __call__(self, prompt: str) -> Verdict:
+        verdict = self.judge(prompt)
+        if not verdict.allowed:
+            return verdict
+        for how, text in decodings(prompt):
+            if self.wordlike(text) <= max(0.5, self.wordlike(prompt)):
+                continue  # gibberish (as ROT13 of plain words is): what it happens to spell is chance
+            hidden = self.judge(text)
+            if not hidden.allowed:
+                return Verdict(False, hidden.category, f"{hidden.matched} ({how})", hidden.scores)
+        return verdict
+
+    def wordlike(self, text: str) -> float:
+        """The share of ``text``'s words that are ordinary words: a decoding that reads as language."""
+        words = re.findall(r"[a-z]+", text.lower())
+        known = sum(w in SHORT_WORDS or w in self.lexicon.common for w in words)
+        return known / len(words) if words else 0.0
+
+    def judge(self, prompt: str) -> Verdict:
+        """The verdict on the prompt's own words (no decodings)."""
         views = normalize(prompt)
         hits: list[Hit] = []
         signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
@@ -256,6 +289,29 @@ def _describe(hits: list[Hit]) -> str:
     if strong:
         return strong[0].matched
     return " + ".join(dict.fromkeys(h.matched for h in hits))
+
+
+_SHOT_MARKER = re.compile(r"\bshot\s*\d+\s*[:.)-]", re.IGNORECASE)
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+
+
+def decodings(prompt: str) -> list[tuple[str, str]]:
+    """Readings of ``prompt`` that an obfuscated request hides in, each as (how it was read, text)."""
+    out = []
+    joined = _SHOT_MARKER.sub(" ", prompt)
+    if joined != prompt:
+        out.append(("across its shots", joined))
+    out.append(("reversed", prompt[::-1]))
+    out.append(("in ROT13", codecs.encode(prompt, "rot13")))
+    for m in _BASE64_RUN.finditer(prompt):
+        run = m.group(0)
+        try:
+            text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        if text and sum(c.isprintable() for c in text) >= 0.9 * len(text):
+            out.append(("in base64", text))
+    return out
 
 
 @functools.cache
