@@ -383,7 +383,8 @@ def cmd_generate(args) -> int:
         raise UsageError(str(e)) from e
     t = clip.timings
     print(
-        f"wrote {out} ({clip.width}x{clip.height}, {clip.frames} frames at {clip.fps} fps); text "
+        f"wrote {out} ({clip.width}x{clip.height}, {clip.frames} frames at {clip.fps} fps, {req.steps} steps, "
+        f"{'with the toyworld director' if req.layout else 'the model alone'}); text "
         f"{t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, decode {t['vae_decode']:.2f}s",
         file=sys.stderr,
     )
@@ -730,8 +731,9 @@ def cmd_eval(args) -> int:
     from kino import precision
 
     made_with = {**machine(), **precision.describe(precision.choose(getattr(args, "dtype", None)))}
-    results = {"model": str(args.model), "machine": made_with, "steps": args.steps or pipe.cfg.sample.steps,
-               "modes": {}, "skipped": skipped}
+    d = pipe.cfg.sample
+    steps = {m: args.steps or (d.steps if m == "director" else d.steps_alone or d.steps) for m in modes}
+    results = {"model": str(args.model), "machine": made_with, "steps": steps, "modes": {}, "skipped": skipped}
     with tqdm(total=len(cases) * len(seeds) * len(modes), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
         for mode in modes:
             options = dict(base, layout=mode == "director")

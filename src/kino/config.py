@@ -51,6 +51,7 @@ class SampleConfig:
     fps: int = 8
     seconds: float = 4.0
     steps: int = 20
+    steps_alone: int | None = None  # steps without the toyworld director, where it needs more (None: steps)
     guidance: float = 4.0
     sampler: str = "euler"
     # Resolution-dependent time shift: shift = base_shift * sqrt(tokens / base_tokens) (SD3, Esser et al. 2024).

@@ -78,7 +78,7 @@ def test_kino_eval_writes_results_report_and_sheets(capsys, tmp_path, tiny_model
     assert code == 0
     data = finite_json((out / "results.json").read_text())
     assert set(data["modes"]) == {"model_alone", "director"}  # both, by default, side by side
-    assert data["machine"]["dtype"] and data["machine"]["capability"] and data["steps"] == 1
+    assert data["machine"]["dtype"] and data["machine"]["capability"] and data["steps"] == {"model_alone": 1, "director": 1}
     for mode, run in data["modes"].items():
         assert set(run["summary"]) == {"color", "spin"} and run["temporal"]["clips"] == 2
         assert set(run["temporal"]) == {"clips", "dynamic_clips", *temporal.FIGURES}

@@ -137,3 +137,20 @@ def test_a_duration_under_one_latent_frame_says_the_shortest(tiny_pipeline):
     with pytest.raises(RequestError, match=r"1e-09 s is 0 frames at 8 fps; use at least 4 frames \(0.5 s\)"):
         tiny_pipeline.resolve(Request("a ball", seconds=1e-9, fps=8))
     assert tiny_pipeline.resolve(Request("a ball", seconds=0.5, fps=8)).seconds == 0.5
+
+
+def test_the_model_alone_takes_its_own_default_steps(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from kino.pipelines.text_to_video import Request, TextToVideoPipeline
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["sample"].update(steps=3, steps_alone=7)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    pipe = TextToVideoPipeline.from_pretrained(folder)
+    assert pipe.resolve(Request("a red ball")).steps == 3
+    assert pipe.resolve(Request("a red ball", layout=False)).steps == 7
+    assert pipe.resolve(Request("a red ball", layout=False, steps=2)).steps == 2

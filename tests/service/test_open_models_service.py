@@ -99,3 +99,27 @@ def test_a_job_asking_the_toyworld_model_for_the_real_world_carries_a_note(open_
     assert "has never seen: dog, beach" in r.json()["params"]["note"]
     r = open_client.post("/api/v1/jobs", data={"prompt": "a red ball moves right", "steps": 1}, headers=h)
     assert "note" not in r.json()["params"]
+
+
+def test_an_open_model_extends_an_uploaded_clip_forwards_and_backwards(open_client, tmp_path):
+    from kino.data.video_io import write_video
+
+    h = add_user(open_client, "ann", "artist")
+    clip = tmp_path / "in.mp4"
+    frames = np.zeros((17, 128, 128, 3), np.uint8)
+    frames[:, :, :64] = (200, 40, 40)
+    write_video(clip, frames, 8)
+    for backward, new in ((False, 8), (True, 8)):
+        r = open_client.post("/api/v1/jobs", data={"prompt": "the dog jumps", "model": "ltx", "seconds": 1,
+                                                   "backward": str(backward).lower()},
+                             files={"video": ("in.mp4", clip.read_bytes(), "video/mp4")}, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["command"] == "extend" and r.json()["params"]["input_frames"] == 17
+        done = wait_for(open_client, h, r.json()["id"])
+        assert done["status"] == "done" and done["step"] == done["total_steps"], done
+        out = tmp_path / f"out-{backward}.mp4"
+        out.write_bytes(open_client.get(done["video_url"], headers=h).content)
+        made, _ = read_video(out)
+        assert len(made) == 17 + new, (backward, len(made))
+        kept = made[new:] if backward else made[:17]  # the input's frames, through one more encode
+        assert np.abs(kept.astype(int) - frames.astype(int)).mean() < 12

@@ -184,7 +184,8 @@ def render_html(results: dict) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>kino eval</title>",
         f"<style>{_STYLE}</style></head><body>",
         "<h1>kino eval</h1>",
-        f"<p>model <code>{html.escape(str(results.get('model', '')))}</code> · {results.get('steps', '?')} steps · "
+        f"<p>model <code>{html.escape(str(results.get('model', '')))}</code> · steps "
+        f"{html.escape(', '.join(f'{MODES[m]} {n}' for m, n in (results.get('steps') or {}).items()) or '?')} · "
         f"{html.escape(made_on) or 'machine not recorded'} · {len(results['summary'])} dimensions. A prompt passes "
         "when every claim it states reads back off the pixels (contract: toyworld.md). <b>Model alone</b>: the "
         "learned model from the prompt. <b>With the director</b>: toyworld's planner lays out and draws what the "

@@ -186,6 +186,7 @@ class TextToVideoPipeline:
 
     def _validate(self, req: Request, safety: bool) -> Request:
         d = self.cfg.sample
+        layout = req.layout and self.cfg.vocabulary == "toyworld"  # the director serves toyworld's words only
         r = Request(
             prompt=visible(req.prompt),  # zero-width and control characters are not words: "\u200b" is empty
             seed=req.seed,
@@ -193,14 +194,14 @@ class TextToVideoPipeline:
             fps=d.fps if req.fps is None else req.fps,
             width=d.width if req.width is None else req.width,
             height=d.height if req.height is None else req.height,
-            steps=d.steps if req.steps is None else req.steps,
+            steps=req.steps if req.steps is not None else d.steps if layout else d.steps_alone or d.steps,
             guidance=d.guidance if req.guidance is None else req.guidance,
             sampler=d.sampler if req.sampler is None else req.sampler,
             image=req.image,
             last_image=req.last_image,
             prefix=req.prefix,
             user=req.user,
-            layout=req.layout and self.cfg.vocabulary == "toyworld",  # the director serves toyworld's words only
+            layout=layout,
             layout_span=req.layout_span,
             backdrop=req.backdrop,
         )

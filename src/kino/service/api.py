@@ -377,7 +377,7 @@ def create_job(
     if isinstance(pipe, Backend):  # an open model: kino.core
         return create_open_job(svc, who, pipe, model, command, uploads, prompt=prompt, seed=seed, seconds=seconds,
                                fps=fps, width=width, height=height, steps=steps, guidance=guidance, loop=loop,
-                               camera=camera, sampler=sampler)
+                               camera=camera, sampler=sampler, backward=backward)
     with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":
@@ -420,29 +420,43 @@ def create_job(
 
 def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, command: str, uploads: dict, *,
                     prompt: str, seed: int, seconds, fps, width, height, steps, guidance, loop: bool, camera,
-                    sampler) -> JobOut:
+                    sampler, backward: bool = False) -> JobOut:
     """Queue a job for an open model (kino.backends): resolved against its capabilities and rules,
-    the prompt and pictures moderated, before it is queued."""
+    the prompt and pictures (and a clip to extend, whole) moderated, before it is queued."""
     from kino import core
+    from kino.backends.base import EXTEND, FIRST_LAST, require
 
-    if command == "extend":
-        raise ApiError(422, "not_supported", f"extending uploaded videos through the service is not yet offered "
-                       f"on open models; {model} is a {backend.info.backend} model")
     if sampler:
         raise ApiError(422, "invalid_request", f"sampler works with kino's own models only; {model} is a "
                        f"{backend.info.backend} model")
+    if loop and command == "extend":
+        raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no video to extend")
+    frames_in = None
     with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
+        if command == "extend":  # new seconds after (or before) the clip, at its size and frame rate
+            frames_in, fps_in = decoded_video(uploads["video"])
+            fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
+            width, height = core.input_size(backend, frames_in, width, height)
+            require(backend.info, FIRST_LAST if backward else EXTEND)
         job = core.Job(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, fps=fps, width=width,
                        height=height, steps=steps, guidance=guidance, loop=loop, user=who.user.name, **images)
         core.check_job(backend.info, job)
         core.guard_inputs(backend.guard, job)
-        r = core.resolve(backend, job)
-    seconds = (r.frames - (1 if loop else 0)) / r.fps
+        if frames_in is not None:
+            backend.guard.video(frames_in, fps, "input video", job.prompt, who.user.name)
+            step = backend.rules.frame_step
+            given = dict(last_image=frames_in[0]) if backward else dict(prefix=frames_in[-1 - step:])
+            r = core.resolve(backend, dataclasses.replace(job, **given))  # as the worker will ask
+        else:
+            r = core.resolve(backend, job)
+    seconds = job.seconds if frames_in is not None else (r.frames - (1 if loop else 0)) / r.fps
     check_policy(svc, who, GenRequest(job.prompt, seconds=seconds, width=r.width, height=r.height, steps=r.steps))
     params = dict(prompt=job.prompt.strip(), seed=seed, seconds=job.seconds if job.seconds is not None else seconds,
                   fps=r.fps, width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=None,
                   loop=loop, layout=False, user=who.user.name, backend=backend.info.backend)
+    if frames_in is not None:
+        params.update(backward=backward, input_frames=int(len(frames_in)))
     job = queue_job(svc, who, command, model, params, uploads, r.steps)
     return job_out(job, queue_position(svc.sessions, job))
 

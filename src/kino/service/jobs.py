@@ -303,8 +303,16 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
         cj = core.Job(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
                       height=p["height"], steps=p["steps"], guidance=p["guidance"], loop=p.get("loop", False),
                       user=p.get("user") or None, **images)
-        video = core.stream(pipe, core.resolve(pipe, cj), pipe.guard, progress)
-        fps = video.fps
+        if job.command == "extend":  # made whole, then written: the writing is set aside first
+            frames, fps = read_video(folder / job.inputs["video"])
+            fps = p["fps"]
+            units = write_units(len(frames) + math.ceil(p["seconds"] * fps) + 1)
+            progress.expect(units)
+            writing = progress.part(units)
+            video = core.continue_video(pipe, cj, frames, fps, pipe.guard, progress, backward=p.get("backward", False))
+        else:
+            video = core.stream(pipe, core.resolve(pipe, cj), pipe.guard, progress)
+            fps = video.fps
     elif job.command == "extend":
         frames, fps = read_video(folder / job.inputs["video"])
         fps = round(fps) or 8
