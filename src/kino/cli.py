@@ -702,6 +702,8 @@ def cmd_eval(args) -> int:
         cases = adherence.default_suite(dims) if args.limit is None else adherence.suite(args.limit, dims)
     except ValueError as e:
         raise UsageError(str(e)) from e
+    if args.paraphrase:
+        cases = adherence.paraphrased(cases)
     pipe = load_pipeline(args)
     modes = list(report.MODES) if args.mode == "both" else [args.mode]
     if args.no_layout:
@@ -733,7 +735,8 @@ def cmd_eval(args) -> int:
     made_with = {**machine(), **precision.describe(precision.choose(getattr(args, "dtype", None)))}
     d = pipe.cfg.sample
     steps = {m: args.steps or (d.steps if m == "director" else d.steps_alone or d.steps) for m in modes}
-    results = {"model": str(args.model), "machine": made_with, "steps": steps, "modes": {}, "skipped": skipped}
+    results = {"model": str(args.model), "machine": made_with, "steps": steps,
+               "phrasing": "paraphrased" if args.paraphrase else "caption templates", "modes": {}, "skipped": skipped}
     with tqdm(total=len(cases) * len(seeds) * len(modes), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:
         for mode in modes:
             options = dict(base, layout=mode == "director")
@@ -1004,6 +1007,8 @@ def build_parser() -> Parser:
     e.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     e.add_argument("--steps", type=int, default=None)
     e.add_argument("--guidance", type=float, default=None)
+    e.add_argument("--paraphrase", action="store_true",
+                   help="the same scenes, each prompt said in words toyworld's captions never use (held out)")
     e.add_argument("--mode", choices=("both", "model_alone", "director"), default="both",
                    help="measure the model alone, with the toyworld director, or both side by side (default)")
     e.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true",

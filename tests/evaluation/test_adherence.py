@@ -134,3 +134,16 @@ def test_a_refused_clip_fails_and_the_run_goes_on(cases):
     assert [o.passed for o in outcomes] == [True, False, True] and len(ticks) == 3
     assert outcomes[1].details == ["refused by the safety layer: refused: sexual (matched: female genitalia "
                                    "exposed 0.51 (output frame 26))"]
+
+
+def test_paraphrased_prompts_keep_their_scenes_and_leave_the_caption_words():
+    """Issue 25's held-out phrasing: every prompt of the six core dimensions is said otherwise, in
+    words no training caption uses, and still states what its scene's claims score."""
+    from kino.data.toyworld.vocabulary import unseen
+
+    cases = adherence.suite(34, ["color", "shape", "place", "motion_direction", "left_right", "count_1_3"])
+    for case, para in zip(cases, adherence.paraphrased(cases), strict=True):
+        assert para.prompt != case.prompt and unseen(para.prompt), para.prompt
+        assert para.scene is case.scene and para.claims == case.claims
+        for colour in ("red", "green", "blue", "yellow", "purple", "cyan"):  # colours keep their names
+            assert case.prompt.count(colour) == para.prompt.count(colour)

@@ -121,3 +121,13 @@ def test_kino_eval_runs_the_default_suite_without_limit():
 def test_kino_eval_rejects_a_zero_limit(capsys, tmp_path, tiny_model_dir):
     code = main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r"), "--limit", "0"])
     assert code == 2 and "--limit" in capsys.readouterr().err
+
+
+def test_kino_eval_paraphrased_runs_the_same_scenes_said_otherwise(tmp_path, tiny_model_dir):
+    out = tmp_path / "r"
+    assert main(["eval", "--model", str(tiny_model_dir), "--out", str(out), "--limit", "1", "--dims", "place",
+                 "--steps", "1", "--mode", "model_alone", "--paraphrase"]) == 0
+    data = finite_json((out / "results.json").read_text())
+    [record] = data["modes"]["model_alone"]["results"]
+    assert data["phrasing"] == "paraphrased" and record["prompt"] == adherence.paraphrase(adherence.suite(1, ["place"])[0].prompt)
+    assert "paraphrased" in (out / "report.html").read_text()

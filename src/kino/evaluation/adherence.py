@@ -162,6 +162,50 @@ def suite(per_dimension: int, dims: Iterable[str] | None = None, seed: int = EVA
     return cases
 
 
+# How people write what toyworld's caption templates say, in words the captions never use (issue 25's
+# held-out phrasing): applied in order, each (pattern, replacement) on the whole prompt. Colours keep
+# their names; shapes, sizes, places, motions, relations, counts and styles are said otherwise.
+PARAPHRASES: tuple[tuple[str, str], ...] = (
+    (r"\bA cartoon: (?=(?:a|an|two|three|four|five)\b)", "Cartoon style, showing "),
+    (r"\bA cartoon: ", "Cartoon style. "),
+    (r"\bA realistic render: (?=(?:a|an|two|three|four|five)\b)", "Photoreal shot of "),
+    (r"\bA realistic render: ", "Photoreal style. "),
+    (r"\b(?:balls|spheres|circles|discs|disks|dots)\b", "orbs"),
+    (r"\b(?:ball|sphere|circle|disc|disk|dot)\b", "orb"),
+    (r"\b(?:squares|cubes|boxes|blocks)\b", "tiles"), (r"\b(?:square|cube|box|block)\b", "tile"),
+    (r"\b(?:triangles|pyramids)\b", "wedges"), (r"\b(?:triangle|pyramid)\b", "wedge"),
+    (r"\b(?:big|large|huge)\b", "hefty"), (r"\b(?:small|little|tiny)\b", "wee"),
+    (r"\bat the top left\b", "up in the left-hand corner"), (r"\bat the top right\b", "up in the right-hand corner"),
+    (r"\bat the bottom left\b", "down in the left-hand corner"),
+    (r"\bat the bottom right\b", "down in the right-hand corner"),
+    (r"\bat the top (?:center|centre)\b", "near the upper edge, halfway across"),
+    (r"\bat the bottom (?:center|centre)\b", "near the lower edge, halfway across"),
+    (r"\bon the left\b", "over by the left-hand edge"), (r"\bon the right\b", "over by the right-hand edge"),
+    (r"\bin the (?:middle|center|centre)\b", "smack in the heart of the frame"),
+    (r"\bstarts\b", "begins"), (r"\bmoves left\b", "heads toward the left-hand edge"),
+    (r"\bmoves right\b", "heads toward the right-hand edge"),
+    (r"\bmoves up\b", "climbs"), (r"\bmoves down\b", "descends"),
+    (r"\bstays still\b", "remains motionless"), (r"\bstay still\b", "remain motionless"),
+    (r"\bis to the left of\b", "is positioned left of"), (r"\bis to the right of\b", "is positioned right of"),
+    (r"\bis above\b", "is located over"), (r"\bis below\b", "is located underneath"),
+    (r"\btwo\b", "a pair of"), (r"\bthree\b", "a trio of"),
+)
+
+
+def paraphrase(prompt: str) -> str:
+    """``prompt`` (a toyworld caption) said as people write it, in words the captions never use."""
+    import re
+
+    for pattern, replacement in PARAPHRASES:
+        prompt = re.sub(pattern, replacement, prompt)
+    return prompt
+
+
+def paraphrased(cases: list[Case]) -> list[Case]:
+    """The same scenes and claims, each prompt paraphrased (held out: no training caption says them)."""
+    return [Case(c.dimension, paraphrase(c.prompt), c.scene, c.claims) for c in cases]
+
+
 def default_suite(dims: Iterable[str] | None = None) -> list[Case]:
     """The suite ``kino eval`` runs without ``--limit``: DEFAULT_PER_DIMENSION prompts per dimension."""
     return suite(DEFAULT_PER_DIMENSION, dims)

@@ -186,7 +186,8 @@ def render_html(results: dict) -> str:
         "<h1>kino eval</h1>",
         f"<p>model <code>{html.escape(str(results.get('model', '')))}</code> · steps "
         f"{html.escape(', '.join(f'{MODES[m]} {n}' for m, n in (results.get('steps') or {}).items()) or '?')} · "
-        f"{html.escape(made_on) or 'machine not recorded'} · {len(results['summary'])} dimensions. A prompt passes "
+        f"{html.escape(made_on) or 'machine not recorded'} · prompts in "
+        f"{html.escape(results.get('phrasing', 'caption templates'))} · {len(results['summary'])} dimensions. A prompt passes "
         "when every claim it states reads back off the pixels (contract: toyworld.md). <b>Model alone</b>: the "
         "learned model from the prompt. <b>With the director</b>: toyworld's planner lays out and draws what the "
         "prompt names, then the model repaints it; its figures measure the planner as much as the model.</p>",
