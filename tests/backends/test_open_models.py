@@ -21,7 +21,8 @@ def open_models(tmp_path_factory):
     from kino.backends.random_folders import build
 
     root = tmp_path_factory.mktemp("open_models")
-    return {family: build(family, root / family) for family in (*FAMILIES, "wan-flf2v", "wan-vace")}
+    return {family: build(family, root / family)
+            for family in (*FAMILIES, "wan-flf2v", "wan-vace", "cogvideox-i2v")}
 
 
 @pytest.fixture(scope="session")
@@ -263,6 +264,22 @@ def test_a_wan_i2v_folder_without_last_frame_positions_offers_image_to_video_onl
     (folder / "transformer" / "config.json").write_text(json.dumps(config))
     assert locate(folder).capabilities == ("image to video",)
     assert "first-last frame" in locate(open_models["wan-flf2v"]).capabilities
+
+
+def test_a_cogvideox_image_to_video_folder_animates_an_image_at_its_one_size(open_models, pictures, tmp_path,
+                                                                             capsys):
+    folder = str(open_models["cogvideox-i2v"])
+    out = tmp_path / "i2v.mp4"
+    assert main(["generate", "a red dog runs", "-o", str(out), "--model", folder,
+                 "--image", str(pictures / "first.png")]) == 0
+    video, _ = read_video(out)
+    assert video.shape == (17, 128, 128, 3)
+    verified(out, capsys)
+    assert main(["generate", "a red dog runs", "-o", str(tmp_path / "t.mp4"), "--model", folder]) == 2
+    assert "cannot do text to video" in capsys.readouterr().err
+    assert main(["generate", "a dog", "-o", str(tmp_path / "s.mp4"), "--model", folder, "--image",
+                 str(pictures / "first.png"), "--size", "256x128"]) == 2
+    assert "128x128 only" in capsys.readouterr().err
 
 
 def test_a_minute_is_made_call_by_call(open_models, tmp_path, capsys):

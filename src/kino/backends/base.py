@@ -38,6 +38,7 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "LTXPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "LTXConditionPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "CogVideoXPipeline": ("cogvideox", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
+    "CogVideoXImageToVideoPipeline": ("cogvideox", (IMAGE_TO_VIDEO,)),
 }
 
 
@@ -67,6 +68,7 @@ KNOWN = (
     Known("Lightricks/LTX-Video", "LTXPipeline"),
     Known("THUDM/CogVideoX-2b", "CogVideoXPipeline"),
     Known("THUDM/CogVideoX-5b", "CogVideoXPipeline"),
+    Known("THUDM/CogVideoX-5b-I2V", "CogVideoXImageToVideoPipeline"),
 )
 
 

@@ -76,7 +76,8 @@ class DiffusersBackend(Backend):
         if family == "cogvideox":  # its text is always this many tokens; its positions fit its trained frames
             c = pipe.transformer.config
             rules.update(max_tokens=c.max_text_seq_length, max_frames=c.sample_frames)
-            if not c.use_rotary_positional_embeddings:  # CogVideoX-2b: learned-size positions, one size
+            # CogVideoX-2b and -5b-I2V: learned positions of one size
+            if not c.use_rotary_positional_embeddings or c.use_learned_positional_embeddings:
                 rules["only_size"] = (c.sample_width * spatial, c.sample_height * spatial)
         self.rules = Rules(**rules)
         self._variants: dict[str, object] = {type(pipe).__name__: pipe}
@@ -219,6 +220,13 @@ class DiffusersBackend(Backend):
         return self.variant("WanPipeline"), common
 
     def _cogvideox(self, clip: Clip, common: dict):
+        from PIL import Image
+
+        if self.info.pipeline == "CogVideoXImageToVideoPipeline":
+            if clip.image is None:
+                raise RequestError(f"{self.info.name} starts from a first image; give one")
+            first = Image.fromarray(fit_image(clip.image, clip.width, clip.height))
+            return self.pipe, dict(common, num_frames=clip.frames, image=first)
         if clip.video is not None:
             video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
             return self.variant("CogVideoXVideoToVideoPipeline"), dict(common, video=_pil(video),
