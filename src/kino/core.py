@@ -126,9 +126,9 @@ def resolve(backend: Backend, job: Job) -> Resolved:
     seconds = d.seconds if job.seconds is None else job.seconds
     if not (1 <= r.fps <= 60):
         raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
-    if round(seconds * r.fps) < rules.frame_step:  # the shortest clip the model makes is 1 + frame_step frames
-        raise RequestError(f"duration {seconds:g} s is {round(seconds * r.fps)} frames at {r.fps} fps; use at least "
-                           f"{rules.frame_step} frames ({rules.frame_step / r.fps:g} s)")
+    if round(seconds * r.fps) < 1:  # shorter ones are rounded up to the shortest clip the model makes
+        raise RequestError(f"duration {seconds:g} s is no frame at {r.fps} fps; use at least one frame "
+                           f"({1 / r.fps:g} s)")
     if not (1 <= r.steps <= 500):
         raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
     if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):

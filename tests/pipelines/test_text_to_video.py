@@ -131,12 +131,12 @@ def test_a_prompt_of_invisible_characters_is_empty(tiny_pipeline, prompt):
     assert tiny_pipeline.resolve(Request("a red\u200b ball\x00")).prompt == "a red ball"
 
 
-def test_a_duration_under_one_latent_frame_says_the_shortest(tiny_pipeline):
+def test_a_duration_of_no_frame_is_refused(tiny_pipeline):
     from kino.pipelines.text_to_video import Request, RequestError
 
-    with pytest.raises(RequestError, match=r"1e-09 s is 0 frames at 8 fps; use at least 4 frames \(0.5 s\)"):
+    with pytest.raises(RequestError, match=r"1e-09 s is no frame at 8 fps; use at least one frame \(0.125 s\)"):
         tiny_pipeline.resolve(Request("a ball", seconds=1e-9, fps=8))
-    assert tiny_pipeline.resolve(Request("a ball", seconds=0.5, fps=8)).seconds == 0.5
+    assert tiny_pipeline.resolve(Request("a ball", seconds=0.1, fps=8)).seconds == 0.1  # one frame: made as five
 
 
 def test_the_model_alone_takes_its_own_default_steps(tiny_model_dir, tmp_path):

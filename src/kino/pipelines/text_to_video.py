@@ -224,10 +224,9 @@ class TextToVideoPipeline:
             raise RequestError(f"duration {r.seconds} s is not allowed; use more than 0 and at most {MAX_SECONDS:g} s")
         if not (1 <= r.fps <= 60):
             raise RequestError(f"fps {r.fps} is not allowed; use 1 to 60")
-        tf = self.cfg.vae.temporal_factor
-        if round(r.seconds * r.fps) < tf:  # the shortest clip the model makes is 1 + tf frames
-            raise RequestError(f"duration {r.seconds:g} s is {round(r.seconds * r.fps)} frames at {r.fps} fps; "
-                               f"use at least {tf} frames ({tf / r.fps:g} s)")
+        if round(r.seconds * r.fps) < 1:  # shorter ones are rounded up to the shortest clip the model makes
+            raise RequestError(f"duration {r.seconds:g} s is no frame at {r.fps} fps; use at least one frame "
+                               f"({1 / r.fps:g} s)")
         if not (1 <= r.steps <= 500):
             raise RequestError(f"steps {r.steps} is not allowed; use 1 to 500")
         if not (math.isfinite(r.guidance) and 0 <= r.guidance <= 30):
