@@ -19,7 +19,8 @@ A prompt token matches a term token when it is equal to it, or after
 5. a stem: a term token written with a trailing ``*`` ("убий*") matches every word that starts
    with it, for languages that inflect the end of a word (Russian cases, Portuguese verb forms);
 6. Arabic clitics: "and", "the", "with", "for" are written onto the word ("والاطفال" = "and the
-   children"), so a word is also read without them.
+   children"), so a word is also read without them, and a verb without its person prefix and
+   suffix ("يمارسان" -> "مارس"), matching the past-tense form listed.
 Terms are tokenized like the ``native`` view (``normalize``): Russian stays Cyrillic, and each
 Chinese or Japanese character is a token, so a CJK term is a phrase of characters.
 Phrases are matched greedily, longest first, so "suicide bomber" wins over "suicide" and the
@@ -60,7 +61,8 @@ _ALT_CACHE_SIZE = 100_000
 _MIN_STEM = 3  # letters before the "*" of a stem term
 # Arabic clitics written onto the word, longest first: conjunctions, prepositions and the article.
 _ARABIC_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
-_ARABIC_SUFFIXES = ("هما", "هم", "هن", "ها", "ه", "ون", "ين", "ات")
+_ARABIC_SUFFIXES = ("هما", "هم", "هن", "ها", "ه", "ون", "ين", "ات", "ان", "وا")
+_ARABIC_VERB_PREFIXES = ("وي", "وت", "ي", "ت", "ن")  # the present tense: "يقطع", "تعذب" -> "قطع", "عذب"
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def arabic_forms(word: str) -> set[str]:
     if not ("\u0621" <= word[:1] <= "\u064a"):
         return set()
     stems = {word} | {word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2}
+    stems |= {word[len(p):] for p in _ARABIC_VERB_PREFIXES if word.startswith(p) and len(word) - len(p) >= 3}
     out = set(stems)
     for stem in stems:
         out |= {stem[: -len(x)] for x in _ARABIC_SUFFIXES if stem.endswith(x) and len(stem) - len(x) >= 2}
