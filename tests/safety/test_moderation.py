@@ -164,8 +164,9 @@ def test_eval_set_is_reproducible_and_covers_everything():
     assert {r["label"] for r in harmful} == set(CATEGORIES)
     assert sum(r["obfuscation"] != "none" for r in harmful) >= 0.4 * len(harmful)
     kinds = {"none", "leet", "spacing", "homoglyph", "misspelling", "euphemism", "french", "spanish", "german",
-             "buried", "roleplay"}
+             "portuguese", "russian", "chinese", "japanese", "arabic", "buried", "roleplay"}
     assert {r["obfuscation"] for r in harmful} == kinds
+    assert {r["language"] for r in committed} == {"en", "fr", "es", "de", "pt", "ru", "zh", "ja", "ar"}
 
 
 def test_evaluate_prompts_meets_the_targets():

@@ -11,11 +11,18 @@ A prompt token matches a term token when it is equal to it, or after
 2. repeated letters: "killlll", "kiiill" -> "kill";
 3. a masked letter: "s*x" -> "sex" (only if exactly one term fits);
 4. a misspelling: optimal-string-alignment distance 1 (hand-written, no dependency) from the
-   term or a regular inflection of it, keeping the first letter. Ordinary words
+   term or a regular inflection of it, keeping the first letter (Latin words only). Ordinary words
    (``common_words*.txt``) are never corrected, so "nodes" stays "nodes". A misspelt word of
    5-6 letters only counts inside a phrase whose other words match ("Tayler Swift"), or when
    two letters are swapped ("rapign"); alone it must have 7 letters ("beheeding"), because
    names and foreign words sit one edit from short terms ("Behdad"/"behead", "Mulder"/"murder").
+5. a stem: a term token written with a trailing ``*`` ("убий*") matches every word that starts
+   with it, for languages that inflect the end of a word (Russian cases, Portuguese verb forms);
+6. Arabic clitics: "and", "the", "with", "for" are written onto the word ("والاطفال" = "and the
+   children"), so a word is also read without them, and a verb without its person prefix and
+   suffix ("يمارسان" -> "مارس"), matching the past-tense form listed.
+Terms are tokenized like the ``native`` view (``normalize``): Russian stays Cyrillic, and each
+Chinese or Japanese character is a token, so a CJK term is a phrase of characters.
 Phrases are matched greedily, longest first, so "suicide bomber" wins over "suicide" and the
 allow-list ("kill the engine", "shooting star") consumes its words before any term sees them.
 """
@@ -28,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from kino.safety.normalize import clean, squeeze, tokens
+from kino.safety.normalize import clean, native_tokens, squeeze
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -51,6 +58,11 @@ _MIN_FUZZY = 5  # a misspelt word in a phrase
 _MIN_FUZZY_WORD = 7  # a misspelt word on its own, unless the mistake is two swapped letters
 NAME_LABELS = frozenset({"celebrity_likeness", "ip_character"})
 _ALT_CACHE_SIZE = 100_000
+_MIN_STEM = 3  # letters before the "*" of a stem term
+# Arabic clitics written onto the word, longest first: conjunctions, prepositions and the article.
+_ARABIC_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+_ARABIC_SUFFIXES = ("هما", "هم", "هن", "ها", "ه", "ون", "ين", "ات", "ان", "وا")
+_ARABIC_VERB_PREFIXES = ("وي", "وت", "ي", "ت", "ن")  # the present tense: "يقطع", "تعذب" -> "قطع", "عذب"
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,20 @@ def lemmas(word: str) -> set[str]:
     return out
 
 
+def arabic_forms(word: str) -> set[str]:
+    """An Arabic word without its clitics ("والاطفال" -> "اطفال", "قتلها" -> "قتل"); callers keep
+    only forms that are term tokens. Two letters of the word always remain."""
+    if not ("\u0621" <= word[:1] <= "\u064a"):
+        return set()
+    stems = {word} | {word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2}
+    stems |= {word[len(p):] for p in _ARABIC_VERB_PREFIXES if word.startswith(p) and len(word) - len(p) >= 3}
+    out = set(stems)
+    for stem in stems:
+        out |= {stem[: -len(x)] for x in _ARABIC_SUFFIXES if stem.endswith(x) and len(stem) - len(x) >= 2}
+    out.discard(word)
+    return out
+
+
 class Lexicon:
     """Phrase index over normalised tokens, with inflection, repeat, mask and misspelling tolerance."""
 
@@ -183,7 +209,7 @@ class Lexicon:
         compact: dict[str, list[Entry]] = defaultdict(list)
         term_tokens: set[str] = set()  # words of terms, which inflect; names do not
         for phrase, entry in phrases:
-            toks = tokens(clean(phrase))
+            toks = native_tokens(clean(phrase, scripts=True))
             if not toks:
                 continue
             if entry.label not in NAME_LABELS:
@@ -197,12 +223,13 @@ class Lexicon:
             for entry in entries:
                 self._add((joined,), entry)
         self.singles = {k for k in self.trie if _END in self.trie[k]}
+        self.stems = {w[:-1] for w in self.vocab if w.endswith("*") and len(w) > _MIN_STEM and "*" not in w[:-1]}
         name_tokens = self.vocab - term_tokens
         self._squeezed: dict[str, set[str]] = defaultdict(set)
         self._deletions: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for word in self.vocab:
             self._squeezed[squeeze(word)].add(word)
-            if len(word) < 3 or not word.isalpha():
+            if len(word) < 3 or not word.isalpha() or not word.isascii():  # misspellings: Latin only
                 continue
             forms = {word} | (set() if word in name_tokens else inflections(word))
             for form in {f for f in forms if len(f) >= _MIN_FUZZY}:
@@ -247,7 +274,7 @@ class Lexicon:
     def _alternatives(self, token: str) -> tuple[tuple[str, int, int], ...]:
         if "*" in token:
             return tuple((w, VARIANT, 0) for w in sorted(self._unmask(token)))
-        forms = {token} | lemmas(token)
+        forms = {token} | lemmas(token) | arabic_forms(token)
         ordinary = not token.isalpha() or any(f in self.common for f in forms)
         variants: set[str] = set()
         repeated = not ordinary and len(squeeze(token)) >= 3 and re.search(r"(.)\1", token)
@@ -265,10 +292,16 @@ class Lexicon:
             for spelling in {token, squeeze(token, 2), squeeze(token, 1)}:
                 for word, length in self._near(spelling).items():
                     fuzzy[word] = max(fuzzy.get(word, 0), length)
+        if not ordinary:
+            variants |= {s + "*" for s in self._stems_of(forms)}
         out = [(token, EXACT, 0)] if token in self.vocab else []
         out += [(w, VARIANT, 0) for w in sorted(variants)]
         out += [(w, FUZZY, n) for w, n in sorted(fuzzy.items()) if w not in variants]
         return tuple(out)
+
+    def _stems_of(self, forms: set[str]) -> set[str]:
+        """The stem terms ("убий*") that one of ``forms`` starts with."""
+        return {f[:k] for f in forms for k in range(_MIN_STEM, len(f) + 1) if f[:k] in self.stems}
 
     def _near(self, typed: str) -> dict[str, int]:
         """Term tokens with a spelling (the term or an inflection of it, >= 5 letters) one edit

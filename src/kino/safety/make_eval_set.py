@@ -9,7 +9,8 @@ obfuscation, base, split):
    spacing, homoglyph and misspelling, and one framing, buried in benign text or role-play;
 3. benign bases: every third one also gets one disguise or framing, applied to a random word,
    so that false positives from normalisation are measured too;
-4. the hand-written euphemism / French / Spanish / German variants.
+4. the hand-written euphemism variants and translations (French, Spanish, German, Portuguese,
+   Russian, Chinese, Japanese, Arabic); every row says its language ("en", "fr", ...).
 Misspellings never touch a word's first letter (people rarely misspell it, and the matcher
 assumes so). Every random choice is seeded by the base id, so the output is reproducible.
 Split: every fifth base of each kind (index % 5 == 4) is "heldout", the rest "tune".
@@ -33,7 +34,11 @@ BASE_FILE = DATA_DIR / "eval_base_prompts.txt"
 OUT_FILE = DATA_DIR / "eval_prompts.jsonl"
 DISGUISES = ("leet", "spacing", "homoglyph", "misspelling")
 FRAMINGS = ("buried", "roleplay")
-HAND_VARIANTS = {"fr": "french", "es": "spanish", "de": "german", "euphemism": "euphemism"}
+HAND_VARIANTS = {
+    "fr": "french", "es": "spanish", "de": "german", "pt": "portuguese", "ru": "russian", "zh": "chinese",
+    "ja": "japanese", "ar": "arabic", "euphemism": "euphemism",
+}
+LANGUAGES = {name: code for code, name in HAND_VARIANTS.items() if code != "euphemism"}  # obfuscation -> language
 
 _LEET = {"a": "4@", "e": "3", "i": "1!", "o": "0", "s": "5$", "t": "7", "g": "9", "b": "8"}
 _CYRILLIC = dict(zip("aceopxyijshkmABCEHKMOPTXY", "асеорхуіјѕһкмАВСЕНКМОРТХУ"))
@@ -195,7 +200,11 @@ def build(bases: list[Base]) -> list[dict]:
 
 def _row(base_id: str, index: int, base: Base, prompt: str, obfuscation: str) -> dict:
     split = "heldout" if index % 5 == 4 else "tune"
-    return {"prompt": prompt, "label": base.label, "obfuscation": obfuscation, "base": base_id, "split": split}
+    language = LANGUAGES.get(obfuscation, "en")
+    return {
+        "prompt": prompt, "label": base.label, "obfuscation": obfuscation, "language": language, "base": base_id,
+        "split": split,
+    }
 
 
 def _harmful_rows(base_id: str, i: int, base: Base, filler: list[str]) -> list[dict]:

@@ -17,6 +17,13 @@ are scored per category:
    every score, so ambiguous signals are enough under a jailbreak;
 4. a category is refused at score 1.0; when several are, the first in ``CATEGORIES`` order is
    reported, so sexual_minors always takes precedence.
+In Chinese and Japanese, where the object may stand before the verb and words are not spaced,
+a violent act and a person are paired by position instead (``_cjk_object``): the person after
+the verb within a few characters ("杀死那个男人"), or before it when marked as the object or the
+sufferer ("男性を殺す", "把他杀了", "男人被杀"); the other pairs (group + dehumanising term, means +
+target) work as in every language, within the same windows counted in characters.
+Every rule runs on each view of the prompt (``normalize``): the Latin views, and the native view
+in which Russian, Arabic, Chinese and Japanese words are read in their own script.
 A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped.
 The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
 5. what an obfuscator hides is read too (``decodings``): the prompt with its shot markers taken out
@@ -35,7 +42,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kino.safety.lexicon import CATEGORIES, STRONG, Lexicon, Match
-from kino.safety.normalize import Views, normalize
+from kino.safety.normalize import Views, is_cjk, normalize
 
 REFUSE_AT = 1.0
 JAILBREAK_FACTOR = 2.0
@@ -50,8 +57,16 @@ FILLERS = frozenset(
     "defenceless defenseless unarmed random unsuspecting nearby whole entire local elderly pregnant "
     "sleeping screaming crying terrified begging kneeling bound tied of dirty filthy stupid damn homeless "
     "blind disabled wounded injured black white asian jewish muslim christian gay mexican teenage "
-    "un une le la les des l el los las unos unas una uno ein eine einen einem der die das den dem alle".split()
+    "un une le la les des l el los las unos unas una uno ein eine einen einem der die das den dem alle "
+    "um uma o os as uns umas este esta esse essa aquele aquela todos todas inocente inocentes pobre "  # Portuguese
+    "в этого этот эту эта этих того ту тех всех одного одну двух трех невинного невинную невинных "  # Russian
+    "молодого молодую маленького маленькую беззащитного беззащитную мирных случайного случайную "
+    "هذا هذه ذلك تلك كل بعض احد".split()  # Arabic
 )
+# Chinese and Japanese: particles that mark the person before the verb as its object or sufferer.
+CJK_OBJECT_AFTER = frozenset("を 被".split())  # "男性を殺す", "男人被杀"
+CJK_OBJECT_BEFORE = frozenset("把 将".split())  # "把男人杀了"
+CJK_WINDOW = 6  # characters between a verb and its object
 # What may follow "her" when it is the object ("kill her slowly"), not a possessive ("hangs her coat").
 OBJECT_FOLLOWERS = frozenset(
     "in with to and then while on at from by for again dead until before after because as so over under "
@@ -81,6 +96,12 @@ _AGE_PATTERNS = [
     re.compile(r"\b(\d{1,2})\s*(?:ans|anos)\b"),  # French, Spanish (accents stripped)
     re.compile(r"\b(\d{1,2})[\s-]*(?:jahrige\w*|jahre\s+alt)\b"),  # German
 ]
+# Ages in the native view's text (Cyrillic, Arabic and CJK kept): "12 лет", "12岁", "12歳", "12 سنة".
+_NATIVE_AGE_PATTERNS = [
+    re.compile(r"(?<!\d)(\d{1,2})[\s-]*(?:лет|летн\w*|год\w*)"),  # Russian
+    re.compile(r"(?<!\d)(\d{1,2})\s*(?:岁|歲|歳|才)"),  # Chinese, Japanese
+    re.compile(r"(?<!\d)(\d{1,2})\s*(?:سنه|سنوات|عاما|عام)"),  # Arabic (ta marbuta folded)
+]
 
 
 @dataclass(frozen=True)
@@ -109,9 +130,9 @@ class Hit:
     key: str = ""  # distinct keys are summed; the same alias twice counts once
 
 
-def minor_age(text: str) -> str | None:
+def minor_age(text: str, patterns: list[re.Pattern] = _AGE_PATTERNS) -> str | None:
     """An age under 18 written in the prompt ("12-year-old", "13yo", "12 ans"), if any."""
-    for pattern in _AGE_PATTERNS:
+    for pattern in patterns:
         for m in pattern.finditer(text):
             value = m.group(1)
             age = int(value) if value.isdigit() else _NUMBER_WORDS[value]
@@ -151,7 +172,8 @@ class Moderator:
         views = normalize(prompt)
         hits: list[Hit] = []
         signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
-        for toks in views.token_views:
+        readings = views.token_views + ((views.native,) if views.native not in views.token_views else ())
+        for toks in readings:
             matches = self.lexicon.match(toks)
             hits += self._term_hits(toks, matches)
             hits += self._context_hits(toks, matches)
@@ -191,7 +213,10 @@ class Moderator:
         out = []
         weapon = bool(by_label["weapon"])
         for act in by_label["violent_act"] + (by_label["firing"] if weapon else []):
-            target = self._object_after(toks, starts, act.end, "human")
+            if is_cjk(toks[act.start]):
+                target = _cjk_object(toks, act, by_label["human"])
+            else:
+                target = self._object_after(toks, starts, act.end, "human")
             if target is not None:
                 out.append(_combo_hit("violence_extreme", act, target))
         for act in by_label["violent_act"]:
@@ -199,7 +224,10 @@ class Moderator:
             if target is not None:
                 out.append(_combo_hit("violence_extreme", target, act))
         for act in by_label["hostile_act"]:
-            group = self._object_after(toks, starts, act.end, "group")
+            if is_cjk(toks[act.start]):
+                group = _cjk_object(toks, act, by_label["group"])
+            else:
+                group = self._object_after(toks, starts, act.end, "group")
             if group is not None:
                 out.append(_combo_hit("hate", act, group))
         pair = _near(by_label["group"], by_label["dehumanizing"], HATE_WINDOW)
@@ -246,7 +274,7 @@ class Moderator:
 
     def _minor_hits(self, views: Views, signals: dict[str, str]) -> list[Hit]:
         sexual = signals.get("sexual") or signals.get("suggestive")
-        minor = signals.get("minor") or minor_age(views.text)
+        minor = signals.get("minor") or minor_age(views.text) or minor_age(views.native_text, _NATIVE_AGE_PATTERNS)
         if sexual and minor:
             return [Hit("sexual_minors", f"{sexual} + {minor}", STRONG, "combo")]
         return []
@@ -274,6 +302,20 @@ def _term_hit(m: Match) -> Hit:
 
 def _combo_hit(category: str, a: Match, b: Match) -> Hit:
     return Hit(category, f"{a.entry.canonical} + {b.entry.canonical}", STRONG, "combo")
+
+
+def _cjk_object(toks: tuple[str, ...], act: Match, targets: list[Match]) -> Match | None:
+    """The target that is the object of a CJK verb: after it within ``CJK_WINDOW`` characters, or
+    before it and marked as object or sufferer ("を", "被" after it; "把", "将" before it)."""
+    for m in targets:
+        if act.end <= m.start <= act.end + CJK_WINDOW:
+            return m
+        if act.start - CJK_WINDOW <= m.end <= act.start:
+            marked_after = m.end < len(toks) and toks[m.end] in CJK_OBJECT_AFTER
+            marked_before = m.start > 0 and toks[m.start - 1] in CJK_OBJECT_BEFORE
+            if marked_after or marked_before:
+                return m
+    return None
 
 
 def _near(a: list[Match], b: list[Match], window: int) -> tuple[Match, Match] | None:

@@ -13,6 +13,16 @@
 4. ``collapsed``: each run of spaced-out letters joined without spaces ("s e x y t e e n" ->
    "sexyteen"), searched for terms inside it. Only these runs are searched by substring, so
    ordinary words ("Essex", "therapist") never produce hits inside themselves.
+5. ``native``: the words of every script, for the Russian, Arabic, Chinese and Japanese terms.
+   The views above map Cyrillic and Greek look-alikes to Latin ("kіll" with a Cyrillic "і" is
+   "kill") and keep only Latin letters and digits, so a Russian word there is Latin debris.
+   ``native`` is cleaned the same way except that Cyrillic and Greek letters stay themselves,
+   so "убить" is still "убить"; the two readings are matched separately, and a prompt is judged
+   on both (an obfuscated English word and a real Russian one are each found in their view).
+   Arabic is read without its optional marks (harakat, tatweel; hamza forms and alef maqsura
+   folded), as Arabic writers often leave them out. Chinese and Japanese have no spaces between
+   words, so each Han, Hiragana or Katakana character is a token of its own: a CJK term is
+   matched as a phrase of characters, which is a substring search within CJK text only.
 
 Repeated letters ("killlll") and misspellings are handled at match time (``lexicon``), where
 the vocabulary of terms is known.
@@ -63,6 +73,18 @@ for _start in (0x1F130, 0x1F150, 0x1F170, 0x1F1E6):
     for _i in range(26):
         _HOMOGLYPHS[chr(_start + _i)] = chr(ord("a") + _i)
 _HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
+# The same without Cyrillic and Greek letters, for the view that reads Russian as Russian.
+_LATIN_HOMOGLYPH_TABLE = str.maketrans({
+    k: v for k, v in _HOMOGLYPHS.items() if not unicodedata.name(k, "").startswith(("CYRILLIC", "GREEK"))
+})
+# Arabic letters written several ways: alef maqsura as ya, ta marbuta as ha; tatweel (the
+# elongation stroke) is dropped. Hamza forms lose their hamza with the other marks (NFKD).
+_ARABIC_FOLD = str.maketrans({"ى": "ي", "ة": "ه", "\u0640": None})
+# The Japanese voicing marks, which NFKD splits off kana and which change the word ("か"/"が").
+_KANA_MARKS = frozenset("\u3099\u309a")
+_CJK = "\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NATIVE_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:\*+[^\W_{_CJK}]+)*\**")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
 
 # Leet characters and what they stand for; "1" and "|" are ambiguous (i or l).
 _LEET = {"0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g",
@@ -88,6 +110,8 @@ class Views:
     text: str
     token_views: tuple[tuple[str, ...], ...]
     collapsed: tuple[str, ...]
+    native_text: str = ""
+    native: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -102,12 +126,22 @@ def visible(text: str) -> str:
     return text.strip()
 
 
-def clean(text: str) -> str:
-    """Invisible characters out, NFKC, homoglyphs to Latin, casefold, accents off."""
+def clean(text: str, scripts: bool = False) -> str:
+    """Invisible characters out, NFKC, homoglyphs to Latin, casefold, accents off.
+
+    ``scripts=True`` keeps Cyrillic and Greek letters (other look-alikes are still mapped) and
+    folds Arabic spellings: the text of the ``native`` view.
+    """
+    table = _LATIN_HOMOGLYPH_TABLE if scripts else _HOMOGLYPH_TABLE
     text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_HOMOGLYPH_TABLE).casefold().translate(_HOMOGLYPH_TABLE)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.translate(table).casefold().translate(table)
+    text = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) or c in _KANA_MARKS
+    )
+    text = unicodedata.normalize("NFC", text)  # kana with their voicing marks again
+    if scripts:
+        text = text.translate(_ARABIC_FOLD)
     return _POSSESSIVE.sub("", text)
 
 
@@ -134,6 +168,15 @@ def join_spaced(text: str) -> tuple[str, list[str]]:
 def tokens(text: str) -> tuple[str, ...]:
     """Plain word view: lowercase alphanumeric words, "*" kept inside a word as a mask."""
     return tuple(t for t in _TOKEN.findall(text) if t.strip("*"))
+
+
+def native_tokens(text: str) -> tuple[str, ...]:
+    """Words of any script, each CJK character a word of its own ("一只猫" -> "一", "只", "猫")."""
+    return tuple(t for t in _NATIVE_TOKEN.findall(text) if t.strip("*"))
+
+
+def is_cjk(token: str) -> bool:
+    return bool(_CJK_CHAR.match(token))
 
 
 def deleet(text: str, one: str = "i") -> str:
@@ -173,4 +216,11 @@ def normalize(prompt: str) -> Views:
         if view not in views:
             views.append(view)
         runs += view_runs
-    return Views(text=joined, token_views=tuple(views), collapsed=tuple(dict.fromkeys(runs)))
+    native_text = clean(prompt, scripts=True)
+    return Views(
+        text=joined,
+        token_views=tuple(views),
+        collapsed=tuple(dict.fromkeys(runs)),
+        native_text=native_text,
+        native=native_tokens(native_text),
+    )
