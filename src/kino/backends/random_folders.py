@@ -86,26 +86,31 @@ def ltx(size: str):
                        scheduler=FlowMatchEulerDiscreteScheduler())
 
 
-def cogvideox(size: str):
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline, CogVideoXTransformer3DModel
+def _cogvideox_parts(size: str, real: dict, tiny: dict):
+    """A CogVideoX VAE, transformer (``real`` or ``tiny`` settings over the shared ones) and T5 encoder."""
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
 
     torch.manual_seed(0)
-    if size == "real":  # CogVideoX-2b: 30 layers of width 1920, T5-XXL text states of 4096
-        vae = AutoencoderKLCogVideoX()
-        transformer = CogVideoXTransformer3DModel(num_attention_heads=30, num_layers=30)
-        text_encoder = t5_encoder(4096, 24, 64, 10240, umt5=False)
-    else:
-        blocks = 4
-        vae = AutoencoderKLCogVideoX(down_block_types=("CogVideoXDownBlock3D",) * blocks,
-                                     up_block_types=("CogVideoXUpBlock3D",) * blocks, block_out_channels=(8,) * blocks,
-                                     latent_channels=4, layers_per_block=1, norm_num_groups=2,
-                                     temporal_compression_ratio=4)
-        transformer = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=4,
-                                                  out_channels=4, time_embed_dim=2, text_embed_dim=32, num_layers=1,
-                                                  sample_width=16, sample_height=16, sample_frames=17, patch_size=2,
-                                                  temporal_compression_ratio=4, max_text_seq_length=16,
-                                                  use_rotary_positional_embeddings=True)
-        text_encoder = t5_encoder(32, 1, 2, 64, umt5=False)
+    if size == "real":
+        return AutoencoderKLCogVideoX(), CogVideoXTransformer3DModel(**real), t5_encoder(4096, 24, 64, 10240, umt5=False)
+    blocks = 4
+    vae = AutoencoderKLCogVideoX(down_block_types=("CogVideoXDownBlock3D",) * blocks,
+                                 up_block_types=("CogVideoXUpBlock3D",) * blocks, block_out_channels=(8,) * blocks,
+                                 latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
+    transformer = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, out_channels=4,
+                                              time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=16,
+                                              sample_height=16, sample_frames=17, patch_size=2,
+                                              temporal_compression_ratio=4, max_text_seq_length=16,
+                                              use_rotary_positional_embeddings=True, **tiny)
+    return vae, transformer, t5_encoder(32, 1, 2, 64, umt5=False)
+
+
+def cogvideox(size: str):
+    from diffusers import CogVideoXDDIMScheduler, CogVideoXPipeline
+
+    # real: CogVideoX-2b, 30 layers of width 1920, T5-XXL text states of 4096
+    vae, transformer, text_encoder = _cogvideox_parts(size, dict(num_attention_heads=30, num_layers=30),
+                                                      dict(in_channels=4))
     return CogVideoXPipeline(tokenizer=tokenizer(), text_encoder=text_encoder, vae=vae, transformer=transformer,
                              scheduler=CogVideoXDDIMScheduler())
 
@@ -113,29 +118,13 @@ def cogvideox(size: str):
 def cogvideox_i2v(size: str):
     """CogVideoX image to video: the first frame's latents ride beside the noise (twice the input
     channels), positions learnt for one size."""
-    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXImageToVideoPipeline,
-                           CogVideoXTransformer3DModel)
+    from diffusers import CogVideoXDDIMScheduler, CogVideoXImageToVideoPipeline
 
-    torch.manual_seed(0)
-    if size == "real":  # CogVideoX-5b-I2V: 42 layers of width 3072, T5-XXL text states of 4096
-        vae = AutoencoderKLCogVideoX()
-        transformer = CogVideoXTransformer3DModel(num_attention_heads=48, num_layers=42, in_channels=32,
-                                                  use_rotary_positional_embeddings=True,
-                                                  use_learned_positional_embeddings=True)
-        text_encoder = t5_encoder(4096, 24, 64, 10240, umt5=False)
-    else:
-        blocks = 4
-        vae = AutoencoderKLCogVideoX(down_block_types=("CogVideoXDownBlock3D",) * blocks,
-                                     up_block_types=("CogVideoXUpBlock3D",) * blocks, block_out_channels=(8,) * blocks,
-                                     latent_channels=4, layers_per_block=1, norm_num_groups=2,
-                                     temporal_compression_ratio=4)
-        transformer = CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=8,
-                                                  out_channels=4, time_embed_dim=2, text_embed_dim=32, num_layers=1,
-                                                  sample_width=16, sample_height=16, sample_frames=17, patch_size=2,
-                                                  temporal_compression_ratio=4, max_text_seq_length=16,
-                                                  use_rotary_positional_embeddings=True,
-                                                  use_learned_positional_embeddings=True)
-        text_encoder = t5_encoder(32, 1, 2, 64, umt5=False)
+    # real: CogVideoX-5b-I2V, 42 layers of width 3072, T5-XXL text states of 4096
+    vae, transformer, text_encoder = _cogvideox_parts(
+        size, dict(num_attention_heads=48, num_layers=42, in_channels=32, use_rotary_positional_embeddings=True,
+                   use_learned_positional_embeddings=True),
+        dict(in_channels=8, use_learned_positional_embeddings=True))
     return CogVideoXImageToVideoPipeline(tokenizer=tokenizer(), text_encoder=text_encoder, vae=vae,
                                          transformer=transformer, scheduler=CogVideoXDDIMScheduler())
 
