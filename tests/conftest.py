@@ -47,31 +47,9 @@ def signing_keys_in_tmp(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def hostile(tmp_path_factory) -> dict:
-    """Files an attacker sends: PNGs whose headers say 12000x12000 and 30000x30000 pixels (one bit
-    each, a few dozen bytes: decompression bombs) and an mp4 with sound only; name -> bytes."""
-    import struct
-    import zlib
+def hostile() -> dict:
+    """Files an attacker sends (kino.service.loadtest.hostile_files): decompression-bomb PNGs and an
+    audio-only mp4; name -> bytes."""
+    from kino.service.loadtest import hostile_files
 
-    import av
-    import numpy as np
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    def png(side: int) -> bytes:
-        ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (side // 8 + 1)))
-                + chunk(b"IEND", b""))
-
-    sound = tmp_path_factory.mktemp("hostile") / "sound.mp4"
-    with av.open(str(sound), "w") as c:
-        s = c.add_stream("aac", rate=16000)
-        for i in range(10):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, i * 1024
-            for packet in s.encode(frame):
-                c.mux(packet)
-        for packet in s.encode(None):
-            c.mux(packet)
-    return {"png_12000": png(12000), "png_30000": png(30000), "audio_only_mp4": sound.read_bytes()}
+    return hostile_files()

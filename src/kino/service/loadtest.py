@@ -6,6 +6,10 @@ Each client gets its own account (made through the admin API), submits its share
 and follows them to the end. Reports status codes, throughput and latency, and checks that
 no job was lost or duplicated: every accepted job ends ``done`` exactly once, listed once,
 with one output. ``--kill-worker PID`` sends SIGKILL to that worker mid-run (restart it yourself).
+``--hostile N`` runs N more clients that, all the while, send what an attacker sends (decompression
+bombs, an audio-only mp4, a chunked body far over the limit, a multipart body cut short), to
+``/verify`` and as job inputs: every answer must be a 4xx. ``--server-pid PID`` samples that
+process's resident memory (Linux ``/proc``) and reports its peak.
 """
 
 from __future__ import annotations
@@ -55,6 +59,85 @@ def client_run(url: str, key: str, n: int, offset: int, steps: int, codes: colle
             out.append({"listing": ids, "submitted": sorted(submitted)})
 
 
+def hostile_files() -> dict[str, bytes]:
+    """What an attacker uploads: PNGs whose headers say 12000x12000 and 30000x30000 pixels (one bit
+    each, a few dozen bytes), and an mp4 with sound only."""
+    import struct
+    import tempfile
+    import zlib
+    from pathlib import Path
+
+    import av
+    import numpy as np
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    def png(side: int) -> bytes:
+        ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (side // 8 + 1)))
+                + chunk(b"IEND", b""))
+
+    with tempfile.TemporaryDirectory() as d:
+        sound = Path(d) / "sound.mp4"
+        with av.open(str(sound), "w") as c:
+            s = c.add_stream("aac", rate=16000)
+            for i in range(10):
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 16000, i * 1024
+                for packet in s.encode(frame):
+                    c.mux(packet)
+            for packet in s.encode(None):
+                c.mux(packet)
+        return {"png_12000": png(12000), "png_30000": png(30000), "audio_only_mp4": sound.read_bytes()}
+
+
+def hostile_run(url: str, key: str, stop: threading.Event, codes: collections.Counter, lock) -> None:
+    """Hostile requests, round after round, until ``stop``; their status codes into ``codes``."""
+    files = hostile_files()
+    h = {"Authorization": f"Bearer {key}"}
+    boundary = "kinoboundary"
+    cut = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+           "Content-Type: image/png\r\n\r\n").encode() + files["png_12000"]
+
+    def endless():
+        yield cut
+        for _ in range(400):  # 400 MiB, if anyone read it all
+            yield b"\0" * 2**20
+
+    with httpx.Client(base_url=url, timeout=120, headers=h) as http:
+        while not stop.is_set():
+            answers = [http.post("/api/v1/verify", files={"file": ("x.png", files[name], "image/png")})
+                       for name in ("png_12000", "png_30000")]
+            answers.append(http.post("/api/v1/verify", files={"file": ("x.mp4", files["audio_only_mp4"], "video/mp4")}))
+            answers.append(http.post("/api/v1/jobs", data={"prompt": "a ball"},
+                                     files={"image": ("x.png", files["png_12000"], "image/png")}))
+            answers.append(http.post("/api/v1/jobs", data={"prompt": "a ball"},
+                                     files={"video": ("x.mp4", files["audio_only_mp4"], "video/mp4")}))
+            mp = {"content-type": f"multipart/form-data; boundary={boundary}"}
+            answers.append(http.post("/api/v1/jobs", content=cut, headers=mp))
+            try:
+                answers.append(http.post("/api/v1/jobs", content=endless(), headers=mp))
+            except httpx.TransportError:  # the server answered 413 and closed while the body was still going
+                with lock:
+                    codes["413 (closed mid-body)"] += 1
+            with lock:
+                for r in answers:
+                    codes[str(r.status_code)] += 1
+
+
+def peak_rss_mb(pid: int, stop: threading.Event, out: dict) -> None:
+    """Sample ``pid``'s resident memory every 50 ms until ``stop``; the peak in MiB into ``out``."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            out["peak"] = max(out.get("peak", 0), rss / 1024)
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.05)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m kino.service.loadtest")
     p.add_argument("--url", required=True)
@@ -64,6 +147,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--role", default="red_team")
     p.add_argument("--kill-worker", type=int, default=None, help="PID to SIGKILL once 25%% of jobs are done")
+    p.add_argument("--hostile", type=int, default=0, help="clients sending hostile uploads the whole time")
+    p.add_argument("--server-pid", type=int, default=None, help="report this process's peak resident memory")
     args = p.parse_args(argv)
     admin = {"Authorization": f"Bearer {args.admin_key}"}
     tag = f"{int(time.time()) % 100000}"
@@ -78,7 +163,17 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     threads = [threading.Thread(target=client_run, args=(args.url, k, n, sum(share[:c]), args.steps, codes, lock,
                                                          results)) for c, (k, n) in enumerate(zip(keys, share))]
-    for t in threads:
+    stop, hostile_codes, memory = threading.Event(), collections.Counter(), {}
+    hostile_keys = []
+    for c in range(args.hostile):
+        r = httpx.post(f"{args.url}/api/v1/admin/users", json={"name": f"hostile{tag}-{c}", "role": args.role},
+                       headers=admin, timeout=30)
+        r.raise_for_status()
+        hostile_keys.append(r.json()["api_key"])
+    side = [threading.Thread(target=hostile_run, args=(args.url, k, stop, hostile_codes, lock)) for k in hostile_keys]
+    if args.server_pid:
+        side.append(threading.Thread(target=peak_rss_mb, args=(args.server_pid, stop, memory)))
+    for t in threads + side:
         t.start()
     killed = None
     while any(t.is_alive() for t in threads):
@@ -89,6 +184,9 @@ def main(argv=None) -> int:
             killed = round(time.monotonic() - t0, 1)
             print(f"killed worker {args.kill_worker} at {killed} s", file=sys.stderr)
     wall = time.monotonic() - t0
+    stop.set()
+    for t in side:
+        t.join()
     jobs = [r for r in results if "status" in r]
     listings = [r for r in results if "listing" in r]
     submitted = [j for r in listings for j in r["submitted"]]
@@ -105,10 +203,13 @@ def main(argv=None) -> int:
         "latency_s": {"p50": round(statistics.median(lat), 2), "p95": round(lat[int(0.95 * (len(lat) - 1))], 2),
                       "max": round(lat[-1], 2)} if lat else None,
         "killed_worker_at_s": killed,
+        "hostile_codes": dict(sorted(hostile_codes.items())),
+        "server_peak_rss_mb": round(memory["peak"], 1) if "peak" in memory else None,
     }
     print(json.dumps(report, indent=2))
     ok = (report["server_errors"] == 0 and report["lost"] == 0 and report["duplicated"] == 0
-          and report["final_states"] == {"done": len(submitted)} and report["listing_matches"])
+          and report["final_states"] == {"done": len(submitted)} and report["listing_matches"]
+          and all(code.startswith("4") for code in hostile_codes))
     return 0 if ok else 1
 
 
