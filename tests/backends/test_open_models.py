@@ -326,3 +326,26 @@ def test_device_script_times_stock_diffusers_and_kino_on_the_same_folder(tmp_pat
     assert row["stock"]["steps"] == row["kino"]["steps"] == 2
     assert row["kino"]["frames"] == row["clip"]["frames"]
     assert row["kino_over_stock"]["step"] > 0 and row["stock"]["peak_gib"] is None
+
+
+@pytest.mark.parametrize("family", [*FAMILIES, "wan-flf2v", "wan-vace", "cogvideox-i2v"])
+def test_a_backend_described_by_its_configs_checks_requests_as_the_loaded_one(open_models, family):
+    """The service's API process checks requests without reading weights: the described backend
+    has the loaded one's rules, defaults and token counts, and holds no real tensor."""
+    from kino.backends.registry import checker, load, locate
+
+    info = locate(open_models[family])
+    described, loaded = checker(info), load(info, "fp32", "cpu")
+    assert described.rules == loaded.rules and described.defaults == loaded.defaults
+    assert described.count_tokens("a dog runs on a beach") == loaded.count_tokens("a dog runs on a beach")
+    assert {p.device.type for p in described.pipe.transformer.parameters()} == {"meta"}
+
+
+def test_the_service_api_checks_open_models_without_loading_them(open_models):
+    from kino.service.models import Pipelines
+
+    pipelines = Pipelines({"ltx": str(open_models["ltx"])})
+    described = pipelines.checker("ltx")
+    assert "ltx" not in pipelines._loaded and described.guard is not None
+    loaded = pipelines.get("ltx")
+    assert described.rules == loaded.rules and pipelines.checker("ltx") is loaded  # where loaded, the loaded one

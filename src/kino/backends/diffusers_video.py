@@ -53,6 +53,13 @@ class Memory:
 OFFLOADS = ("none", "model", "sequential")
 
 
+def inspect_parameters(kind) -> list[str]:
+    import inspect
+
+    return [n for n, p in inspect.signature(kind.__init__).parameters.items()
+            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
 def _pil(frames: np.ndarray) -> list:
     from PIL import Image
 
@@ -114,6 +121,41 @@ class DiffusersBackend(Backend):
         if memory.compile:
             pipe.transformer.compile()
         return cls(info, pipe, folder_defaults(folder, info.backend), memory, device)
+
+    @classmethod
+    def describe(cls, info: ModelInfo):
+        """The backend as its configuration files say it is, for checking requests where nothing is
+        generated (the service's API process): every model built on the meta device (no weights
+        read, no memory taken), the tokenizer and scheduler as they are. Its rules, defaults and
+        token counts are the loaded model's; it cannot generate."""
+        import importlib
+
+        from accelerate import init_empty_weights
+
+        folder = Path(info.path)
+        index = json.loads((folder / "model_index.json").read_text())
+        parts = {}
+        for name, spec in index.items():
+            if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+                continue
+            library, class_name = spec
+            kind = getattr(importlib.import_module(library), class_name)
+            if library == "transformers" and hasattr(kind, "config_class"):  # a model: its config alone
+                with init_empty_weights():
+                    parts[name] = kind(kind.config_class.from_pretrained(folder / name))
+            elif hasattr(kind, "from_config") and hasattr(kind, "load_config") and library == "diffusers" \
+                    and "Scheduler" not in class_name:
+                with init_empty_weights():
+                    parts[name] = kind.from_config(kind.load_config(folder / name))
+            else:  # tokenizers and schedulers are small files
+                parts[name] = kind.from_pretrained(folder / name)
+        import diffusers
+
+        pipeline = getattr(diffusers, index["_class_name"])
+        wanted = set(inspect_parameters(pipeline))
+        pipe = pipeline(**{k: v for k, v in parts.items() if k in wanted},
+                        **{k: None for k in wanted - set(parts) if k not in ("self",)})
+        return cls(info, pipe, folder_defaults(folder, info.backend), Memory(), "meta")
 
     def count_tokens(self, prompt: str) -> int:
         return len(self.pipe.tokenizer(prompt).input_ids)

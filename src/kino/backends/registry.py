@@ -136,6 +136,16 @@ def load(info: ModelInfo, dtype=None, device: str | None = None, **options):
     return DiffusersBackend.load(info, dtype, device, **options)
 
 
+def checker(info: ModelInfo):
+    """A backend for checking requests against ``info``'s rules and defaults without its weights
+    (kino's own models are small: loaded)."""
+    if info.backend == "native":
+        return load(info)
+    from kino.backends.diffusers_video import DiffusersBackend
+
+    return DiffusersBackend.describe(info)
+
+
 def catalogue(folders: list[str | Path]) -> tuple[list[ModelInfo], list[str]]:
     """The models kino finds: each of ``folders`` that is a model folder, or holds model folders one
     level down, and the diffusers models in the local Hugging Face cache. Returns (models, notes on

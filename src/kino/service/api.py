@@ -368,7 +368,7 @@ def create_job(
                (("image", image, "image"), ("last_image", last_image, "image"), ("video", video, "video"))}
     uploads = {k: v for k, v in uploads.items() if v is not None}
     try:
-        pipe = svc.pipelines.get(model)
+        pipe = svc.pipelines.checker(model)
     except Exception:  # a broken or half-installed model folder is the server's problem, said plainly
         log.exception("model %s did not load", model)
         raise ApiError(503, "model_unavailable", f"model {model!r} cannot be loaded right now; try again later",

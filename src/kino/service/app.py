@@ -101,10 +101,12 @@ def admin(who: Caller = Depends(caller)) -> Caller:
     return who
 
 
-def preload(pipelines: Pipelines) -> None:
+def preload(pipelines: Pipelines, weights: bool) -> None:
+    """Every model ready before the first request: loaded where this process runs jobs (``weights``),
+    else what the API checks requests against (open models described by their configs, no weights)."""
     for name in pipelines.names():
         try:
-            pipelines.get(name)
+            pipelines.get(name) if weights else pipelines.checker(name)
         except Exception:  # a request for this model will report it
             log.exception("model %s did not load", name)
 
@@ -141,10 +143,11 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
         app.state.service = svc
         maintenance = Maintenance(settings, svc.sessions, svc.notifier)
         svc.threads.append(maintenance)
-        if settings.embedded_worker and not settings.redis_url:
+        runs_jobs = settings.embedded_worker and not settings.redis_url
+        if runs_jobs:
             svc.threads.append(EmbeddedWorker(Runner(settings, svc.sessions, svc.pipelines), svc.notifier))
         # Load the models in the background: the first request should not wait for them if it can help it.
-        threading.Thread(target=preload, args=(pipes,), daemon=True).start()
+        threading.Thread(target=preload, args=(pipes, runs_jobs), daemon=True).start()
         for t in svc.threads:
             t.start()
         try:

@@ -18,6 +18,7 @@ class Pipelines:
         self.torch_threads = torch_threads
         self.dtype = precision.choose(dtype)
         self._loaded: dict[str, TextToVideoPipeline] = {}
+        self._described: dict[str, object] = {}
         self._ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -31,6 +32,25 @@ class Pipelines:
                     torch.set_num_threads(self.torch_threads)
                 self._loaded[name] = self._load(self.models[name])
             return self._loaded[name]
+
+    def checker(self, name: str):
+        """What the API checks a request against before queueing it: kino's own pipeline (small, and
+        it checks in its own terms), or for an open model its Backend as its configuration files
+        describe it (kino.backends.diffusers_video.DiffusersBackend.describe: no weights read), so a
+        server whose workers run elsewhere never loads a large model. The loaded one where it is."""
+        from kino.backends.registry import checker, locate
+
+        info = locate(self.models[name])
+        if info.backend == "native" or name in self._loaded:
+            return self.get(name)
+        with self._lock:
+            if name not in self._described:
+                from kino.safety.guard import Guard
+
+                backend = checker(info)
+                backend.guard = Guard.from_env()
+                self._described[name] = backend
+            return self._described[name]
 
     def _load(self, folder: str):
         """kino's own pipeline for a kino folder; for an open model (a diffusers folder or a cached Hub
