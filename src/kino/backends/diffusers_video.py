@@ -130,8 +130,6 @@ class DiffusersBackend(Backend):
         token counts are the loaded model's; it cannot generate."""
         import importlib
 
-        from accelerate import init_empty_weights
-
         folder = Path(info.path)
         index = json.loads((folder / "model_index.json").read_text())
         parts = {}
@@ -140,12 +138,14 @@ class DiffusersBackend(Backend):
                 continue
             library, class_name = spec
             kind = getattr(importlib.import_module(library), class_name)
+            # torch.device("meta") holds for this thread only (accelerate's init_empty_weights patches
+            # every thread's modules: a model loading beside it would come out empty).
             if library == "transformers" and hasattr(kind, "config_class"):  # a model: its config alone
-                with init_empty_weights():
+                with torch.device("meta"):
                     parts[name] = kind(kind.config_class.from_pretrained(folder / name))
             elif hasattr(kind, "from_config") and hasattr(kind, "load_config") and library == "diffusers" \
                     and "Scheduler" not in class_name:
-                with init_empty_weights():
+                with torch.device("meta"):
                     parts[name] = kind.from_config(kind.load_config(folder / name))
             else:  # tokenizers and schedulers are small files
                 parts[name] = kind.from_pretrained(folder / name)

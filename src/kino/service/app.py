@@ -101,14 +101,18 @@ def admin(who: Caller = Depends(caller)) -> Caller:
     return who
 
 
-def preload(pipelines: Pipelines, weights: bool) -> None:
+def preload(pipelines: Pipelines, weights: bool, ready: threading.Event) -> None:
     """Every model ready before the first request: loaded where this process runs jobs (``weights``),
-    else what the API checks requests against (open models described by their configs, no weights)."""
-    for name in pipelines.names():
-        try:
-            pipelines.get(name) if weights else pipelines.checker(name)
-        except Exception:  # a request for this model will report it
-            log.exception("model %s did not load", name)
+    else what the API checks requests against (open models described by their configs, no weights).
+    ``ready`` is set at the end, loaded or not."""
+    try:
+        for name in pipelines.names():
+            try:
+                pipelines.get(name) if weights else pipelines.checker(name)
+            except Exception:  # a request for this model will report it
+                log.exception("model %s did not load", name)
+    finally:
+        ready.set()
 
 
 # Sent with every response: no other origin may frame the page (its login form), browsers take
@@ -144,10 +148,12 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
         maintenance = Maintenance(settings, svc.sessions, svc.notifier)
         svc.threads.append(maintenance)
         runs_jobs = settings.embedded_worker and not settings.redis_url
+        ready = threading.Event()
         if runs_jobs:
-            svc.threads.append(EmbeddedWorker(Runner(settings, svc.sessions, svc.pipelines), svc.notifier))
-        # Load the models in the background: the first request should not wait for them if it can help it.
-        threading.Thread(target=preload, args=(pipes, runs_jobs), daemon=True).start()
+            svc.threads.append(EmbeddedWorker(Runner(settings, svc.sessions, svc.pipelines), svc.notifier, ready))
+        # Load the models in the background: requests need not wait for them; jobs wait (``ready``).
+        loading = threading.Thread(target=preload, args=(pipes, runs_jobs, ready), daemon=True)
+        loading.start()
         for t in svc.threads:
             t.start()
         try:
@@ -160,6 +166,7 @@ def create_app(settings: Settings, pipelines: Pipelines | None = None) -> FastAP
             svc.notifier.wake.set()
             for t in svc.threads:
                 t.join(timeout=30)
+            loading.join(timeout=60)  # a load still going would change torch's default dtype under what comes next
             engine.dispose()
 
     app = FastAPI(title="kino", version="1", lifespan=lifespan,

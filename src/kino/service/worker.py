@@ -77,13 +77,19 @@ class Maintenance(threading.Thread):
 class EmbeddedWorker(threading.Thread):
     """Claims and runs jobs until stopped; idle, it waits for a notification or the poll interval."""
 
-    def __init__(self, runner: Runner, notifier: Notifier):
+    def __init__(self, runner: Runner, notifier: Notifier, ready: threading.Event | None = None):
+        """``ready``: set once the models are loaded; no job is taken before (a model loading while
+        another generates can change torch's default dtype under it: transformers sets it globally)."""
         super().__init__(name="kino-worker", daemon=True)
         self.runner, self.notifier = runner, notifier
         self.stop = threading.Event()
+        self.ready = ready
 
     def run(self) -> None:
         settings, sessions = self.runner.settings, self.runner.sessions
+        while self.ready is not None and not self.ready.wait(settings.poll_seconds):
+            if self.stop.is_set():
+                return
         while not self.stop.is_set():
             try:
                 reap(sessions, settings.max_attempts)
