@@ -152,25 +152,25 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     admin = {"Authorization": f"Bearer {args.admin_key}"}
     tag = f"{int(time.time()) % 100000}"
-    keys = []
-    for c in range(args.clients):
-        r = httpx.post(f"{args.url}/api/v1/admin/users", json={"name": f"load{tag}-{c}", "role": args.role},
-                       headers=admin, timeout=30)
-        r.raise_for_status()
-        keys.append(r.json()["api_key"])
+
+    def accounts(prefix: str, n: int) -> list[str]:  # made through the admin API; their keys
+        keys = []
+        for c in range(n):
+            r = httpx.post(f"{args.url}/api/v1/admin/users", json={"name": f"{prefix}{tag}-{c}", "role": args.role},
+                           headers=admin, timeout=30)
+            r.raise_for_status()
+            keys.append(r.json()["api_key"])
+        return keys
+
+    keys = accounts("load", args.clients)
     codes, lock, results = collections.Counter(), threading.Lock(), []
     share = [args.jobs // args.clients + (c < args.jobs % args.clients) for c in range(args.clients)]
     t0 = time.monotonic()
     threads = [threading.Thread(target=client_run, args=(args.url, k, n, sum(share[:c]), args.steps, codes, lock,
                                                          results)) for c, (k, n) in enumerate(zip(keys, share))]
     stop, hostile_codes, memory = threading.Event(), collections.Counter(), {}
-    hostile_keys = []
-    for c in range(args.hostile):
-        r = httpx.post(f"{args.url}/api/v1/admin/users", json={"name": f"hostile{tag}-{c}", "role": args.role},
-                       headers=admin, timeout=30)
-        r.raise_for_status()
-        hostile_keys.append(r.json()["api_key"])
-    side = [threading.Thread(target=hostile_run, args=(args.url, k, stop, hostile_codes, lock)) for k in hostile_keys]
+    side = [threading.Thread(target=hostile_run, args=(args.url, k, stop, hostile_codes, lock))
+            for k in accounts("hostile", args.hostile)]
     if args.server_pid:
         side.append(threading.Thread(target=peak_rss_mb, args=(args.server_pid, stop, memory)))
     for t in threads + side:
