@@ -9,6 +9,7 @@ FFmpeg cannot read is a ``MediaError`` (a code and one sentence), never an unhan
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,28 +57,28 @@ def _open_image(source: str | Path | bytes, what: str, limits: Limits):
     return img
 
 
-def probe_image(source: str | Path | bytes, what: str, limits: Limits = DEFAULT) -> tuple[int, int]:
-    """An image's (width, height) from its header, or MediaError; nothing is decoded."""
+@contextlib.contextmanager
+def _pillow_errors(what: str):
+    """Pillow's many kinds of error for a damaged file, as one MediaError."""
     try:
-        with _open_image(source, what, limits) as img:
-            return img.size
+        yield
     except (MediaError, FileNotFoundError):
         raise
-    except Exception as e:  # Pillow raises many kinds for damaged files
+    except Exception as e:
         raise MediaError("unreadable_image", f"{what} is not a readable image (PNG, JPEG, WebP): "
                          f"{str(e).splitlines()[0][:200]}") from None
+
+
+def probe_image(source: str | Path | bytes, what: str, limits: Limits = DEFAULT) -> tuple[int, int]:
+    """An image's (width, height) from its header, or MediaError; nothing is decoded."""
+    with _pillow_errors(what), _open_image(source, what, limits) as img:
+        return img.size
 
 
 def read_image(source: str | Path | bytes, what: str, limits: Limits = DEFAULT) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an image file or its bytes; its size is checked from the header first."""
-    try:
-        with _open_image(source, what, limits) as img:
-            return np.asarray(img.convert("RGB"))
-    except (MediaError, FileNotFoundError):
-        raise
-    except Exception as e:  # Pillow raises many kinds for damaged files
-        raise MediaError("unreadable_image", f"{what} is not a readable image (PNG, JPEG, WebP): "
-                         f"{str(e).splitlines()[0][:200]}") from None
+    with _pillow_errors(what), _open_image(source, what, limits) as img:
+        return np.asarray(img.convert("RGB"))
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,9 @@ def probe_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> Probe:
         raise
     except Exception as e:
         raise MediaError("unreadable_video", f"{what} cannot be decoded as a video: {str(e).splitlines()[0][:200]}") from None
-    check_video(Probe(width, height, fps, frames, seconds), what, limits)
-    return Probe(width, height, fps, frames, seconds)
+    probe = Probe(width, height, fps, frames, seconds)
+    check_video(probe, what, limits)
+    return probe
 
 
 def check_video(p: Probe, what: str, limits: Limits) -> None:
