@@ -732,9 +732,8 @@ def cmd_eval(args) -> int:
     seeds = list(range(args.seeds))
     from kino import precision
 
-    made_with = {**machine(), **precision.describe(precision.choose(getattr(args, "dtype", None)))}
-    d = pipe.cfg.sample
-    steps = {m: args.steps or (d.steps if m == "director" else d.steps_alone or d.steps) for m in modes}
+    made_with = {**machine(), **precision.describe(pipe.dtype)}  # what the pipeline runs in
+    steps = {m: args.steps or pipe.default_steps(layout=m == "director") for m in modes}
     results = {"model": str(args.model), "machine": made_with, "steps": steps,
                "phrasing": "paraphrased" if args.paraphrase else "caption templates", "modes": {}, "skipped": skipped}
     with tqdm(total=len(cases) * len(seeds) * len(modes), desc="eval", file=sys.stderr, dynamic_ncols=True) as bar:

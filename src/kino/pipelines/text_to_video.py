@@ -184,6 +184,12 @@ class TextToVideoPipeline:
             raise ValueError(f"derive() cannot change {', '.join(sorted(unknown))}")
         return self._validate(replace(parent, **changes), safety=False)
 
+    def default_steps(self, layout: bool) -> int:
+        """Sampling steps when a request names none: with the director, or the model alone (which may
+        need more: ``sample.steps_alone``)."""
+        d = self.cfg.sample
+        return d.steps if layout else d.steps_alone or d.steps
+
     def _validate(self, req: Request, safety: bool) -> Request:
         d = self.cfg.sample
         layout = req.layout and self.cfg.vocabulary == "toyworld"  # the director serves toyworld's words only
@@ -194,7 +200,7 @@ class TextToVideoPipeline:
             fps=d.fps if req.fps is None else req.fps,
             width=d.width if req.width is None else req.width,
             height=d.height if req.height is None else req.height,
-            steps=req.steps if req.steps is not None else d.steps if layout else d.steps_alone or d.steps,
+            steps=req.steps if req.steps is not None else self.default_steps(layout),
             guidance=d.guidance if req.guidance is None else req.guidance,
             sampler=d.sampler if req.sampler is None else req.sampler,
             image=req.image,
