@@ -15,7 +15,6 @@ import starlette.formparsers
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
@@ -27,8 +26,7 @@ from kino.pipelines.text_to_video import RequestError
 from kino.progress import STAGES
 from kino.safety.moderation import SafetyRefusal
 from kino.safety.normalize import visible
-from kino.service.app import (SESSION_COOKIE, ApiError, Caller, Service, admin, bearer, caller, presented_key,
-                              service)
+from kino.service.app import SESSION_COOKIE, ApiError, Caller, Service, admin, caller, presented_key, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
 from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
@@ -192,14 +190,13 @@ def user_out(db, user: User) -> UserOut:
 
 
 @router.post("/login", response_model=Me, responses=ERRORS, tags=["account"])
-def login(request: Request, response: Response, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
-          who: Caller = Depends(caller), svc: Service = Depends(service)):
+def login(request: Request, response: Response, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Check an API key and record the login. The web page calls this once with the key; the answer
     sets a session cookie that page scripts cannot read (HttpOnly, SameSite=Strict), so the page
     keeps no copy of the key."""
     with svc.sessions.begin() as db:
         audit(db, "login", who.user, key=who.key.prefix)
-    response.set_cookie(SESSION_COOKIE, presented_key(request, creds), httponly=True, samesite="strict", path="/api/v1",
+    response.set_cookie(SESSION_COOKIE, presented_key(request), httponly=True, samesite="strict", path="/api/v1",
                         secure=request.url.scheme == "https")
     return Me(id=who.user.id, name=who.user.name, role=who.user.role, policy=policy_out(svc, who.user.role))
 
@@ -256,15 +253,20 @@ def check_rate(svc: Service, who: Caller, db=None) -> None:
                        retry_after=3600)
 
 
+def lock_user(db, who: Caller) -> None:
+    """Write the caller's user row (a no-op) first in a transaction: that takes the row's lock on
+    PostgreSQL and the write lock on SQLite, so the user's concurrent requests count what they have
+    done and record it one after another."""
+    db.execute(update(User).where(User.id == who.user.id).values(disabled=User.disabled))
+
+
 def queue_job(svc: Service, who: Caller, command: str, model: str, params: dict, uploads: dict, steps: int) -> Job:
-    """Store the uploads and insert the job, atomically with the rate limits: the transaction first
-    writes the user's row (a no-op), which takes that row's lock on PostgreSQL and the write lock on
-    SQLite, so concurrent requests of one user count and insert one after another."""
+    """Store the uploads and insert the job, atomically with the rate limits (``lock_user``)."""
     job_id = new_job_id()
     inputs = store_uploads(svc, job_id, uploads)
     try:
         with svc.sessions.begin() as db:
-            db.execute(update(User).where(User.id == who.user.id).values(disabled=User.disabled))
+            lock_user(db, who)
             check_rate(svc, who, db)
             job = Job(id=job_id, user_id=who.user.id, api_key_id=who.key.id, command=command, model=model,
                       params=params, inputs=inputs, status=QUEUED, step=0, total_steps=steps, attempts=0,
@@ -610,7 +612,7 @@ def verify_upload(file: UploadFile = File(..., description="an image or video to
     except UploadError as e:
         raise ApiError(e.status, e.code, str(e).replace("a image", "an image or video")) from None
     with svc.sessions.begin() as db:  # counted and recorded under the user's lock, as jobs are
-        db.execute(update(User).where(User.id == who.user.id).values(disabled=User.disabled))
+        lock_user(db, who)
         limit = svc.settings.policy(who.user.role).jobs_per_minute
         recent = db.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.user_id == who.user.id, AuditEvent.action == "verify", AuditEvent.at > now() - 60)) or 0

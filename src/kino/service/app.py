@@ -71,10 +71,12 @@ SESSION_COOKIE = "kino_session"
 PAGE_HEADER = "x-kino-page"
 
 
-def presented_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> str | None:
-    """The key a request presents: the Authorization header, X-API-Key, or the page's session cookie."""
-    if creds:
-        return creds.credentials
+def presented_key(request: Request) -> str | None:
+    """The key a request presents: the Authorization header (Bearer), X-API-Key, or the page's
+    session cookie (with ``PAGE_HEADER`` on a request that changes something, or a 403)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
     if request.headers.get("x-api-key"):
         return request.headers["x-api-key"]
     key = request.cookies.get(SESSION_COOKIE)
@@ -83,9 +85,9 @@ def presented_key(request: Request, creds: HTTPAuthorizationCredentials | None) 
     return key
 
 
-def caller(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+def caller(request: Request, _: HTTPAuthorizationCredentials | None = Depends(bearer),  # names the scheme in the docs
            svc: Service = Depends(service)) -> Caller:
-    key = presented_key(request, creds)
+    key = presented_key(request)
     if not key:
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
     with svc.sessions() as db:

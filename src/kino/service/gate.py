@@ -32,20 +32,6 @@ def error_response(status: int, code: str, message: str) -> list[Message]:
             {"type": "http.response.body", "body": body}]
 
 
-def api_key(scope: Scope, headers: Headers) -> str | None:
-    """The key a request presents (as kino.service.app.presented_key reads it; the page header is
-    checked there)."""
-    from starlette.requests import HTTPConnection
-
-    from kino.service.app import SESSION_COOKIE
-
-    auth = headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return headers.get("x-api-key") or HTTPConnection(scope).cookies.get(SESSION_COOKIE) or None
-
-
 def multipart_boundary(content_type: str) -> bytes | None:
     kind, _, params = content_type.partition(";")
     if kind.strip().lower() != "multipart/form-data":
@@ -67,8 +53,15 @@ class BodyGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not scope["path"].startswith(self.prefix):
             return await self.app(scope, receive, send)
+        from starlette.requests import Request
+
+        from kino.service.app import ApiError, presented_key
+
         headers = Headers(scope=scope)
-        key = api_key(scope, headers)
+        try:
+            key = presented_key(Request(scope))  # as the app reads it
+        except ApiError as e:
+            return await answer(send, e.status, e.code, e.message)
         if key is None:
             return await answer(send, 401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
         if not await run_in_threadpool(self.authenticate, scope, key):
