@@ -130,31 +130,36 @@ class DiffusersBackend(Backend):
         token counts are the loaded model's; it cannot generate."""
         import importlib
 
+        import diffusers
+        import transformers
+
         folder = Path(info.path)
         index = json.loads((folder / "model_index.json").read_text())
         parts = {}
         for name, spec in index.items():
-            if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            if name.startswith("_"):
                 continue
-            library, class_name = spec
-            kind = getattr(importlib.import_module(library), class_name)
+            if not isinstance(spec, list):  # a setting of the pipeline's own ("expand_timesteps": false)
+                parts[name] = spec
+                continue
+            if spec[0] is None:  # a part this folder does not have
+                parts[name] = None
+                continue
+            kind = getattr(importlib.import_module(spec[0]), spec[1])
             # torch.device("meta") holds for this thread only (accelerate's init_empty_weights patches
             # every thread's modules: a model loading beside it would come out empty).
-            if library == "transformers" and hasattr(kind, "config_class"):  # a model: its config alone
+            if issubclass(kind, transformers.PreTrainedModel):  # a model: its config alone
                 with torch.device("meta"):
                     parts[name] = kind(kind.config_class.from_pretrained(folder / name))
-            elif hasattr(kind, "from_config") and hasattr(kind, "load_config") and library == "diffusers" \
-                    and "Scheduler" not in class_name:
+            elif issubclass(kind, diffusers.ModelMixin):
                 with torch.device("meta"):
                     parts[name] = kind.from_config(kind.load_config(folder / name))
-            else:  # tokenizers and schedulers are small files
+            else:  # tokenizers, processors and schedulers are small files
                 parts[name] = kind.from_pretrained(folder / name)
-        import diffusers
-
         pipeline = getattr(diffusers, index["_class_name"])
         wanted = set(inspect_parameters(pipeline))
         pipe = pipeline(**{k: v for k, v in parts.items() if k in wanted},
-                        **{k: None for k in wanted - set(parts) if k not in ("self",)})
+                        **dict.fromkeys(wanted - set(parts)))  # optional parts the index does not name
         return cls(info, pipe, folder_defaults(folder, info.backend), Memory(), "meta")
 
     def count_tokens(self, prompt: str) -> int:
