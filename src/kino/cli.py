@@ -130,14 +130,19 @@ def load_pipeline(args):
         raise UsageError(str(e)) from e
 
 
-def save_video(out: Path, frames, fps: int, stamp, progress=None) -> None:
+def save_video(out: Path, frames, fps: int, stamp, progress=None, soundtrack=None) -> None:
     """The one way every command writes a video, so whatever is done to outputs applies to all:
     ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file. ``frames``: a clip,
     or its pieces as they are made (``long_video.stream``). ``progress`` (kino.progress) counts the
-    writing too, so a bar ends only when the file is there."""
+    writing too, so a bar ends only when the file is there. A ``soundtrack`` (kino.audio) goes into
+    the file, and its captions beside it (.vtt, .srt) once the video is there."""
     from kino.data.video_io import write_video
 
-    write_video(out, frames, fps, provenance=stamp, progress=progress)
+    write_video(out, frames, fps, provenance=stamp, progress=progress, soundtrack=soundtrack)
+    if soundtrack is not None:
+        from kino.audio.captions import write_sidecars
+
+        write_sidecars(out, soundtrack.cues)
 
 
 def set_aside_writing(progress, frames: int) -> int:
@@ -239,8 +244,9 @@ def load_backend(args, info):
         raise UsageError(str(e)) from e
 
 
-def generate_on_backend(args, info, out: Path, width, height, image, last_image) -> int:
-    """``kino generate`` on an open model (kino.core): checked and moderated before it loads."""
+def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None) -> int:
+    """``kino generate`` on an open model (kino.core): checked and moderated before it loads;
+    ``speech``, the narration (kino.audio), from the start."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -255,7 +261,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image)
         if args.loop or image is not None or last_image is not None:
             raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
         options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
-        return story_on_backend(args, info, story, out, options, "generate")
+        return story_on_backend(args, info, story, out, options, "generate", speeches=[speech])
     prompt = args.prompt
     if args.camera:
         from kino.pipelines.prompting import with_camera
@@ -274,18 +280,20 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image)
         bar, progress = progress_bar("generating")
         with bar:
             video = core.stream(backend, r, guard, progress)
-            save_video(out, video, video.fps, stamp, progress=progress)
+            track = narrated(args, [(0, speech)], [0], video.frames, video.fps)
+            save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
         raise UsageError(str(e)) from e
     print(f"wrote {out} ({video.width}x{video.height}, {video.frames} frames at {video.fps} fps) with "
-          f"{info.name} ({info.backend}) in {video.timings.get('total', 0):.1f}s", file=sys.stderr)
+          f"{info.name} ({info.backend}) in {video.timings.get('total', 0):.1f}s{said(out, track)}", file=sys.stderr)
     return EXIT_OK
 
 
-def story_on_backend(args, info, story, out: Path, options: dict, operation: str) -> int:
+def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=()) -> int:
     """A storyboard's shots made by an open model (kino.core.shots), joined with hard cuts: every
     shot's prompt is moderated before the model loads. Characters carry over in words (each shot's
-    prompt names them as the storyboard describes them)."""
+    prompt names them as the storyboard describes them). ``speeches``: each shot's narration
+    (kino.audio; None for a silent shot), spoken from the shot's start."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -303,15 +311,16 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
         stamp = open_stamp(args, info, operation)
         backend = load_backend(args, info)
         resolved = [core.resolve(backend, job) for job in jobs]
+        cuts = [sum(r.frames for r in resolved[:i]) for i in range(1, len(resolved))]
         bar, progress = progress_bar("storyboard")
         with bar:
             video = core.shots(backend, resolved, guard, progress)
-            save_video(out, video, video.fps, stamp, progress=progress)
+            track = narrated(args, list(enumerate(speeches)), [0, *cuts], video.frames, video.fps)
+            save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    cuts = [sum(r.frames for r in resolved[:i]) for i in range(1, len(resolved))]
     print(f"wrote {out} ({len(resolved)} shots, {video.frames} frames at {video.fps} fps; cuts at frames {cuts}) "
-          f"with {info.name} ({info.backend})", file=sys.stderr)
+          f"with {info.name} ({info.backend}){said(out, track)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -348,8 +357,14 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     info = locate_model(args)
+    speech = None
+    if args.narration is not None:  # moderated and spoken first: its length sets the video's
+        from kino.audio import commands as narrate
+
+        speech, args.seconds = narrate.line(args, args.narration, narrate.guard(), args.seconds, "--narration",
+                                            "shorten it, raise --rate, or give more --seconds")
     if info.backend != "native":
-        return generate_on_backend(args, info, out, width, height, image, last_image)
+        return generate_on_backend(args, info, out, width, height, image, last_image, speech)
     try:
         prompt = args.prompt
         if args.enhance:
@@ -368,7 +383,7 @@ def cmd_generate(args) -> int:
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
-            return write_story(pipe, story, out, options, output_stamp(args, "generate"))
+            return write_story(pipe, story, out, options, output_stamp(args, "generate"), args, [speech])
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
                                    **options))
         toyworld_note(prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
@@ -378,21 +393,24 @@ def cmd_generate(args) -> int:
         bar, progress = progress_bar("generating")
         with bar:  # each chunk is encoded as it is made: a minute never sits in memory whole
             clip = long_video.stream(pipe, req, loop=args.loop, progress=progress)
-            save_video(out, clip, clip.fps, stamp, progress=progress)
+            track = narrated(args, [(0, speech)], [0], clip.frames, clip.fps)
+            save_video(out, clip, clip.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
         raise UsageError(str(e)) from e
     t = clip.timings
     print(
         f"wrote {out} ({clip.width}x{clip.height}, {clip.frames} frames at {clip.fps} fps, {req.steps} steps, "
         f"{'with the toyworld director' if req.layout else 'the model alone'}); text "
-        f"{t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, decode {t['vae_decode']:.2f}s",
+        f"{t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, decode {t['vae_decode']:.2f}s"
+        f"{said(out, track)}",
         file=sys.stderr,
     )
     return EXIT_OK
 
 
-def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
-    """Generate a storyboard's shots and write them as one video (RequestError for bad shots)."""
+def write_story(pipe, story, out: Path, options: dict, stamp, args=None, speeches=()) -> int:
+    """Generate a storyboard's shots and write them as one video (RequestError for bad shots);
+    ``speeches``: each shot's narration (kino.audio; None for a silent shot), from the shot's start."""
     from kino.pipelines import storyboard
 
     for i, text in enumerate(story.prompts()):
@@ -401,15 +419,34 @@ def write_story(pipe, story, out: Path, options: dict, stamp) -> int:
     with bar:  # each shot is encoded as it is made
         made = storyboard.stream_story(pipe, story, progress=progress, **options)
         toyworld_note(" ".join(made.prompts))  # every shot has passed the guard; none is made yet
-        save_video(out, made, made.fps, stamp, progress=progress)
+        track = narrated(args, list(enumerate(speeches)), [0, *made.cuts], made.frames, made.fps)
+        save_video(out, made, made.fps, stamp, progress=progress, soundtrack=track)
     print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
-          f"cuts at frames {made.cuts})", file=sys.stderr)
+          f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
     return EXIT_OK
+
+
+def narrated(args, speeches, starts: list[int], frames: int, fps: int):
+    """The soundtrack (kino.audio) of a video of ``frames``: each (shot index, speech) from its
+    shot's first frame in ``starts``; None when nothing is spoken."""
+    lines = [(starts[i] / fps, speech) for i, speech in speeches if speech is not None]
+    if not lines:
+        return None
+    from kino.audio import commands as narrate
+
+    return narrate.soundtrack(args, lines, frames / fps)
+
+
+def said(out: Path, track) -> str:
+    from kino.audio.commands import told
+
+    return told(out, track)
 
 
 def cmd_storyboard(args) -> int:
     import dataclasses
 
+    from kino.audio import commands as narrate
     from kino.pipelines import storyboard
     from kino.pipelines.text_to_video import RequestError
 
@@ -420,13 +457,15 @@ def cmd_storyboard(args) -> int:
         if args.seed is not None:
             story = dataclasses.replace(story, seed=args.seed)
         info = locate_model(args)
+        story, speeches = narrate.story_lines(args, story)  # spoken first: the lines set the shots' lengths
         if info.backend != "native":
             return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
                                                                  steps=args.steps, guidance=args.guidance),
-                                    "storyboard")
+                                    "storyboard", speeches)
         pipe = load_pipeline(args)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
-                                                  guidance=args.guidance), output_stamp(args, "storyboard"))
+                                                  guidance=args.guidance), output_stamp(args, "storyboard"), args,
+                           speeches)
     except RequestError as e:
         raise UsageError(str(e)) from e
 
@@ -896,6 +935,8 @@ def memory_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    from kino.audio.commands import voice_options
+
     p = Parser(prog="kino", description="Open text-to-video.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -920,6 +961,10 @@ def build_parser() -> Parser:
     g.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true", help=NO_LAYOUT_HELP)
     g.add_argument("--negative-prompt", default=None, help="what to keep out of the video (open models; "
                    "default: the model's own)")
+    g.add_argument("--narration", default=None, help="words spoken over the video, with captions (the mp4's "
+                   "caption track, .vtt and .srt beside it); the video lasts as long as they need unless --seconds "
+                   "is given")
+    voice_options(g)
     dtype_options(g)
     memory_options(g)
     g.set_defaults(func=cmd_generate)
@@ -958,11 +1003,13 @@ def build_parser() -> Parser:
     d.set_defaults(func=cmd_edit)
 
     s = sub.add_parser("storyboard", help="a multi-shot video from a YAML storyboard")
-    s.add_argument("story", help="storyboard .yaml: shots (prompt, seconds, camera), characters, style, seed")
+    s.add_argument("story", help="storyboard .yaml: shots (prompt, seconds, camera, narration), characters, "
+                   "style, seed")
     s.add_argument("-o", "--output", required=True, help="output .mp4 path")
     s.add_argument("--size", default=None, help="WIDTHxHEIGHT")
     s.add_argument("--fps", type=int, default=None)
     sampling_options(s, seed=None, seed_help="overrides the storyboard's seed")
+    voice_options(s)
     s.set_defaults(func=cmd_storyboard)
 
     t = sub.add_parser("train", help="train a model on toyworld")
@@ -1059,6 +1106,9 @@ def build_parser() -> Parser:
     lr.add_argument("name")
     lk.set_defaults(func=cmd_likeness)
 
+    from kino.audio.commands import register as audio_commands  # narrate, voices
+
+    audio_commands(sub)
     from kino.service.cli import register  # serve, worker, users (issue 7)
 
     register(sub, DEFAULT_MODEL, UsageError)

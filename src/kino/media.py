@@ -30,7 +30,8 @@ DEFAULT = Limits()
 
 
 class MediaError(ValueError):
-    """``code``: unreadable_image, unreadable_video, no_video_stream, image_too_large, video_too_large."""
+    """``code``: unreadable_image, unreadable_video, no_video_stream, image_too_large, video_too_large,
+    unreadable_audio, audio_too_long."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -154,3 +155,44 @@ def read_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> tuple[n
     if not frames:
         raise MediaError("unreadable_video", f"{what} holds no video frames")
     return np.stack(frames), probe.fps
+
+
+AUDIO_RATE_LIMIT = 384_000  # samples a second: above any real recording
+
+
+def read_audio(path: str | Path, what: str, rate: int, limits: Limits = DEFAULT) -> np.ndarray:
+    """A file's first audio stream (a music file, or a video's sound) as float32 mono at ``rate``
+    samples a second: its length from the headers is checked against ``limits.seconds`` first, and
+    what is decoded is counted again."""
+    import av
+
+    most = int(limits.seconds * rate)
+    out, size = [], 0
+    try:
+        with av.open(str(path)) as c:
+            if len(c.streams) > limits.streams:
+                raise MediaError("unreadable_audio", f"{what} has {len(c.streams)} streams; at most {limits.streams}")
+            if not c.streams.audio:
+                raise MediaError("unreadable_audio", f"{what} has no audio stream; give a music file (mp3, m4a, wav, ...)")
+            s = c.streams.audio[0]
+            seconds = (float(s.duration * s.time_base) if s.duration and s.time_base else
+                       c.duration / 1e6 if c.duration else 0.0)
+            if seconds > limits.seconds:
+                raise MediaError("audio_too_long", f"{what} lasts {seconds:.0f} s; at most {limits.seconds:.0f} s")
+            if not 0 < (s.codec_context.sample_rate or 0) <= AUDIO_RATE_LIMIT:
+                raise MediaError("unreadable_audio", f"{what} states no usable sample rate")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            for frame in c.decode(s):
+                for f in resampler.resample(frame):
+                    out.append(f.to_ndarray()[0].copy())
+                    size += len(out[-1])
+                if size > most:
+                    raise MediaError("audio_too_long", f"{what} decodes to more than {limits.seconds:.0f} s")
+            out += [f.to_ndarray()[0].copy() for f in resampler.resample(None)]
+    except MediaError:
+        raise
+    except Exception as e:
+        raise MediaError("unreadable_audio", f"{what} cannot be decoded as audio: {str(e).splitlines()[0][:200]}") from None
+    if not out:
+        raise MediaError("unreadable_audio", f"{what} holds no sound")
+    return np.concatenate(out).astype(np.float32)

@@ -11,6 +11,8 @@ A storyboard is a YAML file or a "Shot 1: ... Shot 2: ..." prompt:
         seconds: 2                  # optional (default: the model's clip length)
         camera: pan-left            # optional: still, pan-left, pan-right, zoom-in, zoom-out
         backdrop: 1                 # optional: toyworld's backdrop 0, 1 or 2 (default: see below)
+        narration: Bob sets off.    # optional: spoken over the shot, with captions (kino.audio); the
+                                    # shot then lasts as long as its words need, unless seconds is given
 
 Each shot is generated on its own (chunk by chunk when long) and the shots are joined with
 hard cuts. A cut changes the set, as toyworld's cuts do: a shot that names no backdrop stands
@@ -51,6 +53,7 @@ class ShotSpec:
     seconds: float | None = None
     camera: str | None = None
     backdrop: int | None = None  # toyworld's backdrop (kino.director.backdrop); None: another than the last shot's
+    narration: str | None = None  # words spoken over the shot (kino.audio.commands sets its seconds from them)
 
 
 @dataclass(frozen=True)
@@ -147,10 +150,10 @@ def _shot(i: int, s: object) -> ShotSpec:
     if isinstance(s, str):
         s = {"prompt": s}
     if not isinstance(s, dict):
-        raise _fail(where, "must be a prompt or a mapping with prompt, seconds, camera, backdrop")
-    unknown = sorted(set(s) - {"prompt", "seconds", "camera", "backdrop"})
+        raise _fail(where, "must be a prompt or a mapping with prompt, seconds, camera, backdrop, narration")
+    unknown = sorted(set(s) - {"prompt", "seconds", "camera", "backdrop", "narration"})
     if unknown:
-        raise _fail(where, f"key {unknown[0]!r} is not known; use prompt, seconds, camera, backdrop")
+        raise _fail(where, f"key {unknown[0]!r} is not known; use prompt, seconds, camera, backdrop, narration")
     prompt = s.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise _fail(where, "needs a prompt")
@@ -164,7 +167,11 @@ def _shot(i: int, s: object) -> ShotSpec:
     backdrop = s.get("backdrop")
     if backdrop is not None and not known(backdrop):
         raise _fail(where, f"backdrop {backdrop!r} is not allowed; use 0 to {len(BACKDROPS) - 1}")
-    return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera, backdrop)
+    narration = s.get("narration")
+    if narration is not None and (not isinstance(narration, str) or not narration.strip()):
+        raise _fail(where, f"narration {narration!r} is not allowed; give the words to speak, or leave it out")
+    return ShotSpec(prompt.strip(), None if seconds is None else float(seconds), camera, backdrop,
+                    None if narration is None else narration.strip())
 
 
 def load(path: str | Path) -> Storyboard:

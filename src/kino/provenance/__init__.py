@@ -38,11 +38,13 @@ class Stamp:
             frames = visible.stamp(frames) if isinstance(frames, np.ndarray) else map(visible.stamp, frames)
         return watermark.embed_chunks(frames, self.keys.key_id)
 
-    def sign(self, src: Path, dst: Path, title: str) -> None:
+    def sign(self, src: Path, dst: Path, title: str, assertions: list[dict] = ()) -> None:
+        """Sign ``src`` into ``dst``; ``assertions`` go into the manifest beside its actions (how a
+        soundtrack was made, say)."""
         from kino.provenance import c2pa
 
         c2pa.sign(src, dst, self.keys, title=title, model_id=self.model_id, operation=self.operation,
-                  sources=self.sources, model_detail=self.model_detail)
+                  sources=self.sources, model_detail=self.model_detail, assertions=list(assertions))
 
 
 def model_id(folder: str | Path) -> str:

@@ -61,19 +61,24 @@ def _context(trust_anchors: bytes | str | None) -> c2pa.Context:
 
 
 def sign(src: Path, dst: Path, keys: Keys, *, title: str, model_id: str, operation: str,
-         sources: tuple[Path, ...] = (), model_detail: dict | None = None) -> None:
+         sources: tuple[Path, ...] = (), model_detail: dict | None = None, assertions: list[dict] = ()) -> None:
     """Write ``src`` with a signed manifest to ``dst``. ``sources``, the inputs of an edit, become its
     ingredients: the first its parent, the others components. A source C2PA cannot read as an
-    ingredient (a .webm, say) is named in the action's parameters instead."""
+    ingredient (a .webm, say) is named in the action's parameters instead. ``assertions`` are added
+    as they are. The manifest's hash covers every byte of the file outside the manifest itself:
+    video, audio and caption tracks alike."""
     mime = MIME.get(Path(title).suffix.lower(), "video/mp4")
+    definition = manifest(title, model_id, operation, bool(sources), model_detail)
+    definition["assertions"] += list(assertions)
     try:
-        _sign(src, dst, keys, manifest(title, model_id, operation, bool(sources), model_detail), mime, sources)
+        _sign(src, dst, keys, definition, mime, sources)
     except c2pa.C2paError as e:
         if not sources:
             raise
         log.warning("cannot record %s as a C2PA ingredient (%s); naming it in the manifest instead",
                     ", ".join(Path(p).name for p in sources), str(e).splitlines()[0])
         definition = manifest(title, model_id, operation, False, model_detail)
+        definition["assertions"] += list(assertions)
         definition["assertions"][0]["data"]["actions"][0]["parameters"]["sources"] = [Path(p).name for p in sources]
         _sign(src, dst, keys, definition, mime, ())
 
@@ -136,6 +141,8 @@ def _summary(store: dict) -> dict:
         "signer": {"issuer": sig.get("issuer"), "common_name": sig.get("common_name"), "alg": sig.get("alg"),
                    "time": sig.get("time"), "serial": sig.get("cert_serial_number")},
         "manifests": len(store["manifests"]),
+        "narration": next((a["data"] for a in active.get("assertions", []) if a.get("label") == "org.kino.narration"),
+                          None),
     }
 
 

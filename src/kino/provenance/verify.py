@@ -42,6 +42,12 @@ class Verdict:
             out.append(f"    signed by: {signer.get('common_name')} ({signer.get('issuer')}, {signer.get('alg')})")
             for ing in s.get("ingredients", []):
                 out.append(f"    ingredient: {ing['title']} ({ing['relationship']})")
+            told = s.get("narration")
+            if told:
+                voices = ", ".join(f"{v.get('engine')} {v.get('voice')}" for v in told.get("voices", []))
+                music = f"; music: {told['music']['file']}" if told.get("music") else ""
+                out.append(f"    narration: {voices}, {told.get('captions', 0)} captions"
+                           f"{' (burnt in)' if told.get('burnt_in') else ''}{music}")
         if c.get("failures"):
             out.append(f"    failures: {', '.join(c['failures'])}")
         if c.get("error"):

@@ -79,6 +79,12 @@ class Guard:
         if not verdict.allowed:
             self.refuse(verdict, "prompt", prompt, user)
 
+    def narration(self, text: str, user: str | None = None) -> None:
+        """Words to be spoken, checked exactly as a prompt is (the audit log names the stage)."""
+        verdict = self.moderate(text)
+        if not verdict.allowed:
+            self.refuse(verdict, "narration", text, user)
+
     def image(self, image: np.ndarray, what: str, prompt: str | None = None, user: str | None = None) -> None:
         """Check one picture, (H, W, 3) uint8 RGB."""
         self.video(image[None], 1.0, what, prompt, user)
