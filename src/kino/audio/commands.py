@@ -16,8 +16,6 @@ from kino.audio import narration
 from kino.audio.narration import NarrationError, Soundtrack, Speech
 from kino.audio.voices import VoiceError
 
-MAX_SECONDS = 60.0  # a video's longest (kino.pipelines.text_to_video.MAX_SECONDS, kino.backends.base)
-
 
 def voice_options(p, music: bool = True) -> None:
     p.add_argument("--voice", default=None, help="narration voice: a Piper voice's name or an espeak-ng "
@@ -54,22 +52,15 @@ def guard():
 
 def line(args, text: str, checker, seconds: float | None, where: str, advice: str) -> tuple[Speech, float]:
     """``text`` moderated by ``checker`` (a Guard; SafetyRefusal, exit 3) and spoken in the voice
-    the options name, with the seconds of video it needs: ``seconds`` when given (UsageError when
-    the words overrun them), else the words and the tail."""
+    the options name, with the seconds of video it needs (``narration.shot_seconds``; UsageError
+    when it does not fit)."""
     try:
         text = narration.check_text(text, f"{where} narration")
         checker.narration(text)
         speech = narration.speak(text, voice(args), args.rate, f"{where} narration")
-        if seconds is not None:
-            narration.check_fits(speech, seconds, where, advice)
-            return speech, seconds
+        return speech, narration.shot_seconds(speech, seconds, where, advice)
     except (NarrationError, VoiceError) as e:
         raise _usage(str(e)) from None
-    needed = narration.seconds_needed(speech)
-    if needed > MAX_SECONDS:
-        raise _usage(f"{where}: the narration takes {speech.duration:.1f} s; a video lasts at most {MAX_SECONDS:g} s "
-                     f"(shorten it or raise --rate)")
-    return speech, needed
 
 
 def story_lines(args, story):

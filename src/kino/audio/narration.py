@@ -28,6 +28,7 @@ MIN_CUE_SECONDS = 1.0  # a caption stays at least this long (unless the next one
 ONSET_LEVEL = 0.01  # |sample| above which a piece of speech has begun (-40 dBFS)
 LEAD = 0.01  # seconds kept before a piece's first sound, so its onset is not clipped
 MAX_TEXT_CHARS = 2000
+MAX_SECONDS = 60.0  # a video's longest (kino.pipelines.text_to_video.MAX_SECONDS, kino.backends.base)
 
 
 class NarrationError(ValueError):
@@ -160,6 +161,20 @@ def check_fits(speech: Speech, seconds: float, where: str, advice: str) -> None:
     if speech.duration > seconds + 1e-6:
         raise NarrationError(f"{where}: the narration takes {speech.duration:.2f} s but the shot lasts {seconds:.2f} s; "
                              f"it overruns by {speech.duration - seconds:.2f} s ({advice})")
+
+
+def shot_seconds(speech: Speech, seconds: float | None, where: str, advice: str,
+                 most: float = MAX_SECONDS) -> float:
+    """How long the shot ``speech`` is spoken over lasts: ``seconds`` when given (NarrationError with
+    the overrun when the words do not fit), else the words and TAIL (NarrationError past ``most``)."""
+    if seconds is not None:
+        check_fits(speech, seconds, where, advice)
+        return seconds
+    needed = seconds_needed(speech)
+    if needed > most:
+        raise NarrationError(f"{where}: the narration takes {speech.duration:.1f} s; a video lasts at most {most:g} s "
+                             "(shorten it or speak faster)")
+    return needed
 
 
 @dataclass
