@@ -349,3 +349,33 @@ def test_the_service_api_checks_open_models_without_loading_them(open_models):
     assert "ltx" not in pipelines._loaded and described.guard is not None
     loaded = pipelines.get("ltx")
     assert described.rules == loaded.rules and pipelines.checker("ltx") is loaded  # where loaded, the loaded one
+
+
+def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_its_shot(open_models, tmp_path, capsys):
+    import av
+
+    def streams_and_cues(path):
+        with av.open(str(path)) as c:
+            kinds = sorted(s.type for s in c.streams)
+            cues = [float(p.pts * p.time_base) for p in c.demux(c.streams.subtitles[0]) if p.size > 2]
+        return kinds, cues
+
+    out = tmp_path / "told.mp4"
+    assert main(["generate", "a dog runs along a beach", "-o", str(out), "--model", str(open_models["ltx"]),
+                 "--narration", "A dog runs. It runs along the beach, far away."]) == 0
+    kinds, cues = streams_and_cues(out)
+    assert kinds == ["audio", "subtitle", "video"] and cues[0] == pytest.approx(0.01, abs=0.005)
+    assert verified(out, capsys)["c2pa"]["summary"]["narration"]["voices"][0]["engine"] == "espeak-ng"
+
+    story = tmp_path / "story.yaml"
+    story.write_text("shots:\n  - prompt: a dog runs on the beach\n    narration: A dog runs.\n"
+                     "  - prompt: a dog walks in the park\n    seconds: 1\n    narration: It rests.\n")
+    out = tmp_path / "story.mp4"
+    assert main(["storyboard", str(story), "-o", str(out), "--model", str(open_models["ltx"])]) == 0
+    cut = int(capsys.readouterr().err.split("cuts at frames [")[1].split("]")[0])
+    fps = read_video(out)[1]
+    kinds, cues = streams_and_cues(out)
+    assert len(cues) == 2 and cues[1] == pytest.approx(cut / fps + 0.01, abs=0.005)
+    story.write_text(story.read_text().replace("It rests.", "It rests in the park for a long while, then goes home."))
+    assert main(["storyboard", str(story), "-o", str(tmp_path / "no.mp4"), "--model", str(open_models["ltx"])]) == 2
+    assert "overruns by" in capsys.readouterr().err
