@@ -116,6 +116,8 @@ def cmd_narrate(args) -> int:
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
+    h, w = frames.shape[1:3]
+    frames = frames[:, : h - h % 2, : w - w % 2]  # H.264's yuv420p takes even sides: an odd last row or column goes
     seconds = len(frames) / fps
     if not 0 <= args.start < seconds:
         raise _usage(f"--start {args.start:g} is not allowed; use 0 to less than the video's {seconds:.2f} s")

@@ -18,6 +18,9 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
+import kino.service.narration as job_narration
+from kino.audio.narration import NarrationError
+from kino.audio.voices import VoiceError
 from kino.backends.base import Backend
 from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
@@ -29,9 +32,9 @@ from kino.safety.normalize import visible
 from kino.service.app import SESSION_COOKIE, ApiError, Caller, Service, admin, caller, presented_key, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
-from kino.service.jobs import new_job_id, user_field, outputs_dir, queue_position, uploads_dir
+from kino.service.jobs import new_job_id, outputs_dir, queue_position, uploads_dir, user_field, with_shot_seconds
 from kino.service.settings import ROLES
-from kino.service.uploads import UploadError, check_upload, decode_image, decode_video
+from kino.service.uploads import UploadError, check_upload, decode_audio, decode_image, decode_video
 from kino.service.uploads import probe as probe_upload
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,15 @@ class JobOut(BaseModel):
     started: float | None = None
     finished: float | None = None
     video_url: str | None = None
+    captions_url: str | None = Field(None, description="the captions (WebVTT) of a narrated job once it is done; "
+                                     "SRT at the same address ending .srt")
+
+
+class VoiceOut(BaseModel):
+    name: str = Field(description="what a job's voice field takes")
+    engine: str = Field(description="espeak-ng, or piper for a voice of the server's voices folder")
+    language: str
+    description: str
 
 
 class JobList(BaseModel):
@@ -165,12 +177,18 @@ class VerifyOut(BaseModel):
 def job_out(job: Job, position: int | None = None) -> JobOut:
     progress = 1.0 if job.status == DONE else (job.step / job.total_steps if job.total_steps else 0.0)
     error = ErrorOut(code=job.error_code or "failed", message=job.error or "") if job.error_code else None
+    done = job.status == DONE
     return JobOut(id=job.id, command=job.command, model=job.model, status=job.status, params=job.params,
                   progress=round(progress, 4), step=job.step, total_steps=job.total_steps,
                   stage=job.stage if job.status == RUNNING else None, attempts=job.attempts,
                   queue_position=position, error=error, result=job.result, created=job.created,
                   started=job.started, finished=job.finished,
-                  video_url=f"/api/v1/jobs/{job.id}/video" if job.status == DONE else None)
+                  video_url=f"/api/v1/jobs/{job.id}/video" if done else None,
+                  captions_url=f"/api/v1/jobs/{job.id}/captions.vtt" if done and narrated(job) else None)
+
+
+def narrated(job: Job) -> bool:
+    return bool((job.params or {}).get(job_narration.PARAM))
 
 
 def policy_out(svc: Service, role: str) -> PolicyOut:
@@ -305,11 +323,13 @@ def request_errors(svc: Service, who: Caller, prompt: str):
         raise refuse(svc, who, e, prompt) from None
 
 
-def refuse(svc: Service, who: Caller, e: SafetyRefusal, prompt: str):
+def refuse(svc: Service, who: Caller, e: SafetyRefusal, prompt: str, **detail):
+    """The answer to a refused job, audited (``detail``: what else the audit entry records, such as
+    the stage that refused it)."""
     v = e.verdict
     with svc.sessions.begin() as db:
         audit(db, "job.refused", who.user, category=v.category, matched=v.matched, prompt=prompt[:500],
-              scores={k: round(s, 3) for k, s in v.scores.items()})
+              scores={k: round(s, 3) for k, s in v.scores.items()}, **detail)
     extra = {"category": v.category}
     if svc.settings.policy(who.user.role).see_scores:  # red-teamers see why, to probe the classifier
         extra.update(matched=v.matched, scores={k: round(s, 3) for k, s in v.scores.items()})

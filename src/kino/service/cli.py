@@ -13,7 +13,8 @@ from pathlib import Path
 
 from kino.service.settings import ROLES, Settings
 
-ENV = {"db": "KINO_DB_URL", "redis": "KINO_REDIS_URL", "data_dir": "KINO_DATA_DIR", "config": "KINO_CONFIG"}
+ENV = {"db": "KINO_DB_URL", "redis": "KINO_REDIS_URL", "data_dir": "KINO_DATA_DIR", "config": "KINO_CONFIG",
+       "voices": "KINO_VOICES"}
 
 
 def add_arguments(p: argparse.ArgumentParser, default_model: Path) -> None:
@@ -22,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser, default_model: Path) -> None:
     p.add_argument("--redis", default=None, help="Redis URL; jobs then go to `kino worker` processes ($KINO_REDIS_URL)")
     p.add_argument("--data-dir", default=None, help="uploads and outputs, shared by all workers ($KINO_DATA_DIR)")
     p.add_argument("--config", default=None, help="TOML settings file: role policies, limits ($KINO_CONFIG)")
+    p.add_argument("--voices", default=None, help="folder of Piper voices for narration, as `kino voices` reads it "
+                   "($KINO_VOICES; espeak-ng's voices are always there)")
 
 
 def dtype_argument(p: argparse.ArgumentParser) -> None:
@@ -52,7 +55,8 @@ def settings_from(args, default_model: Path, usage_error, check_model: bool = Tr
         except precision.DtypeError as e:
             raise usage_error(f"{precision.ENV}: {e}") from e
     overrides = dict(db_url=pick["db"] or f"sqlite:///{data_dir / 'kino.db'}", data_dir=data_dir,
-                     redis_url=pick["redis"], models={"default": model}, dtype=dtype)
+                     redis_url=pick["redis"], models={"default": model}, dtype=dtype,
+                     voices_dir=Path(pick["voices"]) if pick["voices"] else None)
     if pick["db"] and not pick["db"].startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
         raise usage_error(f"--db {pick['db']!r}: use sqlite:///PATH or postgresql://USER:PASS@HOST/DB")
     if pick["redis"] and not pick["redis"].startswith(("redis://", "rediss://", "unix://")):

@@ -52,6 +52,7 @@ class Settings:
     torch_threads: int | None = None  # torch.set_num_threads in workers (None: leave as is)
     dtype: str | None = None  # workers' compute dtype: auto, bf16, fp16, fp32 (None: $KINO_DTYPE, else auto)
     keys_dir: Path | None = None  # C2PA signing keys shared by all workers (None: data_dir / "keys")
+    voices_dir: Path | None = None  # Piper voices for narration, the same folder for every worker (kino.audio.voices)
 
     @property
     def signing_keys(self) -> Path:
@@ -74,7 +75,7 @@ class Settings:
                 policies[role] = dataclasses.replace(policies[role], **table)
             except TypeError as e:
                 raise ValueError(f"{path}: policies.{role}: {e}") from None
-        for key in ("data_dir", "keys_dir"):
+        for key in ("data_dir", "keys_dir", "voices_dir"):
             if key in data:
                 data[key] = Path(data[key])
         known = {f.name for f in dataclasses.fields(cls)}
