@@ -91,6 +91,18 @@ class Probe:
     seconds: float
 
 
+def _check_streams(container, what: str, limits: Limits, code: str) -> None:
+    if len(container.streams) > limits.streams:
+        raise MediaError(code, f"{what} has {len(container.streams)} streams; at most {limits.streams}")
+
+
+def _stated_seconds(container, stream) -> float:
+    """How long the headers say ``stream`` lasts (the stream's own duration, else the container's; 0 if neither)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else 0.0
+
+
 def probe_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> Probe:
     """A video file's facts from its headers, or MediaError when it has no video stream or would
     decode to more than ``limits``. Nothing is decoded."""
@@ -98,15 +110,13 @@ def probe_video(path: str | Path, what: str, limits: Limits = DEFAULT) -> Probe:
 
     try:
         with av.open(str(path)) as c:
-            if len(c.streams) > limits.streams:
-                raise MediaError("unreadable_video", f"{what} has {len(c.streams)} streams; at most {limits.streams}")
+            _check_streams(c, what, limits, "unreadable_video")
             if not c.streams.video:
                 raise MediaError("no_video_stream", f"{what} has no video stream (audio only?); send a video")
             s = c.streams.video[0]
             width, height = s.codec_context.width, s.codec_context.height
             fps = float(s.average_rate or s.guessed_rate or 0)
-            seconds = (float(s.duration * s.time_base) if s.duration and s.time_base else
-                       c.duration / 1e6 if c.duration else 0.0)
+            seconds = _stated_seconds(c, s)
             frames = int(s.frames or round(seconds * fps))
     except MediaError:
         raise
@@ -170,13 +180,11 @@ def read_audio(path: str | Path, what: str, rate: int, limits: Limits = DEFAULT)
     out, size = [], 0
     try:
         with av.open(str(path)) as c:
-            if len(c.streams) > limits.streams:
-                raise MediaError("unreadable_audio", f"{what} has {len(c.streams)} streams; at most {limits.streams}")
+            _check_streams(c, what, limits, "unreadable_audio")
             if not c.streams.audio:
                 raise MediaError("unreadable_audio", f"{what} has no audio stream; give a music file (mp3, m4a, wav, ...)")
             s = c.streams.audio[0]
-            seconds = (float(s.duration * s.time_base) if s.duration and s.time_base else
-                       c.duration / 1e6 if c.duration else 0.0)
+            seconds = _stated_seconds(c, s)
             if seconds > limits.seconds:
                 raise MediaError("audio_too_long", f"{what} lasts {seconds:.0f} s; at most {limits.seconds:.0f} s")
             if not 0 < (s.codec_context.sample_rate or 0) <= AUDIO_RATE_LIMIT:

@@ -140,7 +140,7 @@ def cmd_narrate(args) -> int:
 def cmd_voices(args) -> int:
     import json
 
-    from kino.audio.voices import available
+    from kino.audio.voices import available, tag
     from kino.cli import EXIT_OK
 
     try:
@@ -148,8 +148,7 @@ def cmd_voices(args) -> int:
     except VoiceError as e:
         raise _usage(str(e)) from None
     if args.language:
-        want = args.language.lower().replace("_", "-")
-        found = [v for v in found if v.language.lower().replace("_", "-").startswith(want)]
+        found = [v for v in found if tag(v.language).startswith(tag(args.language))]
     if args.json:
         print(json.dumps([{"name": v.name, "engine": v.engine, "language": v.language, "description": v.description,
                            "sample_rate": v.sample_rate} for v in found], indent=2))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kino.audio.voices import Voice
+from kino.audio.voices import Voice, tag
 
 SAMPLE_RATE = 48_000  # the mp4's audio: AAC frames of 1024 samples are 21 ms, so the track ends within that of the video
 MAX_CUE_CHARS = 42  # a caption line as subtitle guidelines have it (one line, read at a glance)
@@ -224,4 +224,4 @@ def _iso639_2(language: str) -> str:
     codes = {"en": "eng", "fr": "fra", "de": "deu", "es": "spa", "it": "ita", "pt": "por", "ru": "rus",
              "zh": "zho", "ja": "jpn", "ar": "ara", "nl": "nld", "pl": "pol", "ko": "kor", "hi": "hin",
              "tr": "tur", "sv": "swe", "cs": "ces", "uk": "ukr", "el": "ell", "fi": "fin", "da": "dan"}
-    return codes.get(language.lower().replace("_", "-").split("-")[0], "und")
+    return codes.get(tag(language).split("-")[0], "und")

@@ -26,7 +26,7 @@ import numpy as np
 import piper
 from piper.phoneme_ids import DEFAULT_PHONEME_ID_MAP
 
-from kino.audio.voices import Voice, VoiceError, check_rate
+from kino.audio.voices import Voice, VoiceError, check_rate, tag
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def piper_voice(model: str | Path) -> PiperVoice:
     language = (raw.get("language") or {}).get("code") or settings.espeak_voice
     quality = raw["audio"].get("quality")
     description = " ".join(filter(None, [raw.get("dataset"), quality and f"({quality})"])) or "Piper voice"
-    return PiperVoice("piper", model.name.removesuffix(".onnx"), language.replace("_", "-").lower(),
+    return PiperVoice("piper", model.name.removesuffix(".onnx"), tag(language),
                       description, settings.sample_rate, model)
 
 

@@ -47,6 +47,11 @@ class Voice:
         return {"engine": self.engine, "voice": self.name, "language": self.language}
 
 
+def tag(language: str) -> str:
+    """A language tag in one spelling: en_US, en-US and en-us are all en-us."""
+    return language.lower().replace("_", "-")
+
+
 def check_rate(rate: float) -> float:
     if not (RATES[0] <= rate <= RATES[1]):
         raise VoiceError(f"rate {rate:g} is not allowed; use {RATES[0]:g} (half speed) to {RATES[1]:g} (twice)")
@@ -173,12 +178,12 @@ def find(name: str | None = None, language: str | None = None, folder: str | Pat
             if v.name.lower() == key:
                 return v
         raise VoiceError(f"no voice {name!r}; `kino voices` lists them (e.g. {', '.join(v.name for v in voices[:4])})")
-    language = (language or DEFAULT_LANGUAGE).lower().replace("_", "-")
+    language = tag(language or DEFAULT_LANGUAGE)
     for v in voices:
-        if v.language.lower().replace("_", "-") == language:
+        if tag(v.language) == language:
             return v
     base = language.split("-")[0]
-    near = [v for v in voices if v.language.lower().replace("_", "-").split("-")[0] == base]
-    for v in sorted(near, key=lambda v: (v.language.lower() not in (base, f"{base}-{base}"), voices.index(v))):
+    near = [v for v in voices if tag(v.language).split("-")[0] == base]
+    for v in sorted(near, key=lambda v: (tag(v.language) not in (base, f"{base}-{base}"), voices.index(v))):
         return v  # "fr" finds fr-fr, "en" finds en (British English, espeak-ng's own choice)
     raise VoiceError(f"no voice speaks {language!r}; `kino voices` lists the languages there are")
