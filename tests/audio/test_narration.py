@@ -274,3 +274,11 @@ def test_narrate_with_a_piper_voice_records_it(capsys, tmp_path, clip):
     assert told["voices"][0]["engine"] == "piper" and len(told["voices"][0]["model_sha256"]) == 64
     code, _, err = run(capsys, "narrate", clip, "Hi.", "-o", out, "--voice", "no-such-voice")
     assert code == 2 and "kino voices" in err
+
+
+def test_languages_find_the_usual_voice_and_speak():
+    for language, name in (("en", "en-us"), ("zh", "cmn"), ("fr", "fr-fr"), ("ru", "ru"), ("ja", "ja"), ("ar", "ar"),
+                           ("es-MX", "es")):
+        assert find(language=language).name == name
+    assert len(find(language="zh").synthesize("你好，世界")) > 0.3 * 22050
+    assert narration.Soundtrack.place([(0.0, narration.speak("你好。", find(language="zh")))], 1.0).language == "zho"

@@ -223,5 +223,6 @@ def _iso639_2(language: str) -> str:
     """The three-letter code an mp4 track's language takes, from a tag such as en-us ("und" if unknown)."""
     codes = {"en": "eng", "fr": "fra", "de": "deu", "es": "spa", "it": "ita", "pt": "por", "ru": "rus",
              "zh": "zho", "ja": "jpn", "ar": "ara", "nl": "nld", "pl": "pol", "ko": "kor", "hi": "hin",
-             "tr": "tur", "sv": "swe", "cs": "ces", "uk": "ukr", "el": "ell", "fi": "fin", "da": "dan"}
+             "tr": "tur", "sv": "swe", "cs": "ces", "uk": "ukr", "el": "ell", "fi": "fin", "da": "dan",
+             "cmn": "zho", "yue": "zho"}
     return codes.get(tag(language).split("-")[0], "und")

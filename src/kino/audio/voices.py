@@ -21,6 +21,8 @@ import numpy as np
 
 DEFAULT_LANGUAGE = "en-us"
 ESPEAK_WORDS_PER_MINUTE = 175  # espeak-ng's own default rate: what rate 1.0 means
+# Common tags that espeak-ng spells otherwise, or where it has several voices and one is usual.
+ALIASES = {"en": "en-us", "zh": "cmn", "zh-cn": "cmn", "zh-tw": "cmn", "zh-hk": "yue", "fr": "fr-fr", "pt-pt": "pt"}
 RATES = (0.5, 2.0)  # rate multipliers allowed: half to twice the voice's own speed
 
 
@@ -179,11 +181,12 @@ def find(name: str | None = None, language: str | None = None, folder: str | Pat
                 return v
         raise VoiceError(f"no voice {name!r}; `kino voices` lists them (e.g. {', '.join(v.name for v in voices[:4])})")
     language = tag(language or DEFAULT_LANGUAGE)
+    language = ALIASES.get(language, language)
     for v in voices:
         if tag(v.language) == language:
             return v
     base = language.split("-")[0]
     near = [v for v in voices if tag(v.language).split("-")[0] == base]
     for v in sorted(near, key=lambda v: (tag(v.language) not in (base, f"{base}-{base}"), voices.index(v))):
-        return v  # "fr" finds fr-fr, "en" finds en (British English, espeak-ng's own choice)
+        return v  # "de" finds de, "es-mx" finds es
     raise VoiceError(f"no voice speaks {language!r}; `kino voices` lists the languages there are")
