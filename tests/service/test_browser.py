@@ -53,7 +53,7 @@ def test_log_in_generate_watch_and_play(live, page):
 
     # Storyboard: shots become the multi-shot prompt.
     page.click("nav button[data-tab=storyboard]")
-    inputs = page.locator("#shots input")
+    inputs = page.locator("#shots input.shot")
     inputs.nth(0).fill("a red ball rolls to the right")
     inputs.nth(1).fill("a blue cube falls")
     page.click("#use-storyboard")
@@ -89,6 +89,33 @@ def test_log_in_generate_watch_and_play(live, page):
     page.click("#submit")
     page.wait_for_selector("#job-error:has-text('refused')")
     assert "violence_extreme" in page.inner_text("#job-error")
+
+    # A narrated storyboard: each shot's line is spoken from its cut and captioned over the video.
+    lines = ["The ball sets off.", "The cube drops."]
+    page.click("nav button[data-tab=storyboard]")
+    for i, line in enumerate(lines):
+        page.locator("#shots input.line").nth(i).fill(line)
+    page.click("#use-storyboard")
+    page.wait_for_selector("#shot-lines-note:has-text('2 of 2 shots')")
+    page.fill("input[name=steps]", "2")
+    page.fill("input[name=seconds]", "")  # each shot as long as its words
+    before = page.inner_text("#current-id")
+    page.click("#submit")
+    page.wait_for_function("""(before) => document.querySelector('#current-id').textContent !== before &&
+        document.querySelector('#current-status').dataset.status === 'done'""", arg=before, timeout=60_000)
+    narrated = page.inner_text("#current-id")
+    page.click("nav button[data-tab=gallery]")
+    video = f".card[data-job='{narrated}'] video"
+    page.wait_for_function("""(sel) => { const v = document.querySelector(sel);
+        const t = v && v.textTracks[0];
+        return v.readyState >= 2 && t && t.mode === 'showing' && t.cues && t.cues.length > 0; }""",
+                           arg=video, timeout=30_000)
+    cues = page.evaluate("(sel) => [...document.querySelector(sel).textTracks[0].cues].map((c) => [c.startTime, "
+                         "c.text])", video)
+    assert [text for _, text in cues] == lines and cues[1][0] > 1.0, cues  # the second from the cut on
+    page.evaluate("(sel) => document.querySelector(sel).play()", video)
+    page.wait_for_function("(sel) => document.querySelector(sel).currentTime > 0.5", arg=video, timeout=10_000)
+    assert page.evaluate("(sel) => document.querySelector(sel).webkitAudioDecodedByteCount", video) > 0
 
 
 def test_admin_view(live, page):

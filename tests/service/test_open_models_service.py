@@ -123,3 +123,22 @@ def test_an_open_model_extends_an_uploaded_clip_forwards_and_backwards(open_clie
         assert len(made) == 17 + new, (backward, len(made))
         kept = made[new:] if backward else made[:17]  # the input's frames, through one more encode
         assert np.abs(kept.astype(int) - frames.astype(int)).mean() < 12
+
+
+def test_an_open_model_job_is_narrated(open_client, tmp_path):
+    import av
+
+    h = add_user(open_client, "ann", "artist")
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a red dog runs", "model": "ltx", "seconds": 1,
+                                               "narration": "The dog runs off, far away to the left."}, headers=h)
+    assert r.status_code == 422 and "overruns by" in r.json()["error"]["message"], r.text
+    r = open_client.post("/api/v1/jobs", data={"prompt": "a red dog runs", "model": "ltx", "steps": 1,
+                                               "narration": "The dog runs."}, headers=h)
+    assert r.status_code == 201, r.text
+    done = wait_for(open_client, h, r.json()["id"])
+    assert done["status"] == "done" and done["result"]["narration"]["captions"] == 1, done
+    assert "The dog runs." in open_client.get(done["captions_url"], headers=h).text
+    path = tmp_path / "out.mp4"
+    path.write_bytes(open_client.get(done["video_url"], headers=h).content)
+    with av.open(str(path)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio", "subtitle"]

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -347,7 +348,8 @@ def create_job(
     prompt: str = Form("", max_length=4000, description="what the video shows"),
     model: str | None = Form(None, max_length=64, description="model name (default: the first allowed)"),
     seed: int = Form(0, ge=0, le=2**63 - 1),
-    seconds: float | None = Form(None, gt=0, le=600, description="duration (extend: seconds of new video)"),
+    seconds: float | None = Form(None, gt=0, le=600, description="duration (extend: seconds of new video; with "
+                                 "narration: the words must fit, else leave it out and the words set it)"),
     fps: int | None = Form(None, ge=1, le=240),
     width: int | None = Form(None, ge=1, le=8192),
     height: int | None = Form(None, ge=1, le=8192),
@@ -359,23 +361,46 @@ def create_job(
     camera: Literal["still", "pan-left", "pan-right", "zoom-in", "zoom-out"] | None = Form(None),
     layout: bool = Form(True, description="steer where the objects the prompt names go, and move them from a "
                                           "still first frame (false: the model alone)"),
+    narration: str | None = Form(None, max_length=4000, description="words spoken over the video from its start, "
+                                 "captioned (a multi-shot prompt: the first shot's line). Moderated like the "
+                                 "prompt. Without seconds the video (or shot) lasts as long as the words need"),
+    shot_narration: list[str] | None = Form(None, description="a multi-shot prompt's lines, one per shot in "
+                                            "order: repeat the field once per shot, empty for a silent shot. Each "
+                                            "narrated shot lasts as long as its words unless seconds is given"),
+    voice: str | None = Form(None, max_length=64, description="narration voice: a name from GET /api/v1/voices "
+                             "(default: the first voice of language)"),
+    language: str | None = Form(None, max_length=32, description="narration language, e.g. en-us, fr (default "
+                                "en-us)"),
+    rate: float = Form(1.0, ge=0.5, le=2.0, description="speaking speed: 0.5 (half) to 2 (twice) the voice's own"),
+    burn_captions: bool = Form(False, description="also draw the narration's captions into the frames"),
     image: UploadFile | None = File(None, description="first frame (image to video): PNG, JPEG, WebP"),
     last_image: UploadFile | None = File(None, description="last frame to reach (image to video)"),
     video: UploadFile | None = File(None, description="video to extend: MP4, WebM, MOV"),
+    music: UploadFile | None = File(None, description="music mixed under the narration, lowered while it speaks: "
+                                    "MP3, M4A, WAV, Ogg, FLAC"),
     who: Caller = Depends(caller),
     svc: Service = Depends(service),
 ):
     """Queue a video job. With ``video`` it extends that clip; with ``image``/``last_image`` it animates them.
 
-    A prompt written as shots ("Shot 1: ... Shot 2: ...") becomes a multi-shot video, the duration split evenly.
+    A prompt written as shots ("Shot 1: ... Shot 2: ...") becomes a multi-shot video, the duration split evenly
+    (a narrated shot without seconds lasts as long as its words). ``narration`` (or ``shot_narration``, a line
+    per shot) is spoken over a generated video, with captions in the mp4 and at the job's ``captions_url``.
     """
     prompt = form_text("the prompt", prompt)
+    spoken = NarrationForm(
+        None if narration is None else form_text("narration", narration),
+        None if shot_narration is None else [form_text("shot_narration", line) for line in shot_narration],
+        job_narration.Voicing(voice, language, rate, burn_captions), music.filename if music is not None else None)
     policy = svc.settings.policy(who.user.role)
     if not policy.enabled:
         raise ApiError(403, "role_not_released", f"generation is not open to role {who.user.role} yet")
     command = "extend" if video is not None else ("image_to_video" if image or last_image else "generate")
     if video is not None and (image is not None or last_image is not None):
         raise ApiError(422, "conflicting_inputs", "send a video to extend, or images to animate, not both")
+    if video is not None and spoken.asked():
+        raise ApiError(422, "conflicting_inputs", "narration goes with a video kino makes, not with one it extends; "
+                       "narrate the extended video as a new job, or on the command line with `kino narrate`")
     if command not in policy.commands:
         raise ApiError(403, "command_not_allowed", f"role {who.user.role} may use: {', '.join(policy.commands)}")
     allowed = [m for m in policy.models if m in svc.settings.models]
@@ -387,7 +412,8 @@ def create_job(
         raise ApiError(403, "model_not_allowed", f"role {who.user.role} may use: {', '.join(allowed) or 'none'}")
     check_rate(svc, who)
     uploads = {k: read_upload(svc, k, f, kind) for k, f, kind in
-               (("image", image, "image"), ("last_image", last_image, "image"), ("video", video, "video"))}
+               (("image", image, "image"), ("last_image", last_image, "image"), ("video", video, "video"),
+                ("music", music, "audio"))}
     uploads = {k: v for k, v in uploads.items() if v is not None}
     try:
         pipe = svc.pipelines.checker(model)
@@ -399,7 +425,8 @@ def create_job(
     if isinstance(pipe, Backend):  # an open model: kino.core
         return create_open_job(svc, who, pipe, model, command, uploads, prompt=prompt, seed=seed, seconds=seconds,
                                fps=fps, width=width, height=height, steps=steps, guidance=guidance, loop=loop,
-                               camera=camera, sampler=sampler, backward=backward)
+                               camera=camera, sampler=sampler, backward=backward, spoken=spoken)
+    voiced = None
     with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":
@@ -416,9 +443,14 @@ def create_job(
         if story is not None:
             if loop or camera:
                 raise ApiError(422, "conflicting_inputs", "a multi-shot prompt cannot be combined with loop or camera")
+            voiced = narrate(svc, who, pipe.guard, prompt, spoken, uploads, [shot.seconds for shot in story.shots])
+            if voiced is not None:
+                story = with_shot_seconds(story, voiced.seconds)
             shots = storyboard.shot_requests(pipe, story, **options, **user_field(who.user.name))
             r = dataclasses.replace(shots[0], seconds=sum(x.seconds for x in shots))  # the whole video, for limits
         else:
+            voiced = narrate(svc, who, pipe.guard, prompt, spoken, uploads, [seconds], one_shot=True)
+            seconds = seconds if voiced is None else voiced.seconds[0]
             req = GenRequest(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, **options, **images,
                              **user_field(who.user.name))
             r = pipe.resolve(req)
@@ -429,7 +461,9 @@ def create_job(
                   width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=r.sampler,
                   loop=loop, layout=layout, user=who.user.name)
     if story is not None:
-        params["shots"] = len(story.shots)
+        params.update(shots=len(story.shots), shot_seconds=[x.seconds for x in shots])
+    if voiced is not None:
+        params[job_narration.PARAM] = voiced.params
     from kino.data.toyworld.vocabulary import note
 
     if note(prompt):  # the toyworld model asked for what it never saw: said in the job, as on the command line
@@ -440,11 +474,69 @@ def create_job(
     return job_out(job, queue_position(svc.sessions, job))
 
 
+@dataclass(frozen=True)
+class NarrationForm:
+    """The narration fields of a job's form, as sent."""
+
+    text: str | None
+    per_shot: list[str] | None
+    voicing: job_narration.Voicing
+    music: str | None  # the music upload's file name, when one came
+
+    def asked(self) -> bool:
+        return self.text is not None or self.per_shot is not None or self.music is not None
+
+
+@dataclass(frozen=True)
+class Voiced:
+    """A job's narration as checked before it is queued: each shot's seconds, and what its params keep."""
+
+    seconds: list[float | None]
+    params: dict
+
+
+def narrate(svc: Service, who: Caller, guard, prompt: str, form: NarrationForm, uploads: dict,
+            seconds: list[float | None], one_shot: bool = False) -> Voiced | None:
+    """The narration of a job about to be queued, whose shots are asked to last ``seconds`` (one
+    entry a shot; None: the model's default); None for a job without narration. Every line is
+    checked and moderated like the prompt (a refusal is answered and audited as the prompt's is,
+    with the stage "narration") before any is spoken; speaking then times each narrated shot
+    (``job_narration.timed``). A music upload is decoded once to check it."""
+    shots = None if one_shot else len(seconds)
+    try:
+        lines = job_narration.checked(job_narration.shot_lines(form.text, form.per_shot, shots), shots)
+        if not any(lines):
+            if form.music is not None:
+                raise NarrationError("music goes under narration; send narration too")
+            return None
+        for text in filter(None, lines):
+            try:
+                guard.narration(text, who.user.name)
+            except SafetyRefusal as e:
+                raise refuse(svc, who, e, prompt, stage="narration", narration=text[:500]) from None
+        voice = job_narration.voice(form.voicing, svc.settings.voices_dir)
+        timed = job_narration.timed(lines, voice, form.voicing.rate, seconds, shots)
+        music = None
+        if "music" in uploads:
+            decoded_audio(uploads["music"])
+            music = job_narration.Music.of(form.music, uploads["music"][0])
+    except NarrationError as e:
+        raise ApiError(422, "invalid_narration", str(e)) from None
+    except job_narration.UnknownVoice as e:
+        raise ApiError(422, "unknown_voice", str(e)) from None
+    except VoiceError:  # the server's voices folder, or a voice in it, is broken: its problem, said plainly
+        log.exception("narration voices unavailable")
+        raise ApiError(503, "voices_unavailable", "narration voices cannot be used right now; try again later",
+                       retry_after=30) from None
+    return Voiced(timed, job_narration.params(lines, voice, form.voicing, music))
+
+
 def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, command: str, uploads: dict, *,
                     prompt: str, seed: int, seconds, fps, width, height, steps, guidance, loop: bool, camera,
-                    sampler, backward: bool = False) -> JobOut:
+                    sampler, backward: bool = False, spoken: NarrationForm) -> JobOut:
     """Queue a job for an open model (kino.backends): resolved against its capabilities and rules,
-    the prompt and pictures (and a clip to extend, whole) moderated, before it is queued."""
+    the prompt and pictures (and a clip to extend, whole) and any narration moderated, before it is
+    queued."""
     from kino import core
     from kino.backends.base import EXTEND, FIRST_LAST, require
 
@@ -461,6 +553,8 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
             width, height = core.input_size(backend, frames_in, width, height)
             require(backend.info, FIRST_LAST if backward else EXTEND)
+        voiced = narrate(svc, who, backend.guard, prompt, spoken, uploads, [seconds], one_shot=True)
+        seconds = seconds if voiced is None else voiced.seconds[0]
         job = core.Job(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, fps=fps, width=width,
                        height=height, steps=steps, guidance=guidance, loop=loop, user=who.user.name, **images)
         core.check_job(backend.info, job)
@@ -479,8 +573,19 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
                   loop=loop, layout=False, user=who.user.name, backend=backend.info.backend)
     if frames_in is not None:
         params.update(backward=backward, input_frames=int(len(frames_in)))
+    if voiced is not None:
+        params[job_narration.PARAM] = voiced.params
     job = queue_job(svc, who, command, model, params, uploads, r.steps)
     return job_out(job, queue_position(svc.sessions, job))
+
+
+def decoded_audio(upload: tuple[bytes, str]):
+    from kino.audio.narration import SAMPLE_RATE
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"music{upload[1]}"
+        path.write_bytes(upload[0])
+        return decode_audio("music", path, SAMPLE_RATE)
 
 
 def decoded_video(upload: tuple[bytes, str]):
@@ -549,6 +654,49 @@ def download(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(
     return FileResponse(path, media_type="video/mp4", filename=f"kino-{job_id}.mp4")
 
 
+CAPTION_TYPES = {"vtt": "text/vtt", "srt": "application/x-subrip"}
+CAPTIONS_OK = {200: {"content": {t: {} for t in CAPTION_TYPES.values()},
+                     "description": "the captions of a narrated job: WebVTT (.vtt) or SubRip (.srt), UTF-8"}}
+
+
+@router.get("/jobs/{job_id}/captions.{kind}", operation_id="download_captions", response_class=FileResponse,
+            responses={**ERRORS, **CAPTIONS_OK}, tags=["jobs"])
+def download_captions(job_id: str, kind: Literal["vtt", "srt"], who: Caller = Depends(caller),
+                      svc: Service = Depends(service)):
+    """The captions of a narrated job, timed as its words are spoken (the same cues as the mp4's caption
+    track): captions.vtt for a web page's ``<track>``, captions.srt for editors. 404 for a job without
+    narration."""
+    job = own_job(svc, who, job_id)
+    if job.status != DONE:
+        raise ApiError(409, "job_not_done", f"job {job_id} is {job.status}; its captions exist once it is done")
+    if not narrated(job):
+        raise ApiError(404, "no_captions", f"job {job_id} has no narration, so no captions")
+    path = job_narration.caption_files(outputs_dir(svc.settings) / job.output)[kind]
+    if not path.is_file():
+        raise ApiError(404, "file_missing", f"the captions of job {job_id} are gone from storage")
+    return FileResponse(path, media_type=f"{CAPTION_TYPES[kind]}; charset=utf-8", filename=f"kino-{job_id}.{kind}")
+
+
+@router.get("/voices", response_model=list[VoiceOut], responses=ERRORS, tags=["jobs"])
+def voices(language: str | None = Query(None, max_length=32, description="only voices of this language (en, "
+                                        "en-gb, ...)"),
+           who: Caller = Depends(caller), svc: Service = Depends(service)):
+    """The voices a job's narration can use: the Piper voices of the server's voices folder first,
+    then espeak-ng's (one per language; its name is the language)."""
+    from kino.audio.voices import available
+
+    try:
+        found = available(svc.settings.voices_dir)
+    except VoiceError:
+        log.exception("narration voices unavailable")
+        raise ApiError(503, "voices_unavailable", "narration voices cannot be listed right now; try again later",
+                       retry_after=30) from None
+    if language:
+        want = language.lower().replace("_", "-")
+        found = [v for v in found if v.language.lower().replace("_", "-").startswith(want)]
+    return [VoiceOut(name=v.name, engine=v.engine, language=v.language, description=v.description) for v in found]
+
+
 @router.post("/jobs/{job_id}/cancel", operation_id="cancel_job", response_model=JobOut, responses=ERRORS, tags=["jobs"])
 def cancel(job_id: str, who: Caller = Depends(caller), svc: Service = Depends(service)):
     """Cancel a queued job at once, or ask its worker to stop a running one (it stops within a step)."""
@@ -570,7 +718,7 @@ def delete_job(job_id: str, who: Caller = Depends(caller), svc: Service = Depend
                    .values(status=DELETED, cancel_requested=True, worker=None, lease_until=None, output=None))
         audit(db, "job.delete", who.user, target=job_id)
     if job.output:
-        (outputs_dir(svc.settings) / job.output).unlink(missing_ok=True)
+        job_narration.remove(outputs_dir(svc.settings) / job.output)  # the video and its captions
     shutil.rmtree(uploads_dir(svc.settings, job_id), ignore_errors=True)
     return Response(status_code=204)
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 
 from kino.progress import Progress
 from kino.safety.moderation import SafetyRefusal
+from kino.service import narration
 from kino.service.db import CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditEvent, Job, now
 from kino.service.settings import Settings
 
@@ -247,7 +248,7 @@ class Runner:
             beat.join()
         if not finish(self.sessions, job.id, self.name, DONE, output=out.name, result=result,
                       step=reported.total, total_steps=reported.total):
-            out.unlink(missing_ok=True)  # someone else holds the job now; their run is the one that counts
+            narration.remove(out)  # someone else holds the job now; their run is the one that counts
             log.warning("job %s: lease lost before completion; output discarded", job.id)
 
     def _heartbeat(self, job_id: str, reported: Reported, stop: threading.Event, state: dict) -> None:
@@ -283,9 +284,40 @@ def user_field(name: str) -> dict:
     return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
 
 
+def with_shot_seconds(story, seconds: list[float | None]):
+    """``story`` (kino.pipelines.storyboard) with each shot lasting ``seconds`` (None: the model's default)."""
+    import dataclasses
+
+    shots = tuple(dataclasses.replace(shot, seconds=s) for shot, s in zip(story.shots, seconds, strict=True))
+    return dataclasses.replace(story, shots=shots)
+
+
+def story_of(p: dict):
+    """The storyboard a multi-shot job makes: its prompt's shots, each as long as the API planned it
+    (``shot_seconds``: a narrated shot as long as its words), or, for a job queued before shots had
+    lengths of their own, ``seconds`` split evenly."""
+    from kino.pipelines import storyboard
+
+    story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
+    return with_shot_seconds(story, p["shot_seconds"]) if p.get("shot_seconds") else story
+
+
+def soundtrack(settings: Settings, job: Job, video, fps: int):
+    """The narration of a job's video (kino.service.narration), spoken again from its params, each
+    line from its shot's first frame; None for a job without narration."""
+    kept = job.params.get(narration.PARAM)
+    if not kept:
+        return None
+    starts = [0.0, *(cut / fps for cut in getattr(video, "cuts", []))]
+    music = uploads_dir(settings, job.id) / job.inputs["music"] if "music" in job.inputs else None
+    return narration.soundtrack(kept, starts, len(video) / fps, settings.voices_dir, music)
+
+
 def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progress) -> dict:
-    """Run the pipeline for a job and write its video to ``out`` atomically; returns a small summary.
-    ``progress`` counts the work of both, planned before any is done."""
+    """Run the pipeline for a job and write its video to ``out`` atomically (with its narration, and
+    the narration's caption files beside it); returns a small summary. ``progress`` counts the work
+    of both, planned before any is done."""
+    from kino.audio.captions import write_sidecars
     from kino.data.video_io import read_video, write_units, write_video
     from kino.pipelines.extend import extend
     from kino.service.uploads import read_image
@@ -326,7 +358,7 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
     elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
         from kino.pipelines import storyboard
 
-        story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
+        story = story_of(p)
         options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
         options["layout"] = p.get("layout", True)  # jobs queued before layout steering existed: on
         video = storyboard.stream_story(pipe, story, progress=progress, **options, **user_field(p.get("user", "")))
@@ -341,14 +373,21 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
                       layout=p.get("layout", True), **user_field(p.get("user", "")))
         video = long_video.stream(pipe, req, loop=p.get("loop", False), progress=progress)  # encoded as it is made
         fps = video.fps
+    track = soundtrack(settings, job, video, fps)  # spoken before the first frame is made
     t0 = time.perf_counter()
     with writing as counted:
-        count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder), progress=counted)
+        count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder), progress=counted,
+                            soundtrack=track)
     timings["write_and_sign"] = time.perf_counter() - t0
+    if track is not None:
+        write_sidecars(out, track.cues)
     if isinstance(video, np.ndarray):
         height, width = video.shape[1:3]
     else:  # made while it was written: the writing is what the making left of that time
         height, width = video.height, video.width
         timings = {**video.timings, "write_and_sign": timings["write_and_sign"] - video.timings["total"]}
-    return {"frames": count, "fps": int(fps), "width": int(width), "height": int(height),
-            "seconds": round(count / fps, 3), "timings": {k: round(v, 3) for k, v in timings.items()}}
+    result = {"frames": count, "fps": int(fps), "width": int(width), "height": int(height),
+              "seconds": round(count / fps, 3), "timings": {k: round(v, 3) for k, v in timings.items()}}
+    if track is not None:
+        result[narration.PARAM] = track.record  # voices, rate, lines, captions, burnt_in, music
+    return result

@@ -24,6 +24,9 @@ async function login(k) {  // k: the key typed in, or none to resume the session
   $("#admin-tab").hidden = me.role !== "admin";
   $("#model").innerHTML = me.policy.models.map((m) => `<option>${m}</option>`).join("");
   refreshGallery();
+  json("/voices").then((voices) => {
+    $("#voices").replaceChildren(...voices.map((v) => new Option(`${v.language} — ${v.description} (${v.engine})`, v.name)));
+  }).catch(() => { /* narration still works with the default voice */ });
 }
 
 $("#login-form").addEventListener("submit", async (e) => {
@@ -47,8 +50,8 @@ $("#job-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   $("#job-error").textContent = "";
   const form = new FormData(e.target);
-  for (const [k, v] of [...form.entries()]) {
-    if (v === "" || (v instanceof File && v.size === 0)) form.delete(k);
+  for (const [k, v] of [...form.entries()]) {  // shot_narration stays whole: an empty line is a silent shot
+    if (k !== "shot_narration" && (v === "" || (v instanceof File && v.size === 0))) form.delete(k);
   }
   try {
     const job = await json("/jobs", { method: "POST", body: form });
@@ -107,7 +110,7 @@ async function refreshGallery() {
       const v = document.createElement("video");
       v.controls = true; v.muted = true; v.loop = true; v.preload = "auto";
       card.prepend(v);
-      api(`/jobs/${job.id}/video`).then((r) => r.blob()).then((b) => { v.src = URL.createObjectURL(b); });
+      play(v, job);
       const badge = document.createElement("span");
       badge.className = "badge"; badge.textContent = "provenance…";
       card.append(badge);
@@ -130,26 +133,62 @@ async function refreshGallery() {
 }
 $("#refresh").addEventListener("click", refreshGallery);
 
-// -- storyboard editor: a list of shots becomes one multi-shot prompt
+// A job's video and captions are fetched in the session (its cookie, as every API call) and played
+// from blob URLs, which the page's Content-Security-Policy allows as media. The caption track is
+// in place before the video loads, so the browser shows it as the default.
+async function play(v, job) {
+  const blob = (path) => api(path).then((r) => r.blob()).then((b) => URL.createObjectURL(b));
+  const [video, captions] = await Promise.all([blob(`/jobs/${job.id}/video`),
+    job.captions_url ? blob(`/jobs/${job.id}/captions.vtt`) : null]);
+  if (captions) {
+    const track = document.createElement("track");
+    const voice = (job.result && job.result.narration && job.result.narration.voices[0]) || {};
+    track.kind = "captions"; track.default = true; track.label = "Narration"; track.src = captions;
+    track.srclang = (voice.language || "en").split("-")[0];
+    v.append(track);
+  }
+  v.src = video;
+}
+
+// -- storyboard editor: a list of shots becomes one multi-shot prompt, and their narration the job's
+// shot_narration lines (one per shot, empty for a silent one), kept while the prompt is the storyboard's
 function addShot(text = "") {
   const li = document.createElement("li");
   const input = document.createElement("input");
-  input.value = text; input.placeholder = "what happens in this shot";
+  input.className = "shot"; input.value = text; input.placeholder = "what happens in this shot";
   input.addEventListener("input", previewStoryboard);
+  const line = document.createElement("input");
+  line.className = "line"; line.placeholder = "narration (optional)";
   const rm = document.createElement("button");
   rm.type = "button"; rm.textContent = "×";
   rm.addEventListener("click", () => { li.remove(); previewStoryboard(); });
-  li.append(input, rm);
+  li.append(input, line, rm);
   $("#shots").append(li);
 }
-function storyboardPrompt() {
-  return [...document.querySelectorAll("#shots input")].map((i) => i.value.trim()).filter(Boolean)
-    .map((t, n) => `Shot ${n + 1}: ${t}`).join(" ");
+function storyboardShots() {
+  return [...document.querySelectorAll("#shots li")]
+    .map((li) => ({ shot: li.querySelector(".shot").value.trim(), line: li.querySelector(".line").value.trim() }))
+    .filter((s) => s.shot);
 }
+function storyboardPrompt() { return storyboardShots().map((s, n) => `Shot ${n + 1}: ${s.shot}`).join(" "); }
 function previewStoryboard() { $("#storyboard-preview").textContent = storyboardPrompt(); }
+let shotLinesPrompt = null;  // the prompt the shot lines in the form belong to
+function setShotLines(lines, prompt) {
+  $("#shot-lines").replaceChildren(...lines.map((text) => Object.assign(document.createElement("input"),
+    { type: "hidden", name: "shot_narration", value: text })));
+  shotLinesPrompt = lines.length ? prompt : null;
+  $("#shot-lines-note").hidden = !lines.length;
+  $("#shot-lines-note").textContent = `Narration from the storyboard: ${lines.filter(Boolean).length} of ` +
+    `${lines.length} shots spoken.`;
+}
+$("#prompt").addEventListener("input", () => {
+  if (shotLinesPrompt !== null && $("#prompt").value !== shotLinesPrompt) setShotLines([], null);
+});
 $("#add-shot").addEventListener("click", () => addShot());
 $("#use-storyboard").addEventListener("click", () => {
+  const shots = storyboardShots();
   $("#prompt").value = storyboardPrompt();
+  setShotLines(shots.some((s) => s.line) ? shots.map((s) => s.line) : [], $("#prompt").value);
   document.querySelector('nav button[data-tab="create"]').click();
 });
 addShot(); addShot();
