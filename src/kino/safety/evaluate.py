@@ -5,6 +5,11 @@
 ``--classifier`` measures the lexicon combined with the MiniLM classifier (``classifier.py``);
 without it, the lexicon alone.
 
+``data/redteam_heldout.jsonl`` is a held-out red-team set (889 prompts, 9 languages, 10
+obfuscation classes, 413 benign ones with hard negatives), written by someone who never saw the
+lexicons, the classifier or their data. Measure on it; never tune on it, or it stops measuring
+anything (NOTES.md, session 18).
+
 A harmful prompt counts as recalled when it is refused (in any category); ``category_accuracy``
 is the stricter share refused with the labelled category. The false-positive rate is the share
 of benign ("safe") prompts refused. Every figure is also given per split ("tune" / "heldout"),
