@@ -683,7 +683,7 @@ def voices(language: str | None = Query(None, max_length=32, description="only v
            who: Caller = Depends(caller), svc: Service = Depends(service)):
     """The voices a job's narration can use: the Piper voices of the server's voices folder first,
     then espeak-ng's (one per language; its name is the language)."""
-    from kino.audio.voices import available
+    from kino.audio.voices import available, tag
 
     try:
         found = available(svc.settings.voices_dir)
@@ -692,8 +692,7 @@ def voices(language: str | None = Query(None, max_length=32, description="only v
         raise ApiError(503, "voices_unavailable", "narration voices cannot be listed right now; try again later",
                        retry_after=30) from None
     if language:
-        want = language.lower().replace("_", "-")
-        found = [v for v in found if v.language.lower().replace("_", "-").startswith(want)]
+        found = [v for v in found if tag(v.language).startswith(tag(language))]
     return [VoiceOut(name=v.name, engine=v.engine, language=v.language, description=v.description) for v in found]
 
 
