@@ -137,12 +137,20 @@ def test_harmful_narration_is_refused_and_audited_like_a_prompt(client):
         refused = db.scalars(select(AuditEvent).where(AuditEvent.action == "job.refused")).one()
     assert refused.detail["stage"] == "narration" and refused.detail["category"] == "violence_extreme"
     assert refused.detail["narration"] == "Then a man is beheaded." and refused.detail["prompt"] == "a red ball"
+    assert client.get("/api/v1/jobs", headers=h).json()["total"] == 0
+
+
+def test_voices_are_listed_and_music_goes_under_narration(client):
+    h = add_user(client, "ann", "artist")
+    voices = client.get("/api/v1/voices?language=en_US", headers=h).json()
+    assert {"name": "en-us", "engine": "espeak-ng"}.items() <= voices[0].items()
     music = client.post("/api/v1/jobs", data={"prompt": "a red ball"}, files={"music": ("m.wav", wav(), "audio/wav")},
                         headers=h)
     assert music.status_code == 422 and "narration" in music.json()["error"]["message"], music.text
+    noise = client.post("/api/v1/jobs", data={"prompt": "a red ball", "narration": "It rolls."},
+                        files={"music": ("m.wav", b"RIFF\0\0\0\0WAVE broken", "audio/wav")}, headers=h)
+    assert noise.status_code == 422 and noise.json()["error"]["code"] == "unreadable_audio", noise.text
     assert client.get("/api/v1/jobs", headers=h).json()["total"] == 0
-    voices = client.get("/api/v1/voices?language=en-us", headers=h).json()
-    assert {"name": "en-us", "engine": "espeak-ng"}.items() <= voices[0].items()
 
 
 def test_the_narrated_length_is_held_to_the_role_limit(client):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
 import kino.service.narration as job_narration
-from kino.audio.narration import NarrationError
+from kino.audio.narration import SAMPLE_RATE, NarrationError
 from kino.audio.voices import VoiceError
 from kino.backends.base import Backend
 from kino.io import atomic_path
@@ -580,8 +580,6 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
 
 
 def decoded_audio(upload: tuple[bytes, str]):
-    from kino.audio.narration import SAMPLE_RATE
-
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"music{upload[1]}"
         path.write_bytes(upload[0])

@@ -10,6 +10,7 @@ lost and never completed twice; a stale worker's late output is discarded.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -286,8 +287,6 @@ def user_field(name: str) -> dict:
 
 def with_shot_seconds(story, seconds: list[float | None]):
     """``story`` (kino.pipelines.storyboard) with each shot lasting ``seconds`` (None: the model's default)."""
-    import dataclasses
-
     shots = tuple(dataclasses.replace(shot, seconds=s) for shot, s in zip(story.shots, seconds, strict=True))
     return dataclasses.replace(story, shots=shots)
 

@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kino import media
 from kino.audio.captions import sidecar_paths
 from kino.audio.narration import (
     SAMPLE_RATE,
@@ -152,8 +153,6 @@ def soundtrack(kept: dict, starts: list[float], seconds: float, folder: Path | N
                                          for start, text in zip(starts, kept["lines"], strict=True) if text]
     track = Soundtrack.place(lines, seconds, burn=kept["burn_captions"])
     if music is not None:
-        from kino import media
-
         samples = media.read_audio(music, "music", SAMPLE_RATE)
         track = track.with_music(samples, kept["music"]["file"], kept["music"]["sha256"])
     return track
