@@ -278,8 +278,6 @@ def stamp(settings: Settings, pipelines, job: Job, folder: Path):
 
 def user_field(name: str) -> dict:
     """``user=name`` for the pipeline's safety audit, where the pipeline's Request has that field."""
-    import dataclasses
-
     from kino.pipelines.text_to_video import Request
 
     return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
