@@ -99,6 +99,9 @@ def test_each_shot_speaks_its_own_line_from_its_cut(client, tmp_path):
     path = tmp_path / "story.mp4"
     path.write_bytes(client.get(done["video_url"], headers=h).content)
     assert stream_types(path) == ["video", "audio", "subtitle"]
+    first_only = client.post("/api/v1/jobs", data={"prompt": story, "steps": 2, "narration": lines[0]}, headers=h)
+    assert first_only.json()["params"]["narration"]["lines"] == [lines[0], None, None], first_only.text
+    client.post(f"/api/v1/jobs/{first_only.json()['id']}/cancel", headers=h)  # its params were the point
     silent = client.post("/api/v1/jobs", data={"prompt": "a ball", "steps": 2}, headers=h).json()
     assert wait_for(client, h, silent["id"])["captions_url"] is None
     assert client.get(f"/api/v1/jobs/{silent['id']}/captions.vtt", headers=h).json()["error"]["code"] == "no_captions"
@@ -112,6 +115,8 @@ def narration_frames(seconds: float, fps: int) -> int:
 
 @pytest.mark.parametrize("data, code, words", [
     ({"narration": "It rolls on and on and on, far away to the right."}, "invalid_narration", "overruns by"),
+    ({"prompt": "Shot 1: a ball Shot 2: a cube", "seconds": 2, "shot_narration": ["It rolls on and on, far away.", ""]},
+     "invalid_narration", "shot 1: the narration takes"),
     ({"narration": "It rolls.", "voice": "nobody"}, "unknown_voice", "GET /api/v1/voices"),
     ({"narration": "It rolls.", "language": "xx"}, "unknown_voice", "GET /api/v1/voices"),
     ({"narration": "\u200b \u2060"}, "invalid_narration", "empty"),
