@@ -261,7 +261,8 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
         if args.loop or image is not None or last_image is not None:
             raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
         options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
-        return story_on_backend(args, info, story, out, options, "generate", speeches=[speech])
+        return story_on_backend(args, info, first_shot_lasting(story, args.first_shot_seconds), out, options,
+                                "generate", speeches=[speech])
     prompt = args.prompt
     if args.camera:
         from kino.pipelines.prompting import with_camera
@@ -357,12 +358,22 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     info = locate_model(args)
-    speech = None
+    speech, args.first_shot_seconds = None, None
     if args.narration is not None:  # moderated and spoken first: its length sets the video's
         from kino.audio import commands as narrate
+        from kino.pipelines.prompting import split_shots
 
-        speech, args.seconds = narrate.line(args, args.narration, narrate.guard(), args.seconds, "--narration",
-                                            "shorten it, raise --rate, or give more --seconds")
+        # A multi-shot prompt's narration is its first shot's line (as in the service); a
+        # storyboard gives each shot its own.
+        shots = len(split_shots(args.prompt)[1])
+        fixed = None if args.seconds is None else args.seconds / max(shots, 1)
+        speech, seconds = narrate.line(args, args.narration, narrate.guard(), fixed,
+                                       "--narration" if not shots else "shot 1", "shorten it, raise --rate, or give "
+                                       "more --seconds")
+        if shots:
+            args.first_shot_seconds = seconds
+        else:
+            args.seconds = seconds
     if info.backend != "native":
         return generate_on_backend(args, info, out, width, height, image, last_image, speech)
     try:
@@ -383,7 +394,8 @@ def cmd_generate(args) -> int:
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
-            return write_story(pipe, story, out, options, output_stamp(args, "generate"), args, [speech])
+            return write_story(pipe, first_shot_lasting(story, args.first_shot_seconds), out, options,
+                               output_stamp(args, "generate"), args, [speech])
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
                                    **options))
         toyworld_note(prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
@@ -424,6 +436,15 @@ def write_story(pipe, story, out: Path, options: dict, stamp, args=None, speeche
     print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
           f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
     return EXIT_OK
+
+
+def first_shot_lasting(story, seconds: float | None):
+    """``story`` with its first shot ``seconds`` long (None: as it was)."""
+    if seconds is None:
+        return story
+    import dataclasses
+
+    return dataclasses.replace(story, shots=(dataclasses.replace(story.shots[0], seconds=seconds), *story.shots[1:]))
 
 
 def narrated(args, speeches, starts: list[int], frames: int, fps: int):

@@ -282,3 +282,14 @@ def test_languages_find_the_usual_voice_and_speak():
         assert find(language=language).name == name
     assert len(find(language="zh").synthesize("你好，世界")) > 0.3 * 22050
     assert narration.Soundtrack.place([(0.0, narration.speak("你好。", find(language="zh")))], 1.0).language == "zho"
+
+
+def test_a_multi_shot_prompts_narration_is_its_first_shots_line(capsys, tmp_path, tiny_model_dir):
+    out = tmp_path / "two.mp4"
+    code, _, err = run(capsys, "generate", "Shot 1: a red ball. Shot 2: a blue box.", "-o", out, "--model",
+                       tiny_model_dir, "--size", "128x128", "--steps", 2, "--narration", "A ball, then a box.")
+    assert code == 0, err
+    cut = int(re.search(r"cuts at frames \[(\d+)\]", err).group(1)) / fps(out)
+    speech = narration.speak("A ball, then a box.", find())
+    assert speech.duration + narration.TAIL <= cut <= speech.duration + narration.TAIL + 5 / fps(out) + 1e-6
+    assert [c[2] for c in track_cues(out)] == ["A ball, then a box."]
