@@ -159,7 +159,7 @@ def test_narrate_an_existing_video_and_verify_it(capsys, tmp_path, clip):
     assert code == 0 and verdict["c2pa"]["status"] == "valid" and verdict["watermark"]["present"]
     told = verdict["c2pa"]["summary"]["narration"]
     assert told["voices"][0]["engine"] == "espeak-ng" and told["voices"][0]["voice"] == "en-us"
-    assert verdict["c2pa"]["summary"]["operation"] == "narrate"
+    assert verdict["c2pa"]["summary"]["operation"] == "narrate" and verdict["c2pa"]["summary"]["backend"] == "voice"
     code, text, _ = run(capsys, "verify", out)
     assert "narration: espeak-ng en-us" in text
 

@@ -111,6 +111,8 @@ def told(out: Path, track: Soundtrack | None) -> str:
 
 def cmd_narrate(args) -> int:
     """``kino narrate VIDEO TEXT -o OUT``: a video with the words spoken over it, captioned and signed."""
+    import dataclasses
+
     from kino.cli import EXIT_OK, check_output, load_video, output_stamp, progress_bar, save_video
 
     out = check_output(Path(args.output))
@@ -128,7 +130,8 @@ def cmd_narrate(args) -> int:
     checker.video(frames, fps, "output")
     track = soundtrack(args, [(args.start, speech)], seconds)
     chosen = speech.voice
-    stamp = output_stamp(args, "narrate", args.input, model_id=f"{chosen['engine']}:{chosen['voice']}")
+    stamp = dataclasses.replace(output_stamp(args, "narrate", args.input, model_id=f"{chosen['engine']}:{chosen['voice']}"),
+                                model_detail={"backend": "voice"})  # no video model made it: the voice did
     bar, progress = progress_bar("narrating")
     with bar:
         save_video(out, frames, fps, stamp, progress=progress, soundtrack=track)
