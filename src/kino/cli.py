@@ -56,6 +56,18 @@ def seconds_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive seconds, like 2,4") from None
 
 
+def toyworld_kinds(text: str) -> tuple[str, ...]:
+    """Comma-separated kinds of toyworld scene: "color,place"."""
+    from kino.data.toyworld.scene import KINDS
+
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: {'unknown kind ' + repr(unknown[0]) if unknown else 'no kinds'}; "
+                                         f"choose from {', '.join(KINDS)}")
+    return kinds
+
+
 def fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
@@ -638,16 +650,17 @@ def cmd_train(args) -> int:
         tc = train_preset(args.preset)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    if args.init_from:
-        from kino.models.folder import ModelFolderError, load_config
+    for flag, folder in (("--vae-from", args.vae_from), ("--init-from", args.init_from)):
+        if folder:
+            from kino.models.folder import ModelFolderError, load_config
 
-        try:
-            load_config(args.init_from)
-        except ModelFolderError as e:
-            raise UsageError(str(e)) from e
+            try:
+                load_config(folder)
+            except ModelFolderError as e:
+                raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype")
+            "dtype", "vae_from", "kinds")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1050,6 +1063,9 @@ def build_parser() -> Parser:
     t.add_argument("--max-minutes", type=positive_float,
                    help="stop (checkpointed, resumable) after this much wall time")
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
+    t.add_argument("--vae-from", help="model folder whose VAE a new transformer of the preset's size is trained over")
+    t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "
+                   "(default: all, in toyworld's mixture)")
     t.add_argument("--decoder-steps", type=int,
                    help="with --init-from: first fine-tune the VAE decoder this many steps (latent space kept)")
     t.add_argument("--rim-weight", type=non_negative_float,

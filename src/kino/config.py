@@ -97,6 +97,11 @@ PRESETS: dict[str, ModelConfig] = {
         dit=DiTConfig(width=32, depth=2, heads=2, patch=(1, 2, 2), positions=4),
         sample=SampleConfig(width=128, height=128, fps=4, seconds=2.0, steps=4, base_tokens=144),
     ),
+    # A recipe tried small (issue 25): over the shipped VAE (its VAE config replaces this one), 1 s at 128 px.
+    "small": ModelConfig(
+        dit=DiTConfig(width=128, depth=4, heads=4, patch=(1, 2, 2), positions=4),
+        sample=SampleConfig(width=128, height=128, fps=8, seconds=1.0, steps=20, base_tokens=192),
+    ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.
     "default": ModelConfig(dit=DiTConfig(positions=4)),
     # A wider model for a single GPU.

@@ -80,14 +80,14 @@ class ClipFrames(torch.utils.data.Dataset):
     """The clips of a latent cache, rendered on demand: item k is clip ``indices[k]`` as
     (frames (T, H, W, 3) uint8, scene as JSON, object colours (T', h, w), see ``object_colors``)."""
 
-    def __init__(self, indices: list[int], spec: ClipSpec, seed: int, factors: tuple[int, int]):
-        self.indices, self.spec, self.seed, self.factors = indices, spec, seed, factors
+    def __init__(self, indices: list[int], spec: ClipSpec, seed: int, factors: tuple[int, int], kinds=None):
+        self.indices, self.spec, self.seed, self.factors, self.kinds = indices, spec, seed, factors, kinds
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, str, torch.Tensor]:
-        frames, _, scene = toyworld_clip(step_seed(self.seed, self.indices[k]), self.spec)
+        frames, _, scene = toyworld_clip(step_seed(self.seed, self.indices[k]), self.spec, self.kinds)
         return torch.from_numpy(frames), json.dumps(scene), object_colors(frames, *self.factors)
 
 
@@ -109,9 +109,10 @@ class LatentCache:
     @torch.no_grad()
     def build(
         self, encode, num_clips: int, shard_size: int, spec: ClipSpec, seed: int, rank=0, world=1, progress=None,
-        factors: tuple[int, int] = (4, 8), workers: int = 0, encode_batch: int = 8,
+        factors: tuple[int, int] = (4, 8), workers: int = 0, encode_batch: int = 8, kinds=None,
     ):
-        """Encode ``num_clips`` clips; shards already on disk are kept (so a stopped build resumes).
+        """Encode ``num_clips`` clips (of toyworld's ``kinds`` of scene; None: all, in its mixture);
+        shards already on disk are kept (so a stopped build resumes).
 
         ``encode(frames)`` maps uint8 frames (B, T, H, W, 3) to latents (B, C, T', h, w);
         ``workers`` processes render the clips while this one encodes them.
@@ -128,7 +129,7 @@ class LatentCache:
         if not todo:
             return
         rendered = iter(torch.utils.data.DataLoader(
-            ClipFrames([i for _, clips in todo for i in clips], spec, seed, factors),
+            ClipFrames([i for _, clips in todo for i in clips], spec, seed, factors, kinds),
             batch_size=None, num_workers=workers, multiprocessing_context="spawn" if workers else None,
         ))
         for shard, clips in todo:
