@@ -660,7 +660,7 @@ def cmd_train(args) -> int:
                 raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype", "vae_from", "kinds")
+            "dtype", "vae_from", "kinds", "time_shift")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1064,6 +1064,8 @@ def build_parser() -> Parser:
                    help="stop (checkpointed, resumable) after this much wall time")
     t.add_argument("--init-from", help="model folder to continue training from (keeps its VAE encoder)")
     t.add_argument("--vae-from", help="model folder whose VAE a new transformer of the preset's size is trained over")
+    t.add_argument("--time-shift", type=positive_float, help="move training times towards noise, where a clip's "
+                   "layout is decided: t' = s t / (1 + (s - 1) t) (default 1: none)")
     t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "
                    "(default: all, in toyworld's mixture)")
     t.add_argument("--decoder-steps", type=int,
