@@ -259,3 +259,24 @@ def test_grounded_training_steers_caption_words_to_where_their_colour_is(tiny_ru
     seen.clear()
     dit_loss_fn(dataclasses.replace(grounded, grounding=0.0), cache, encoder, 0, torch.device("cpu"))(Spy(), 0, 0)
     assert seen == [None]
+
+
+def test_a_new_transformer_over_a_folders_vae_on_some_kinds_of_scene(tiny_run, tmp_path):
+    import json
+
+    from kino.data.datasets import LatentCache
+
+    tc, _, model_dir = tiny_run
+    out = train(dataclasses.replace(tc, dit_steps=2, vae_from=str(model_dir), kinds=("color", "place"), time_shift=3.0),
+                tmp_path / "small", env={})
+    assert not (tmp_path / "small" / "vae_state.pt").exists()  # the VAE came from the folder, frozen
+    _, vae_a, dit_a = load_model_folder(model_dir)
+    _, vae_b, dit_b = load_model_folder(out)
+    for (k, a), b in zip(vae_a.state_dict().items(), vae_b.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert not torch.equal(dit_a.state_dict()["patch_in.weight"], dit_b.state_dict()["patch_in.weight"])  # trained anew
+    cache = LatentCache(tmp_path / "small" / "cache")
+    cache.load()
+    kinds = {json.loads(s)["kind"] for shard in sorted(cache.folder.glob("shard_*.pt"))
+             for s in torch.load(shard, weights_only=False)["scenes"]}
+    assert kinds <= {"color", "place"} and kinds
