@@ -273,8 +273,8 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
         if args.loop or image is not None or last_image is not None:
             raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
         options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
-        return story_on_backend(args, info, first_shot_lasting(story, args.first_shot_seconds), out, options,
-                                "generate", speeches=[speech])
+        return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
+                                speeches=[speech])
     prompt = args.prompt
     if args.camera:
         from kino.pipelines.prompting import with_camera
@@ -370,7 +370,7 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     info = locate_model(args)
-    speech, args.first_shot_seconds = None, None
+    speech, args.shot_seconds = None, None
     if args.narration is not None:  # moderated and spoken first: its length sets the video's
         from kino.audio import commands as narrate
         from kino.pipelines.prompting import split_shots
@@ -383,7 +383,7 @@ def cmd_generate(args) -> int:
                                        "--narration" if not shots else "shot 1", "shorten it, raise --rate, or give "
                                        "more --seconds")
         if shots:
-            args.first_shot_seconds = seconds
+            args.shot_seconds = [seconds] + [fixed] * (shots - 1)
         else:
             args.seconds = seconds
     if info.backend != "native":
@@ -406,7 +406,7 @@ def cmd_generate(args) -> int:
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
-            return write_story(pipe, first_shot_lasting(story, args.first_shot_seconds), out, options,
+            return write_story(pipe, story.with_seconds(args.shot_seconds), out, options,
                                output_stamp(args, "generate"), args, [speech])
         req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
                                    **options))
@@ -448,15 +448,6 @@ def write_story(pipe, story, out: Path, options: dict, stamp, args=None, speeche
     print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
           f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
     return EXIT_OK
-
-
-def first_shot_lasting(story, seconds: float | None):
-    """``story`` with its first shot ``seconds`` long (None: as it was)."""
-    if seconds is None:
-        return story
-    import dataclasses
-
-    return dataclasses.replace(story, shots=(dataclasses.replace(story.shots[0], seconds=seconds), *story.shots[1:]))
 
 
 def narrated(args, speeches, starts: list[int], frames: int, fps: int):
@@ -660,7 +651,7 @@ def cmd_train(args) -> int:
                 raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype", "vae_from", "kinds", "time_shift")
+            "dtype", "vae_from", "kinds", "time_shift", "known_frames")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1066,6 +1057,8 @@ def build_parser() -> Parser:
     t.add_argument("--vae-from", help="model folder whose VAE a new transformer of the preset's size is trained over")
     t.add_argument("--time-shift", type=positive_float, help="move training times towards noise, where a clip's "
                    "layout is decided: t' = s t / (1 + (s - 1) t) (default 1: none)")
+    t.add_argument("--known-frames", type=fraction, help="share of samples given clean known frames to continue "
+                   "(image to video, extend, connect; default 0.45)")
     t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "
                    "(default: all, in toyworld's mixture)")
     t.add_argument("--decoder-steps", type=int,

@@ -39,6 +39,16 @@ def test_a_shot_prompt_becomes_a_storyboard():
         storyboard.from_prompt("Hello there Shot 1: a. Shot 2: b")
 
 
+
+def test_with_seconds_sets_each_shots_length_and_keeps_the_rest():
+    story = storyboard.from_dict(STORY)
+    timed = story.with_seconds([2.5, None])
+    assert [s.seconds for s in timed.shots] == [2.5, None] and timed.prompts() == story.prompts()
+    assert story.with_seconds(None) is story
+    with pytest.raises(ValueError):
+        story.with_seconds([1.0])
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

@@ -66,20 +66,17 @@ def line(args, text: str, checker, seconds: float | None, where: str, advice: st
 def story_lines(args, story):
     """The storyboard with each narrated shot's seconds set from its words, and each shot's speech
     (None for a silent one): every line moderated and spoken before any shot is made."""
-    import dataclasses
-
     if not any(shot.narration for shot in story.shots):
         return story, [None] * len(story.shots)
-    checker, shots, speeches = guard(), [], []
+    checker, seconds, speeches = guard(), [], []
     for i, shot in enumerate(story.shots):
-        speech = None
+        speech, lasting = None, shot.seconds
         if shot.narration:
-            speech, seconds = line(args, shot.narration, checker, shot.seconds, f"shot {i + 1}",
+            speech, lasting = line(args, shot.narration, checker, shot.seconds, f"shot {i + 1}",
                                    "shorten the line, raise --rate, or give the shot more seconds")
-            shot = dataclasses.replace(shot, seconds=seconds)
-        shots.append(shot)
+        seconds.append(lasting)
         speeches.append(speech)
-    return dataclasses.replace(story, shots=tuple(shots)), speeches
+    return story.with_seconds(seconds), speeches
 
 
 def soundtrack(args, lines: list[tuple[float, Speech]], seconds: float) -> Soundtrack:

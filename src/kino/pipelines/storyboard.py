@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +84,14 @@ class Storyboard:
             else:
                 out.append(2 if not out[-1] else None)  # after the model's own (None or 0): 2
         return out
+
+    def with_seconds(self, seconds: Sequence[float | None] | None) -> Storyboard:
+        """This storyboard with each shot lasting its entry of ``seconds`` (None: the model's default);
+        ``seconds`` None: as it is."""
+        if seconds is None:
+            return self
+        shots = tuple(dataclasses.replace(shot, seconds=s) for shot, s in zip(self.shots, seconds, strict=True))
+        return dataclasses.replace(self, shots=shots)
 
     def shot_prompt(self, shot: ShotSpec) -> str:
         text = expand_characters(shot.prompt, self.characters)

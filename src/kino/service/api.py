@@ -33,7 +33,7 @@ from kino.safety.normalize import visible
 from kino.service.app import SESSION_COOKIE, ApiError, Caller, Service, admin, caller, presented_key, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
-from kino.service.jobs import new_job_id, outputs_dir, queue_position, uploads_dir, user_field, with_shot_seconds
+from kino.service.jobs import new_job_id, outputs_dir, queue_position, uploads_dir, user_field
 from kino.service.settings import ROLES
 from kino.service.uploads import UploadError, check_upload, decode_audio, decode_image, decode_video
 from kino.service.uploads import probe as probe_upload
@@ -445,7 +445,7 @@ def create_job(
                 raise ApiError(422, "conflicting_inputs", "a multi-shot prompt cannot be combined with loop or camera")
             voiced = narrate(svc, who, pipe.guard, prompt, spoken, uploads, [shot.seconds for shot in story.shots])
             if voiced is not None:
-                story = with_shot_seconds(story, voiced.seconds)
+                story = story.with_seconds(voiced.seconds)
             shots = storyboard.shot_requests(pipe, story, **options, **user_field(who.user.name))
             r = dataclasses.replace(shots[0], seconds=sum(x.seconds for x in shots))  # the whole video, for limits
         else:

@@ -283,20 +283,13 @@ def user_field(name: str) -> dict:
     return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
 
 
-def with_shot_seconds(story, seconds: list[float | None]):
-    """``story`` (kino.pipelines.storyboard) with each shot lasting ``seconds`` (None: the model's default)."""
-    shots = tuple(dataclasses.replace(shot, seconds=s) for shot, s in zip(story.shots, seconds, strict=True))
-    return dataclasses.replace(story, shots=shots)
-
-
 def story_of(p: dict):
     """The storyboard a multi-shot job makes: its prompt's shots, each as long as the API planned it
     (``shot_seconds``: a narrated shot as long as its words), or, for a job queued before shots had
     lengths of their own, ``seconds`` split evenly."""
     from kino.pipelines import storyboard
 
-    story = storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"])
-    return with_shot_seconds(story, p["shot_seconds"]) if p.get("shot_seconds") else story
+    return storyboard.from_prompt(p["prompt"], p["seconds"], p["seed"]).with_seconds(p.get("shot_seconds") or None)
 
 
 def soundtrack(settings: Settings, job: Job, video, fps: int):
