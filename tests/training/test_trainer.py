@@ -38,6 +38,13 @@ def test_known_masks_cover_each_conditioning_mode():
     assert kinds == {"none", "first", "last", "prefix", "first+last"}
 
 
+@pytest.mark.parametrize("share", [0.0, 0.2, 0.9])
+def test_the_share_of_samples_with_known_frames_is_as_asked(share):
+    rng = np.random.default_rng(1)
+    known = [bool(known_mask(rng, 3, share).any()) for _ in range(2000)]
+    assert abs(np.mean(known) - share) < 0.03
+
+
 def test_ema_warms_up_then_tracks():
     model = torch.nn.Linear(2, 1)
     ema = EMA(model, decay=0.9)

@@ -79,6 +79,10 @@ class TrainConfig:
     # Training times t = shift t / (1 + (shift - 1) t) over logit-normal t (SD3 eq. 23), towards noise:
     # where the layout of a clip is decided (t near 1), which logit-normal alone seldom reaches.
     time_shift: float = 1.0
+    # The share of samples that get clean known frames (first, last, a prefix, or first and last):
+    # what image-to-video, extension and connecting learn from. A clean first frame shows where
+    # everything is, so those samples teach nothing about where the words put things.
+    known_frames: float = 0.45
     # With init_from: fine-tune the VAE's decoder on the frozen encoder first. The latent space
     # stays the same, so a transformer trained on it stays valid; edges are weighted.
     decoder_steps: int = 0
@@ -327,12 +331,14 @@ def latent_statistics(vae, tc: TrainConfig, spec: ClipSpec, device, clips: int =
     return z.mean(1).tolist(), z.std(1).clamp(min=1e-3).tolist()
 
 
-def known_mask(rng: np.random.Generator, frames: int) -> torch.Tensor:
-    """Random frame-conditioning mask over latent frames, (frames,): none, first, last, prefix, first+last."""
+def known_mask(rng: np.random.Generator, frames: int, share: float = 0.45) -> torch.Tensor:
+    """Random frame-conditioning mask over latent frames, (frames,): none (1 - share of the
+    time), else first, last, a prefix, or first and last, in the proportions 20 : 8 : 10 : 7."""
     m = torch.zeros(frames)
     u = rng.random()
-    if frames < 2 or u < 0.55:
+    if frames < 2 or u < 1 - share:
         return m
+    u = 0.55 + 0.45 * (u - (1 - share)) / share  # the same draw, spread over the four kinds
     if u < 0.75:
         m[0] = 1
     elif u < 0.83:
@@ -376,7 +382,7 @@ def dit_loss_fn(
         noise_gen = torch.Generator(device).manual_seed(step_seed(tc.seed, 6, step, micro, rank))
         noise = torch.randn(x0.shape, generator=noise_gen, device=device)
         t = time_shift(sample_time_logit_normal(len(idx), generator=gen), tc.time_shift).to(device)
-        mask = torch.stack([known_mask(rng, x0.shape[2]) for _ in idx]).view(len(idx), 1, -1, 1, 1)
+        mask = torch.stack([known_mask(rng, x0.shape[2], tc.known_frames) for _ in idx]).view(len(idx), 1, -1, 1, 1)
         mask = mask.expand(-1, 1, -1, *x0.shape[3:]).to(device)
         x_t = interpolate(x0, noise, t)
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
