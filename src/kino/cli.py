@@ -379,13 +379,14 @@ def cmd_generate(args) -> int:
         # storyboard gives each shot its own.
         shots = len(split_shots(args.prompt)[1])
         fixed = None if args.seconds is None else args.seconds / max(shots, 1)
-        speech, seconds = narrate.line(args, args.narration, narrate.guard(), fixed,
-                                       "--narration" if not shots else "shot 1", "shorten it, raise --rate, or give "
-                                       "more --seconds")
+        lines = [narrate.shot_line(None if i else args.narration, fixed, f"shot {i + 1}" if shots else "--narration")
+                 for i in range(max(shots, 1))]
+        spoken = narrate.spoken(args, narrate.guard(), lines, "shorten it, raise --rate, or give more --seconds")
+        speech = spoken.speeches[0]
         if shots:
-            args.shot_seconds = [seconds] + [fixed] * (shots - 1)
+            args.shot_seconds = spoken.seconds
         else:
-            args.seconds = seconds
+            args.seconds = spoken.seconds[0]
     if info.backend != "native":
         return generate_on_backend(args, info, out, width, height, image, last_image, speech)
     try:

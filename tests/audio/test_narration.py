@@ -251,6 +251,50 @@ def test_cue_files_and_phrases():
         narration.check_text("\u200b \u2060")
 
 
+class FakeGuard:
+    """A guard that refuses lines with "beheaded" and records what it was asked."""
+
+    def __init__(self, asked: list):
+        self.asked = asked
+
+    def narration(self, text, user=None):
+        from kino.safety.guard import refusal
+        from kino.safety.moderation import SafetyRefusal
+
+        self.asked.append(("moderate", text, user))
+        if "beheaded" in text:
+            raise SafetyRefusal(refusal("violence_extreme", "beheaded"))
+
+
+def test_speak_lines_checks_and_moderates_every_line_before_any_is_spoken():
+    asked = []
+
+    def voice():
+        asked.append(("voice",))
+        return find()
+
+    def line(text, seconds=None, where="shot 1"):
+        return narration.Line(text, seconds, where, f"{where} narration")
+
+    lines = [line("  It  rolls. "), line(None, 2.0, "shot 2"), line("It stops.", 30.0, "shot 3")]
+    said = narration.speak_lines(FakeGuard(asked), lines, voice, 1.0, "shorten it", user="ann")
+    assert asked == [("moderate", "It rolls.", "ann"), ("moderate", "It stops.", "ann"), ("voice",)]
+    assert said.texts == ["It rolls.", None, "It stops."] and said.voice.name == "en-us" and said.speeches[1] is None
+    assert said.seconds == [said.speeches[0].duration + narration.TAIL, 2.0, 30.0]
+
+    asked.clear()
+    with pytest.raises(narration.RefusedNarration) as refused:
+        narration.speak_lines(FakeGuard(asked), [lines[0], line("He is beheaded.")], voice, 1.0, "")
+    assert refused.value.text == "He is beheaded." and ("voice",) not in asked
+    with pytest.raises(narration.NarrationError, match="shot 3 narration is empty"):
+        narration.speak_lines(FakeGuard([]), [lines[0], line(" ", where="shot 3")], voice, 1.0, "")
+    with pytest.raises(narration.NarrationError, match=r"overruns by .* \(shorten it\)"):
+        narration.speak_lines(FakeGuard([]), [line("It rolls far away.", 0.2)], voice, 1.0, "shorten it")
+    with pytest.raises(narration.NarrationError, match="^rate 3 is not allowed"):
+        narration.speak_lines(FakeGuard([]), lines, voice, 3.0, "")
+    assert narration.speak_lines(FakeGuard([]), [lines[1]], None, 1.0, "").voice is None  # nothing to speak: no voice
+
+
 def test_voices_lists_espeak_and_a_folder_of_piper_voices(capsys, tmp_path):
     from kino.audio.piper import tiny_random_voice
 

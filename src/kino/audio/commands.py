@@ -1,5 +1,5 @@
 """Narration on the command line: the voice options every command shares, ``kino narrate`` and
-``kino voices``. ``kino generate`` and ``kino storyboard`` call ``line`` and ``soundtrack`` here.
+``kino voices``. ``kino generate`` and ``kino storyboard`` call ``spoken`` and ``soundtrack`` here.
 
 A line is moderated (``Guard.narration``) and spoken before any model loads, since its length sets
 the video's: a shot without ``seconds`` lasts as long as its words and ``narration.TAIL``; a
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kino.audio import narration
-from kino.audio.narration import NarrationError, Soundtrack, Speech
+from kino.audio.narration import Line, NarrationError, Soundtrack, Speech, Spoken
 from kino.audio.voices import VoiceError
 
 
@@ -50,16 +50,18 @@ def guard():
     return Guard.from_env()
 
 
-def line(args, text: str, checker, seconds: float | None, where: str, advice: str) -> tuple[Speech, float]:
-    """``text`` moderated by ``checker`` (a Guard; SafetyRefusal, exit 3) and spoken in the voice
-    the options name, with the seconds of video it needs (``narration.shot_seconds``; UsageError
-    when it does not fit)."""
+def shot_line(text: str | None, seconds: float | None, where: str) -> Line:
+    """A shot's line (None: silent) as the command line names it: ``where``, its words "``where`` narration"."""
+    return Line(text, seconds, where, f"{where} narration")
+
+
+def spoken(args, checker, lines: list[Line], advice: str) -> Spoken:
+    """``lines`` moderated by ``checker`` (a Guard; SafetyRefusal, exit 3) and spoken in the voice
+    the options name, each shot with the seconds of video it needs (``narration.speak_lines``;
+    UsageError when the words cannot be spoken or do not fit)."""
     try:
-        text = narration.check_text(text, f"{where} narration")
-        checker.narration(text)
-        speech = narration.speak(text, voice(args), args.rate, f"{where} narration")
-        return speech, narration.shot_seconds(speech, seconds, where, advice)
-    except (NarrationError, VoiceError) as e:
+        return narration.speak_lines(checker, lines, lambda: voice(args), args.rate, advice)
+    except NarrationError as e:
         raise _usage(str(e)) from None
 
 
@@ -68,15 +70,9 @@ def story_lines(args, story):
     (None for a silent one): every line moderated and spoken before any shot is made."""
     if not any(shot.narration for shot in story.shots):
         return story, [None] * len(story.shots)
-    checker, seconds, speeches = guard(), [], []
-    for i, shot in enumerate(story.shots):
-        speech, lasting = None, shot.seconds
-        if shot.narration:
-            speech, lasting = line(args, shot.narration, checker, shot.seconds, f"shot {i + 1}",
-                                   "shorten the line, raise --rate, or give the shot more seconds")
-        seconds.append(lasting)
-        speeches.append(speech)
-    return story.with_seconds(seconds), speeches
+    lines = [shot_line(shot.narration, shot.seconds, f"shot {i + 1}") for i, shot in enumerate(story.shots)]
+    said = spoken(args, guard(), lines, "shorten the line, raise --rate, or give the shot more seconds")
+    return story.with_seconds(said.seconds), said.speeches
 
 
 def soundtrack(args, lines: list[tuple[float, Speech]], seconds: float) -> Soundtrack:
@@ -121,9 +117,9 @@ def cmd_narrate(args) -> int:
     if not 0 <= args.start < seconds:
         raise _usage(f"--start {args.start:g} is not allowed; use 0 to less than the video's {seconds:.2f} s")
     checker = guard()
-    speech, _ = line(args, args.text, checker, seconds - args.start, args.input,
-                     "shorten the text, raise --rate, start it earlier, or make the video longer first with "
-                     "`kino extend`")
+    speech = spoken(args, checker, [shot_line(args.text, seconds - args.start, args.input)],
+                    "shorten the text, raise --rate, start it earlier, or make the video longer first with "
+                    "`kino extend`").speeches[0]
     checker.video(frames, fps, "output")
     track = soundtrack(args, [(args.start, speech)], seconds)
     chosen = speech.voice

@@ -13,12 +13,15 @@ intonation starts again at each cue, which at clause and sentence ends is what a
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kino.audio.voices import Voice, tag
+from kino.audio.voices import Voice, VoiceError, check_rate, tag
+from kino.safety.moderation import SafetyRefusal, Verdict
 
 SAMPLE_RATE = 48_000  # the mp4's audio: AAC frames of 1024 samples are 21 ms, so the track ends within that of the video
 MAX_CUE_CHARS = 42  # a caption line as subtitle guidelines have it (one line, read at a glance)
@@ -33,6 +36,14 @@ MAX_SECONDS = 60.0  # a video's longest (kino.pipelines.text_to_video.MAX_SECOND
 
 class NarrationError(ValueError):
     """Narration that cannot be spoken or does not fit: the message says what to change."""
+
+
+class RefusedNarration(SafetyRefusal):
+    """A line the guard refused (``Guard.narration``), with its ``text`` for callers that record it."""
+
+    def __init__(self, verdict: Verdict, text: str):
+        super().__init__(verdict)
+        self.text = text
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,72 @@ def shot_seconds(speech: Speech, seconds: float | None, where: str, advice: str,
         raise NarrationError(f"{where}: the narration takes {speech.duration:.1f} s; a video lasts at most {most:g} s "
                              "(shorten it or speak faster)")
     return needed
+
+
+@dataclass(frozen=True)
+class Line:
+    """One shot's words: ``text`` (None: a silent shot), the ``seconds`` asked of the shot (None: as
+    long as its words need; a silent shot, the model's default), and how messages name the shot
+    (``where``, e.g. "shot 2") and its words (``what``, e.g. "shot 2 narration")."""
+
+    text: str | None
+    seconds: float | None
+    where: str
+    what: str
+
+
+@dataclass
+class Spoken:
+    """Lines as ``speak_lines`` made them: tidied, each with its shot's seconds, its speech (None for
+    a silent shot), and the voice that spoke them (None when no line has words)."""
+
+    lines: list[Line]
+    speeches: list[Speech | None]
+    voice: Voice | None
+
+    @property
+    def seconds(self) -> list[float | None]:
+        return [line.seconds for line in self.lines]
+
+    @property
+    def texts(self) -> list[str | None]:
+        return [line.text for line in self.lines]
+
+
+def speak_lines(guard, lines: list[Line], voice: Callable[[], Voice], rate: float, advice: str,
+                user: str | None = None) -> Spoken:
+    """Each shot's line checked (``check_text``) and moderated (``guard.narration``, a Guard) before
+    the voice is chosen (``voice()``, only when a line has words) and any line is spoken; each
+    narrated shot then lasts ``shot_seconds`` (``advice``: what the overrun message suggests).
+    NarrationError says what to change; RefusedNarration names the line the guard refused. The
+    CLI and the service each answer both in their own form."""
+    tidy = [line if line.text is None else dataclasses.replace(line, text=check_text(line.text, line.what))
+            for line in lines]
+    for line in tidy:
+        if line.text is not None:
+            try:
+                guard.narration(line.text, user)
+            except SafetyRefusal as e:
+                raise RefusedNarration(e.verdict, line.text) from None
+    if all(line.text is None for line in tidy):
+        return Spoken(tidy, [None] * len(tidy), None)
+    spoken_by = voice()
+    try:
+        rate = check_rate(rate)
+    except VoiceError as e:
+        raise NarrationError(str(e)) from None
+    timed, speeches = [], []
+    for line in tidy:
+        speech = None
+        if line.text is not None:
+            try:
+                speech = speak(line.text, spoken_by, rate, line.what)
+            except VoiceError as e:  # the engine refused these words: theirs to change, as any other check of them
+                raise NarrationError(f"{line.what}: {e}") from None
+            line = dataclasses.replace(line, seconds=shot_seconds(speech, line.seconds, line.where, advice))
+        timed.append(line)
+        speeches.append(speech)
+    return Spoken(timed, speeches, spoken_by)
 
 
 @dataclass

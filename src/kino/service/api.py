@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
 import kino.service.narration as job_narration
-from kino.audio.narration import SAMPLE_RATE, NarrationError
+from kino.audio.narration import SAMPLE_RATE, NarrationError, RefusedNarration, speak_lines
 from kino.audio.voices import VoiceError
 from kino.backends.base import Backend
 from kino.io import atomic_path
@@ -501,25 +501,22 @@ def narrate(svc: Service, who: Caller, guard, prompt: str, form: NarrationForm, 
     entry a shot; None: the model's default); None for a job without narration. Every line is
     checked and moderated like the prompt (a refusal is answered and audited as the prompt's is,
     with the stage "narration") before any is spoken; speaking then times each narrated shot
-    (``job_narration.timed``). A music upload is decoded once to check it."""
+    (``narration.speak_lines``). A music upload is decoded once to check it."""
     shots = None if one_shot else len(seconds)
     try:
-        lines = job_narration.checked(job_narration.shot_lines(form.text, form.per_shot, shots), shots)
-        if not any(lines):
+        lines = job_narration.lines(job_narration.shot_lines(form.text, form.per_shot, shots), seconds, shots)
+        said = speak_lines(guard, lines, lambda: job_narration.voice(form.voicing, svc.settings.voices_dir),
+                           form.voicing.rate, job_narration.advice(shots), who.user.name)
+        if said.voice is None:
             if form.music is not None:
                 raise NarrationError("music goes under narration; send narration too")
             return None
-        for text in filter(None, lines):
-            try:
-                guard.narration(text, who.user.name)
-            except SafetyRefusal as e:
-                raise refuse(svc, who, e, prompt, stage="narration", narration=text[:500]) from None
-        voice = job_narration.voice(form.voicing, svc.settings.voices_dir)
-        timed = job_narration.timed(lines, voice, form.voicing.rate, seconds, shots)
         music = None
         if "music" in uploads:
             decoded_audio(uploads["music"])
             music = job_narration.Music.of(form.music, uploads["music"][0])
+    except RefusedNarration as e:
+        raise refuse(svc, who, e, prompt, stage="narration", narration=e.text[:500]) from None
     except NarrationError as e:
         raise ApiError(422, "invalid_narration", str(e)) from None
     except job_narration.UnknownVoice as e:
@@ -528,7 +525,7 @@ def narrate(svc: Service, who: Caller, guard, prompt: str, form: NarrationForm, 
         log.exception("narration voices unavailable")
         raise ApiError(503, "voices_unavailable", "narration voices cannot be used right now; try again later",
                        retry_after=30) from None
-    return Voiced(timed, job_narration.params(lines, voice, form.voicing, music))
+    return Voiced(said.seconds, job_narration.params(said.texts, said.voice, form.voicing, music))
 
 
 def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, command: str, uploads: dict, *,

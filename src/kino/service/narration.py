@@ -2,12 +2,12 @@
 spoken again by the worker.
 
 A job speaks one line per shot (a one-shot video is one shot); a silent shot has none. When the
-job is submitted every line is checked, moderated like a prompt (``Guard.narration``, by the API,
-which answers refusals) and spoken: its length sets its shot's seconds, or must fit the seconds
-asked (``narration.shot_seconds``). The job's params keep the words, the voice and the options,
-not the sound: speaking is deterministic, so the worker speaks the lines again and lays each from
-its shot's first frame (``Soundtrack.place``), the shot lengths having been planned from the same
-samples.
+job is submitted every line is checked, moderated like a prompt (``Guard.narration``; the API
+answers refusals) and spoken: its length sets its shot's seconds, or must fit the seconds asked
+(``narration.speak_lines``, as on the command line). The job's params keep the words, the voice
+and the options, not the sound: speaking is deterministic, so the worker speaks the lines again
+and lays each from its shot's first frame (``Soundtrack.place``), the shot lengths having been
+planned from the same samples.
 """
 
 from __future__ import annotations
@@ -18,15 +18,7 @@ from pathlib import Path
 
 from kino import media
 from kino.audio.captions import sidecar_paths
-from kino.audio.narration import (
-    SAMPLE_RATE,
-    NarrationError,
-    Soundtrack,
-    Speech,
-    check_text,
-    shot_seconds,
-    speak,
-)
+from kino.audio.narration import SAMPLE_RATE, Line, NarrationError, Soundtrack, Speech, speak
 from kino.audio.voices import Voice, VoiceError, available, find
 
 PARAM = "narration"  # the key of a job's params that holds its narration (absent: a silent job)
@@ -89,10 +81,19 @@ def named(shot: int, shots: int | None) -> str:
     return "narration" if shots is None else f"shot {shot + 1} narration"
 
 
-def checked(lines: list[str | None], shots: int | None) -> list[str | None]:
-    """Each line tidied (``narration.check_text``); NarrationError names the line that is empty or
-    too long."""
-    return [None if text is None else check_text(text, named(i, shots)) for i, text in enumerate(lines)]
+def lines(texts: list[str | None], seconds: list[float | None], shots: int | None) -> list[Line]:
+    """Each shot's line (``shot_lines``) with the seconds asked of its shot (None for the model's
+    default), named as messages name it, for ``narration.speak_lines``."""
+    return [Line(text, asked, where(i, shots), named(i, shots))
+            for i, (text, asked) in enumerate(zip(texts, seconds, strict=True))]
+
+
+def advice(shots: int | None) -> str:
+    """What a message about words that overrun their shot suggests."""
+    if shots is None:
+        return "shorten it, raise rate, or give more seconds"
+    return ("shorten the line, raise rate, give more seconds, which the shots share evenly, or leave seconds out so "
+            "that each narrated shot lasts as long as its words")
 
 
 def voice(voicing: Voicing, folder: Path | None) -> Voice:
@@ -108,30 +109,6 @@ def voice(voicing: Voicing, folder: Path | None) -> Voice:
                                f"(e.g. {examples})") from None
         raise UnknownVoice(f"no voice speaks {voicing.language!r} here; {LISTED_AT} lists the voices and their "
                            "languages") from None
-
-
-def timed(lines: list[str | None], spoken_by: Voice, rate: float, seconds: list[float | None],
-          shots: int | None) -> list[float | None]:
-    """Each shot's seconds: those asked (``seconds``, None for the model's default) for a silent
-    shot; for a narrated one, those asked if its words fit in them (NarrationError saying by how
-    much they overrun), else as long as its words need. NarrationError too when the voice cannot
-    speak a line."""
-    if shots is None:
-        advice = "shorten it, raise rate, or give more seconds"
-    else:
-        advice = ("shorten the line, raise rate, give more seconds, which the shots share evenly, or leave seconds "
-                  "out so that each narrated shot lasts as long as its words")
-    out = []
-    for i, (text, asked) in enumerate(zip(lines, seconds, strict=True)):
-        if text is None:
-            out.append(asked)
-            continue
-        try:
-            speech = speak(text, spoken_by, rate, named(i, shots))
-        except VoiceError as e:  # the engine refused these words: theirs to change, as any other check of them
-            raise NarrationError(f"{named(i, shots)}: {e}") from None
-        out.append(shot_seconds(speech, asked, where(i, shots), advice))
-    return out
 
 
 def params(lines: list[str | None], spoken_by: Voice, voicing: Voicing, music: Music | None) -> dict:
