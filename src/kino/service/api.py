@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import starlette.formparsers
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -39,6 +41,7 @@ from kino.service.uploads import UploadError, check_upload, decode_audio, decode
 from kino.service.uploads import probe as probe_upload
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _form_text(src: bytes | bytearray, codec: str) -> str:
@@ -430,7 +433,7 @@ def create_job(
     with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":
-            frames_in, fps_in = decoded_video(uploads["video"])
+            frames_in, fps_in = decoded(uploads["video"], "video", decode_video)
             from kino.pipelines.extend import model_size
 
             width, height = model_size(frames_in, pipe)
@@ -513,7 +516,7 @@ def narrate(svc: Service, who: Caller, guard, prompt: str, form: NarrationForm, 
             return None
         music = None
         if "music" in uploads:
-            decoded_audio(uploads["music"])
+            decoded(uploads["music"], "music", functools.partial(decode_audio, rate=SAMPLE_RATE))
             music = job_narration.Music.of(form.music, uploads["music"][0])
     except RefusedNarration as e:
         raise refuse(svc, who, e, prompt, stage="narration", narration=e.text[:500]) from None
@@ -546,7 +549,7 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
     with request_errors(svc, who, prompt):
         images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
         if command == "extend":  # new seconds after (or before) the clip, at its size and frame rate
-            frames_in, fps_in = decoded_video(uploads["video"])
+            frames_in, fps_in = decoded(uploads["video"], "video", decode_video)
             fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
             width, height = core.input_size(backend, frames_in, width, height)
             require(backend.info, FIRST_LAST if backward else EXTEND)
@@ -576,18 +579,13 @@ def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, com
     return job_out(job, queue_position(svc.sessions, job))
 
 
-def decoded_audio(upload: tuple[bytes, str]):
+def decoded(upload: tuple[bytes, str], field: str, decode: Callable[[str, Path], T]) -> T:
+    """An upload (its bytes and suffix) decoded by ``decode(field, path)`` (kino.service.uploads) from
+    a file of its own, removed afterwards."""
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / f"music{upload[1]}"
+        path = Path(d) / f"{field}{upload[1]}"
         path.write_bytes(upload[0])
-        return decode_audio("music", path, SAMPLE_RATE)
-
-
-def decoded_video(upload: tuple[bytes, str]):
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / f"video{upload[1]}"
-        path.write_bytes(upload[0])
-        return decode_video("video", path)
+        return decode(field, path)
 
 
 def store_uploads(svc: Service, job_id: str, uploads: dict) -> dict:
