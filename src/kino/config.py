@@ -33,8 +33,11 @@ class DiTConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     patch: tuple[int, int, int] = (1, 4, 4)  # (time, height, width) in latent cells
-    text_dim: int = 384
+    text_dim: int = 384  # the text encoder's width x len(text_layers)
     max_text_tokens: int = 64
+    # Which of the text encoder's hidden states are concatenated per token (kino.models.text_encoder:
+    # 0 the embedding layer, -1 the last).
+    text_layers: tuple[int, ...] = (-1,)
     # Absolute, frame-relative token coordinates (y / H, x / W, t / T) as this many sine-cosine
     # frequencies per axis, added to the tokens. Rotary positions are relative only: without this the
     # network is (nearly) translation-equivariant and cannot tell "top left" from "bottom right".
@@ -99,7 +102,7 @@ PRESETS: dict[str, ModelConfig] = {
     ),
     # A recipe tried small (issue 25): over the shipped VAE (its VAE config replaces this one), 1 s at 128 px.
     "small": ModelConfig(
-        dit=DiTConfig(width=128, depth=4, heads=4, patch=(1, 2, 2), positions=4),
+        dit=DiTConfig(width=128, depth=4, heads=4, patch=(1, 2, 2), positions=4, text_dim=768, text_layers=(0, -1)),
         sample=SampleConfig(width=128, height=128, fps=8, seconds=1.0, steps=20, base_tokens=192),
     ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.

@@ -28,3 +28,20 @@ def test_generation_sees_the_token_states_training_saw(encoder):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no text encoder"):
         TextEncoder.from_pretrained(tmp_path)
+
+
+def test_the_embedding_layer_keeps_left_and_right_apart():
+    # The last layer of MiniLM nearly merges "left" and "right"; concatenating the embedding
+    # layer's states gives the transformer words it can tell apart.
+    both = TextEncoder.from_pretrained(max_tokens=16, layers=(0, -1), dtype=torch.float32)
+    assert both.dim == 768
+    states, _ = both(["a red ball on the left", "a red ball on the right"])
+    word = states[:, 6]  # [CLS] a red ball on the <left|right>
+    last = torch.cosine_similarity(word[0, 384:], word[1, 384:], dim=0)
+    first = torch.cosine_similarity(word[0, :384], word[1, :384], dim=0)
+    assert last > 0.8 and first < 0.6
+
+
+def test_layers_out_of_range_are_a_clear_error():
+    with pytest.raises(ValueError, match="layers"):
+        TextEncoder.from_pretrained(max_tokens=16, layers=(9,))

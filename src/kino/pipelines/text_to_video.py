@@ -22,7 +22,7 @@ from kino.flow.guidance import guided_velocity
 from kino.flow.rectified_flow import resolution_shift
 from kino.flow.samplers import SAMPLERS, flow_times, get_sampler
 from kino.models.dit import DiT
-from kino.models.folder import load_model_folder
+from kino.models.folder import ModelFolderError, load_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.models.vae import VideoVAE
 from kino.progress import CHECKING, DECODING, DRAFTING, MOVING, PREPARING, REDRAFTING, SAMPLING, Progress
@@ -145,7 +145,11 @@ class TextToVideoPipeline:
         if not isinstance(dtype, torch.dtype):
             dtype = precision.choose(dtype, device)
         cfg, vae, dit = load_model_folder(folder, dtype=dtype)
-        text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens, dtype=dtype)
+        text_encoder = TextEncoder.from_pretrained(text_encoder_path, max_tokens=cfg.dit.max_text_tokens, dtype=dtype,
+                                                   layers=cfg.dit.text_layers)
+        if text_encoder.dim != cfg.dit.text_dim:
+            raise ModelFolderError(f"{folder}: the transformer reads {cfg.dit.text_dim}-wide text states, but text "
+                                   f"layers {cfg.dit.text_layers} of the text encoder give {text_encoder.dim}")
         return cls(cfg, vae.to(device), dit.to(device), text_encoder.to(device), guard)
 
     @property

@@ -529,7 +529,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         cache.load()
 
     # 3. Transformer.
-    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens,
+    text_encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens, layers=cfg.dit.text_layers,
                                                dtype=precision.choose(tc.dtype, info.device)).to(info.device)
     model_dir = out / "model"
 
