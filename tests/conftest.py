@@ -53,3 +53,19 @@ def hostile() -> dict:
     from kino.service.loadtest import hostile_files
 
     return hostile_files()
+
+
+@pytest.fixture
+def guards_built(monkeypatch) -> list:
+    """One entry per ``Guard.from_env()`` a test makes: a command builds its guard once (it checks
+    the narration, the prompt and the frames)."""
+    from kino.safety.guard import Guard
+
+    built, build = [], Guard.from_env
+
+    def counted(cls, *args, **kwargs):
+        built.append(cls)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(Guard, "from_env", classmethod(counted))
+    return built

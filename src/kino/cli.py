@@ -130,14 +130,15 @@ def compute_dtype(args):
     return dtype
 
 
-def load_pipeline(args):
-    """The pipeline for ``args.model`` in ``args.dtype``; a missing or damaged folder is bad input (exit 2)."""
+def load_pipeline(args, guard=None):
+    """The pipeline for ``args.model`` in ``args.dtype``; a missing or damaged folder is bad input (exit 2).
+    ``guard``: the safety checks the command already built (kino.safety.guard; None: the pipeline's own)."""
     from kino.models.folder import ModelFolderError
     from kino.pipelines.text_to_video import TextToVideoPipeline
 
     dtype = compute_dtype(args)
     try:
-        return TextToVideoPipeline.from_pretrained(args.model, dtype=dtype)
+        return TextToVideoPipeline.from_pretrained(args.model, dtype=dtype, guard=guard)
     except ModelFolderError as e:
         raise UsageError(str(e)) from e
 
@@ -256,9 +257,10 @@ def load_backend(args, info):
         raise UsageError(str(e)) from e
 
 
-def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None) -> int:
+def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None, guard=None) -> int:
     """``kino generate`` on an open model (kino.core): checked and moderated before it loads;
-    ``speech``, the narration (kino.audio), from the start."""
+    ``speech``, the narration (kino.audio), from the start; ``guard``, the safety checks that
+    moderated it (None: built here)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -274,7 +276,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
             raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
         options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
         return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
-                                speeches=[speech])
+                                speeches=[speech], guard=guard)
     prompt = args.prompt
     if args.camera:
         from kino.pipelines.prompting import with_camera
@@ -285,7 +287,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
                    last_image=last_image, loop=args.loop)
     try:
         core.check_job(info, job)
-        guard = Guard.from_env()
+        guard = Guard.from_env() if guard is None else guard
         core.guard_inputs(guard, job)
         stamp = open_stamp(args, info, "generate")
         backend = load_backend(args, info)
@@ -302,11 +304,12 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     return EXIT_OK
 
 
-def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=()) -> int:
+def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
     """A storyboard's shots made by an open model (kino.core.shots), joined with hard cuts: every
     shot's prompt is moderated before the model loads. Characters carry over in words (each shot's
     prompt names them as the storyboard describes them). ``speeches``: each shot's narration
-    (kino.audio; None for a silent shot), spoken from the shot's start."""
+    (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the safety
+    checks that moderated it (None: built here)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -318,7 +321,7 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
         for i, job in enumerate(jobs):
             print(f"shot {i + 1}: {job.prompt}", file=sys.stderr)
             core.check_job(info, job)
-        guard = Guard.from_env()
+        guard = Guard.from_env() if guard is None else guard
         for job in jobs:
             core.guard_inputs(guard, job)
         stamp = open_stamp(args, info, operation)
@@ -370,7 +373,7 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     info = locate_model(args)
-    speech, args.shot_seconds = None, None
+    speech, args.shot_seconds, guard = None, None, None
     if args.narration is not None:  # moderated and spoken first: its length sets the video's
         from kino.audio import commands as narrate
         from kino.pipelines.prompting import split_shots
@@ -381,14 +384,15 @@ def cmd_generate(args) -> int:
         fixed = None if args.seconds is None else args.seconds / max(shots, 1)
         lines = [narrate.shot_line(None if i else args.narration, fixed, f"shot {i + 1}" if shots else "--narration")
                  for i in range(max(shots, 1))]
-        spoken = narrate.spoken(args, narrate.guard(), lines, "shorten it, raise --rate, or give more --seconds")
+        guard = narrate.guard()  # built once: it goes on to check the prompt and the frames
+        spoken = narrate.spoken(args, guard, lines, "shorten it, raise --rate, or give more --seconds")
         speech = spoken.speeches[0]
         if shots:
             args.shot_seconds = spoken.seconds
         else:
             args.seconds = spoken.seconds[0]
     if info.backend != "native":
-        return generate_on_backend(args, info, out, width, height, image, last_image, speech)
+        return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard)
     try:
         prompt = args.prompt
         if args.enhance:
@@ -403,7 +407,7 @@ def cmd_generate(args) -> int:
                                                     for s in story.shots), story.characters, story.style, story.seed)
         else:
             prompt = prompting.with_camera(prompt, args.camera)
-        pipe = load_pipeline(args)
+        pipe = load_pipeline(args, guard)
         options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
                        sampler=args.sampler, layout=not args.no_layout)
         if story is not None:
@@ -482,12 +486,13 @@ def cmd_storyboard(args) -> int:
         if args.seed is not None:
             story = dataclasses.replace(story, seed=args.seed)
         info = locate_model(args)
-        story, speeches = narrate.story_lines(args, story)  # spoken first: the lines set the shots' lengths
+        guard = narrate.guard() if any(shot.narration for shot in story.shots) else None  # built once
+        story, speeches = narrate.story_lines(args, story, guard)  # spoken first: the lines set the shots' lengths
         if info.backend != "native":
             return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
                                                                  steps=args.steps, guidance=args.guidance),
-                                    "storyboard", speeches)
-        pipe = load_pipeline(args)
+                                    "storyboard", speeches, guard)
+        pipe = load_pipeline(args, guard)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
                                                   guidance=args.guidance), output_stamp(args, "storyboard"), args,
                            speeches)

@@ -92,10 +92,10 @@ def story(tmp_path):
     return path
 
 
-def test_two_shot_storyboard_speaks_each_line_over_its_shot(capsys, tmp_path, story, tiny_model_dir):
+def test_two_shot_storyboard_speaks_each_line_over_its_shot(capsys, tmp_path, story, tiny_model_dir, guards_built):
     out = tmp_path / "told.mp4"
     code, _, err = run(capsys, "storyboard", story, "-o", out, "--model", tiny_model_dir, "--size", "128x128", "--steps", 2)
-    assert code == 0, err
+    assert code == 0 and len(guards_built) == 1, err
     assert sorted(streams(out)) == ["audio", "subtitle", "video"]
     audio, seconds = decoded_audio(out), video_seconds(out)
     assert abs(len(audio) / narration.SAMPLE_RATE - seconds) <= 0.05
@@ -225,12 +225,12 @@ def test_music_is_ducked_while_the_voice_speaks(capsys, tmp_path, clip):
     assert json.loads(run(capsys, "verify", out, "--json")[1])["c2pa"]["summary"]["narration"]["music"]["file"] == "bed.wav"
 
 
-def test_generate_with_narration_sets_the_length_from_the_words(capsys, tmp_path, tiny_model_dir):
+def test_generate_with_narration_sets_the_length_from_the_words(capsys, tmp_path, tiny_model_dir, guards_built):
     out = tmp_path / "g.mp4"
     text = "One ball. It rolls away, and then it comes back again."
     code, _, err = run(capsys, "generate", "a red ball", "-o", out, "--model", tiny_model_dir, "--size", "128x128",
                        "--steps", 2, "--narration", text)
-    assert code == 0, err
+    assert code == 0 and len(guards_built) == 1, err
     speech = narration.speak(text, find())
     step = 5 / fps(out)  # the model makes 1 + 4k frames, 4k at least the seconds asked: up to 5 frames more
     assert speech.duration + narration.TAIL <= video_seconds(out) <= speech.duration + narration.TAIL + step + 1e-6
@@ -328,11 +328,11 @@ def test_languages_find_the_usual_voice_and_speak():
     assert narration.Soundtrack.place([(0.0, narration.speak("你好。", find(language="zh")))], 1.0).language == "zho"
 
 
-def test_a_multi_shot_prompts_narration_is_its_first_shots_line(capsys, tmp_path, tiny_model_dir):
+def test_a_multi_shot_prompts_narration_is_its_first_shots_line(capsys, tmp_path, tiny_model_dir, guards_built):
     out = tmp_path / "two.mp4"
     code, _, err = run(capsys, "generate", "Shot 1: a red ball. Shot 2: a blue box.", "-o", out, "--model",
                        tiny_model_dir, "--size", "128x128", "--steps", 2, "--narration", "A ball, then a box.")
-    assert code == 0, err
+    assert code == 0 and len(guards_built) == 1, err
     cut = int(re.search(r"cuts at frames \[(\d+)\]", err).group(1)) / fps(out)
     speech = narration.speak("A ball, then a box.", find())
     assert speech.duration + narration.TAIL <= cut <= speech.duration + narration.TAIL + 5 / fps(out) + 1e-6

@@ -351,7 +351,8 @@ def test_the_service_api_checks_open_models_without_loading_them(open_models):
     assert described.rules == loaded.rules and pipelines.checker("ltx") is loaded  # where loaded, the loaded one
 
 
-def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_its_shot(open_models, tmp_path, capsys):
+def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_its_shot(open_models, tmp_path, capsys,
+                                                                                      guards_built):
     import av
 
     def streams_and_cues(path):
@@ -363,6 +364,7 @@ def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_it
     out = tmp_path / "told.mp4"
     assert main(["generate", "a dog runs along a beach", "-o", str(out), "--model", str(open_models["ltx"]),
                  "--narration", "A dog runs. It runs along the beach, far away."]) == 0
+    assert len(guards_built) == 1  # the guard that moderated the narration checks the prompt and the frames
     kinds, cues = streams_and_cues(out)
     assert kinds == ["audio", "subtitle", "video"] and cues[0] == pytest.approx(0.01, abs=0.005)
     assert verified(out, capsys)["c2pa"]["summary"]["narration"]["voices"][0]["engine"] == "espeak-ng"
@@ -372,6 +374,7 @@ def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_it
                      "  - prompt: a dog walks in the park\n    seconds: 1\n    narration: It rests.\n")
     out = tmp_path / "story.mp4"
     assert main(["storyboard", str(story), "-o", str(out), "--model", str(open_models["ltx"])]) == 0
+    assert len(guards_built) == 2
     cut = int(capsys.readouterr().err.split("cuts at frames [")[1].split("]")[0])
     fps = read_video(out)[1]
     kinds, cues = streams_and_cues(out)

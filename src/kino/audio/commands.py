@@ -65,13 +65,12 @@ def spoken(args, checker, lines: list[Line], advice: str) -> Spoken:
         raise _usage(str(e)) from None
 
 
-def story_lines(args, story):
+def story_lines(args, story, checker):
     """The storyboard with each narrated shot's seconds set from its words, and each shot's speech
-    (None for a silent one): every line moderated and spoken before any shot is made."""
-    if not any(shot.narration for shot in story.shots):
-        return story, [None] * len(story.shots)
+    (None for a silent one): every line moderated by ``checker`` (a Guard; None will do for a
+    storyboard without narration) and spoken before any shot is made."""
     lines = [shot_line(shot.narration, shot.seconds, f"shot {i + 1}") for i, shot in enumerate(story.shots)]
-    said = spoken(args, guard(), lines, "shorten the line, raise --rate, or give the shot more seconds")
+    said = spoken(args, checker, lines, "shorten the line, raise --rate, or give the shot more seconds")
     return story.with_seconds(said.seconds), said.speeches
 
 
