@@ -133,6 +133,18 @@ def test_narration_that_cannot_be_made_is_a_422_and_nothing_is_queued(client, da
     assert client.get("/api/v1/jobs", headers=h).json()["total"] == 0
 
 
+def test_a_voice_is_chosen_from_one_listing_of_the_voices(monkeypatch):
+    from kino.audio import voices
+    from kino.service import narration
+
+    listed, espeak_voices = [], voices.espeak_voices
+    monkeypatch.setattr(voices, "espeak_voices", lambda: listed.append(1) or espeak_voices())
+    assert narration.voice(narration.Voicing(language="fr"), None).name == "fr-fr"
+    with pytest.raises(narration.UnknownVoice, match=r"no voice 'nobody' here; .* \(e\.g\. "):
+        narration.voice(narration.Voicing(voice="nobody"), None)
+    assert len(listed) == 2  # once a call
+
+
 def test_harmful_narration_is_refused_and_audited_like_a_prompt(client):
     h = add_user(client, "ann", "artist")
     r = client.post("/api/v1/jobs", data={"prompt": "a red ball", "narration": "Then a man is beheaded."}, headers=h)

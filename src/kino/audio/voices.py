@@ -173,7 +173,11 @@ def find(name: str | None = None, language: str | None = None, folder: str | Pat
     """The voice called ``name`` (a Piper voice's file name, or an espeak-ng language such as en-gb),
     else the first voice for ``language`` (default en-us), Piper voices first; VoiceError naming
     what there is when none matches."""
-    voices = available(folder)
+    return pick(available(folder), name, language)
+
+
+def pick(voices: list[Voice], name: str | None = None, language: str | None = None) -> Voice:
+    """``find`` among ``voices`` (``available``'s, listed once by the caller)."""
     if name:
         key = name.lower().removeprefix("espeak-ng:").removeprefix("piper:")
         for v in voices:

@@ -19,7 +19,7 @@ from pathlib import Path
 from kino import media
 from kino.audio.captions import sidecar_paths
 from kino.audio.narration import SAMPLE_RATE, Line, NarrationError, Soundtrack, Speech, speak
-from kino.audio.voices import Voice, VoiceError, available, find
+from kino.audio.voices import Voice, VoiceError, available, find, pick
 
 PARAM = "narration"  # the key of a job's params that holds its narration (absent: a silent job)
 LISTED_AT = "GET /api/v1/voices"
@@ -101,7 +101,7 @@ def voice(voicing: Voicing, folder: Path | None) -> Voice:
     when there is none such, VoiceError when the voices cannot be listed (the server's problem)."""
     known = available(folder)  # listed first, so that a broken voices folder is not taken for a wrong name
     try:
-        return find(voicing.voice, voicing.language, folder)
+        return pick(known, voicing.voice, voicing.language)
     except VoiceError:
         if voicing.voice:
             examples = ", ".join(v.name for v in known[:4])
