@@ -145,6 +145,28 @@ def test_a_voice_is_chosen_from_one_listing_of_the_voices(monkeypatch):
     assert len(listed) == 2  # once a call
 
 
+def test_a_worker_without_the_jobs_voice_fails_it_once_saying_so(settings, make_client, tmp_path):
+    import dataclasses
+
+    from kino.audio.piper import tiny_random_voice
+    from kino.service.jobs import Runner
+
+    tiny_random_voice(tmp_path / "voices")
+    (tmp_path / "no-voices").mkdir()
+    settings = dataclasses.replace(settings, voices_dir=tmp_path / "voices", embedded_worker=False)
+    client = make_client(settings)
+    h = add_user(client, "ann", "artist")
+    r = client.post("/api/v1/jobs", data={"prompt": "a red ball", "steps": 2, "narration": "It rolls.",
+                                          "voice": "xx_XX-tiny-low"}, headers=h)
+    assert r.status_code == 201, r.text
+    svc = client.app.state.service
+    elsewhere = dataclasses.replace(settings, voices_dir=tmp_path / "no-voices")  # a worker set up without it
+    assert Runner(elsewhere, svc.sessions, svc.pipelines).run_next() == r.json()["id"]
+    job = client.get(f"/api/v1/jobs/{r.json()['id']}", headers=h).json()
+    assert job["status"] == "failed" and job["error"]["code"] == "unknown_voice", job  # not retried
+    assert "xx_XX-tiny-low" in job["error"]["message"] and "GET /api/v1/voices" in job["error"]["message"]
+
+
 def test_harmful_narration_is_refused_and_audited_like_a_prompt(client):
     h = add_user(client, "ann", "artist")
     r = client.post("/api/v1/jobs", data={"prompt": "a red ball", "narration": "Then a man is beheaded."}, headers=h)

@@ -19,14 +19,17 @@ from pathlib import Path
 from kino import media
 from kino.audio.captions import sidecar_paths
 from kino.audio.narration import SAMPLE_RATE, Line, NarrationError, Soundtrack, Speech, speak
-from kino.audio.voices import Voice, VoiceError, available, find, pick
+from kino.audio.voices import Voice, VoiceError, available, pick
 
 PARAM = "narration"  # the key of a job's params that holds its narration (absent: a silent job)
 LISTED_AT = "GET /api/v1/voices"
 
 
 class UnknownVoice(ValueError):
-    """The voice or language asked for is not one this server has: the message says where they are listed."""
+    """The voice or language asked for is not one this server has: the message says where they are listed.
+    A worker fails a job whose voice it lacks with ``code``, once: another run would find the same voices."""
+
+    code = "unknown_voice"
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,8 @@ def soundtrack(kept: dict, starts: list[float], seconds: float, folder: Path | N
                music: Path | None = None) -> Soundtrack:
     """The audio and captions of a video of ``seconds``, from what ``params`` kept: each line
     spoken again and laid from its shot's start (``starts``, seconds), ``music`` (the upload)
-    under them."""
-    spoken_by = find(kept["voice"], None, folder)
+    under them. UnknownVoice when ``folder`` lacks the voice the job was queued with."""
+    spoken_by = voice(Voicing(kept["voice"]), folder)
     lines: list[tuple[float, Speech]] = [(start, speak(text, spoken_by, kept["rate"]))
                                          for start, text in zip(starts, kept["lines"], strict=True) if text]
     track = Soundtrack.place(lines, seconds, burn=kept["burn_captions"])
