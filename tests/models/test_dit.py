@@ -5,7 +5,7 @@ from kino.config import PRESETS, preset
 import dataclasses
 
 from kino.models.dit import DiT, apply_rope, position_features, rope_frequencies, rope_tables
-from kino.models.folder import grow_positions
+from kino.models.folder import grow_positions, grow_text_layers
 
 
 def tiny_dit():
@@ -149,3 +149,18 @@ def test_growing_positions_keeps_the_function_and_adds_only_the_projection():
     assert torch.equal(dit(x, t, text, mask), grown(x, t, text, mask))
     with pytest.raises(ValueError, match="already has position features"):
         grow_positions(grown_cfg, grown, 4)
+
+
+def test_growing_text_layers_keeps_the_function_until_the_new_layer_is_trained():
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    grown_cfg, grown = grow_text_layers(cfg, dit, (0, -1))
+    assert grown_cfg.dit.text_layers == (0, -1) and grown_cfg.dit.text_dim == 2 * cfg.dit.text_dim
+    x, t, text, mask = inputs(dit)
+    embedding_layer = torch.randn_like(text)
+    assert torch.allclose(dit(x, t, text, mask), grown(x, t, torch.cat([embedding_layer, text], -1), mask), atol=1e-6)
+    with pytest.raises(ValueError, match="cannot grow"):
+        grow_text_layers(grown_cfg, grown, (-1,))

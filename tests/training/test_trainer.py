@@ -226,6 +226,21 @@ def test_continuing_a_model_without_positions_grows_them(tiny_run, tmp_path):
     assert load_model_folder(out)[2].pos_embed.weight.abs().sum() > 0  # trained from zero
 
 
+def test_continuing_under_a_preset_with_more_text_layers_grows_them(tiny_run, tmp_path, monkeypatch):
+    from kino import config
+
+    tc, _, model_dir = tiny_run
+    tiny = config.PRESETS["tiny"]
+    monkeypatch.setitem(config.PRESETS, "tiny", dataclasses.replace(
+        tiny, dit=dataclasses.replace(tiny.dit, text_layers=(0, -1), text_dim=2 * tiny.dit.text_dim)))
+    out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir)), tmp_path / "more", env={})
+    assert load_config(out).dit.text_layers == (0, -1)
+    text_in = load_model_folder(out)[2].text_proj[0].weight  # (D, 768): embedding layer's columns first
+    assert text_in[:, :384].abs().sum() > 0  # trained from zero
+    frames = TextToVideoPipeline.from_pretrained(out)(Request("a red ball on the left", steps=1, layout=False)).frames
+    assert frames.ndim == 4  # the pipeline reads both layers
+
+
 def test_training_on_a_cache_from_before_masks_fills_them(tiny_run, tmp_path):
     tc, out, model_dir = tiny_run
     shutil.copytree(out / "cache", tmp_path / "cache")

@@ -40,6 +40,28 @@ def grow_positions(cfg: ModelConfig, dit: DiT, positions: int) -> tuple[ModelCon
     return cfg, grown.train(dit.training)
 
 
+def grow_text_layers(cfg: ModelConfig, dit: DiT, layers: tuple[int, ...]) -> tuple[ModelConfig, DiT]:
+    """``dit`` reading the text encoder's hidden states ``layers`` instead of its own
+    (``DiTConfig.text_layers``): the projections of layers it already read keep their weights, new
+    layers' start at zero, so the grown transformer computes exactly what ``dit`` did until training
+    moves it."""
+    old, layers = cfg.dit.text_layers, tuple(layers)
+    width = cfg.dit.text_dim // len(old)
+    if not set(old) <= set(layers) or old == layers:
+        raise ValueError(f"cannot grow text layers {old} into {tuple(layers)}: a layer would be dropped")
+    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, text_layers=layers, text_dim=width * len(layers)))
+    grown = DiT(cfg.dit, cfg.vae.latent_channels).to(next(dit.parameters()).device)
+    state = dit.state_dict()
+    for name in ("text_proj.0.weight", "pooled_proj.weight"):  # (D, text_dim): one block of columns per layer
+        w = torch.zeros_like(grown.state_dict()[name])
+        for i, layer in enumerate(old):
+            j = layers.index(layer)
+            w[:, j * width : (j + 1) * width] = state[name][:, i * width : (i + 1) * width]
+        state[name] = w
+    grown.load_state_dict(state)
+    return cfg, grown.train(dit.training)
+
+
 def save_model_folder(
     folder: str | Path, cfg: ModelConfig, vae: VideoVAE, dit: DiT, dtype: torch.dtype = torch.bfloat16, meta=None
 ) -> None:

@@ -29,7 +29,7 @@ from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal, time_shift
 from kino.io import atomic_path
-from kino.models.folder import build_models, grow_positions, load_meta, load_model_folder, save_model_folder
+from kino.models.folder import build_models, grow_positions, grow_text_layers, load_meta, load_model_folder, save_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 
@@ -484,6 +484,9 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         positions = preset(tc.model).dit.positions
         if positions and not cfg.dit.positions:
             cfg, dit = grow_positions(cfg, dit, positions)  # v2 -> absolute positions
+        layers = preset(tc.model).dit.text_layers
+        if set(cfg.dit.text_layers) < set(layers):
+            cfg, dit = grow_text_layers(cfg, dit, layers)  # also read the layers the preset adds
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
