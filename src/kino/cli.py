@@ -380,7 +380,10 @@ def cmd_generate(args) -> int:
 
         # A multi-shot prompt's narration is its first shot's line (as in the service); a
         # storyboard gives each shot its own.
-        shots = len(split_shots(args.prompt)[1])
+        try:
+            shots = len(split_shots(args.prompt)[1])
+        except RequestError as e:  # a malformed "Shot N:" prompt, as generation itself would say
+            raise UsageError(str(e)) from e
         fixed = None if args.seconds is None else args.seconds / max(shots, 1)
         lines = [narrate.shot_line(None if i else args.narration, fixed, f"shot {i + 1}" if shots else "--narration")
                  for i in range(max(shots, 1))]

@@ -184,6 +184,12 @@ def test_narration_longer_than_the_video_exits_2(capsys, tmp_path, clip):
     assert not (tmp_path / "x.mp4").exists()
 
 
+def test_a_narrated_prompt_with_misnumbered_shots_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "generate", "Shot 2: a ball", "--narration", "Hi.", "-o", tmp_path / "x.mp4")
+    assert code == 2 and "Shot 1:" in err
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_burnt_captions_are_drawn_where_the_cue_shows(capsys, tmp_path, clip):
     plain, burnt = tmp_path / "plain.mp4", tmp_path / "burnt.mp4"
     for out, extra in ((plain, []), (burnt, ["--burn-captions"])):
