@@ -2,7 +2,7 @@
 
     python -m kino.safety.evaluate [path] [--classifier]
 
-``--classifier`` measures the lexicon combined with the MiniLM classifier (``classifier.py``);
+``--classifier`` measures the lexicon combined with the multilingual classifier (``classifier.py``);
 without it, the lexicon alone.
 
 ``data/redteam_heldout.jsonl`` is a held-out red-team set (889 prompts, 9 languages, 10

@@ -2,7 +2,7 @@
 
 ``Guard`` is held by the pipeline (``TextToVideoPipeline.guard``), so every caller gets it:
 
-1. ``prompt``: prompt moderation (lexicon, then the MiniLM classifier);
+1. ``prompt``: prompt moderation (lexicon, then the multilingual classifier);
 2. ``image`` / ``video``: input pictures and output frames, at least ``CHECK_FPS`` frames per
    second of video, for nudity (NudeNet) and for faces in the likeness registry;
 3. every refusal is appended to the audit log (when one is configured), then raised as
