@@ -106,13 +106,15 @@ PRESETS: dict[str, ModelConfig] = {
         sample=SampleConfig(width=128, height=128, fps=8, seconds=1.0, steps=20, base_tokens=192),
     ),
     # The shipped default checkpoint: trained on toyworld on a 2-core CPU.
-    "default": ModelConfig(dit=DiTConfig(positions=4)),
+    "default": ModelConfig(dit=DiTConfig(positions=4, text_dim=768, text_layers=(0, -1))),
     # A wider model for a single GPU.
-    "base": ModelConfig(dit=DiTConfig(width=768, depth=16, heads=12, patch=(1, 2, 2), positions=4)),
+    "base": ModelConfig(dit=DiTConfig(width=768, depth=16, heads=12, patch=(1, 2, 2), positions=4, text_dim=768,
+                                      text_layers=(0, -1))),
     # Documented multi-GPU size (~1.1B transformer parameters); not trained here.
     "xl": ModelConfig(
         vae=VAEConfig(latent_channels=16, channels=(128, 256, 512)),
-        dit=DiTConfig(width=2048, depth=20, heads=16, patch=(1, 2, 2), max_text_tokens=64, positions=4),
+        dit=DiTConfig(width=2048, depth=20, heads=16, patch=(1, 2, 2), max_text_tokens=64, positions=4, text_dim=768,
+                      text_layers=(0, -1)),
     ),
 }
 
