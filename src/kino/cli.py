@@ -68,6 +68,18 @@ def toyworld_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def text_layers(text: str) -> tuple[int, ...]:
+    """Comma-separated hidden-state indices of the text encoder: "0,-1" (0: embeddings, -1: last)."""
+    try:
+        layers = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        layers = ()
+    if not layers or len(set(layers)) != len(layers):
+        raise argparse.ArgumentTypeError(f"{text!r}: give distinct layer numbers such as 0,-1 (0: the embedding layer, "
+                                         "-1: the last)")
+    return layers
+
+
 def fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
@@ -660,7 +672,7 @@ def cmd_train(args) -> int:
                 raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype", "vae_from", "kinds", "time_shift", "known_frames")
+            "dtype", "vae_from", "kinds", "time_shift", "known_frames", "text_layers")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1066,6 +1078,8 @@ def build_parser() -> Parser:
     t.add_argument("--vae-from", help="model folder whose VAE a new transformer of the preset's size is trained over")
     t.add_argument("--time-shift", type=positive_float, help="move training times towards noise, where a clip's "
                    "layout is decided: t' = s t / (1 + (s - 1) t) (default 1: none)")
+    t.add_argument("--text-layers", type=text_layers, help="text encoder hidden states the transformer reads, e.g. "
+                   "0,-1 (default: the preset's; a continued model grows the ones it lacks)")
     t.add_argument("--known-frames", type=fraction, help="share of samples given clean known frames to continue "
                    "(image to video, extend, connect; default 0.45)")
     t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "

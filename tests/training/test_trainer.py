@@ -241,6 +241,14 @@ def test_continuing_under_a_preset_with_more_text_layers_grows_them(tiny_run, tm
     assert frames.ndim == 4  # the pipeline reads both layers
 
 
+def test_text_layers_asked_for_set_the_transformers_text_width():
+    from kino.training.trainer import model_preset
+
+    cfg = model_preset(dataclasses.replace(train_preset("small"), text_layers=(0, 3, -1)))
+    assert cfg.dit.text_layers == (0, 3, -1) and cfg.dit.text_dim == 3 * 384
+    assert model_preset(train_preset("tiny")).dit.text_layers == (-1,)
+
+
 def test_training_on_a_cache_from_before_masks_fills_them(tiny_run, tmp_path):
     tc, out, model_dir = tiny_run
     shutil.copytree(out / "cache", tmp_path / "cache")

@@ -75,6 +75,7 @@ class TrainConfig:
     # A model folder whose VAE (frozen) a new transformer of preset ``model`` is trained over: a small
     # transformer on the shipped latents, to try a recipe in minutes (skips the VAE stage).
     vae_from: str = ""
+    text_layers: tuple[int, ...] = ()  # the text encoder's hidden states to read (DiTConfig.text_layers); (): the preset's
     kinds: tuple[str, ...] = ()  # toyworld's kinds of scene to train on (kino.data.toyworld.scene.KINDS); (): all
     # Training times t = shift t / (1 + (shift - 1) t) over logit-normal t (SD3 eq. 23), towards noise:
     # where the layout of a clip is decided (t near 1), which logit-normal alone seldom reaches.
@@ -114,6 +115,16 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
     "small": TrainConfig(model="small", cache_clips=1024, shard_size=64, dit_steps=1500, batch=32, lr=1e-3,
                          warmup=50, checkpoint_every=250, grounding=0.0, ema=0.995),
 }
+
+
+def model_preset(tc: TrainConfig) -> ModelConfig:
+    """The model preset ``tc`` names, reading ``tc.text_layers`` of the text encoder where given."""
+    cfg = preset(tc.model)
+    if not tc.text_layers:
+        return cfg
+    width = cfg.dit.text_dim // len(cfg.dit.text_layers)
+    return dataclasses.replace(cfg, dit=dataclasses.replace(
+        cfg.dit, text_layers=tuple(tc.text_layers), text_dim=width * len(tc.text_layers)))
 
 
 def autocast_for(tc: TrainConfig, device: torch.device):
@@ -468,7 +479,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
-    cfg = preset(tc.model)
+    cfg = model_preset(tc)
     if info.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
 
@@ -484,8 +495,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         positions = preset(tc.model).dit.positions
         if positions and not cfg.dit.positions:
             cfg, dit = grow_positions(cfg, dit, positions)  # v2 -> absolute positions
-        layers = preset(tc.model).dit.text_layers
-        if set(cfg.dit.text_layers) < set(layers):
+        layers = model_preset(tc).dit.text_layers
+        if set(cfg.dit.text_layers) < set(layers) or (tc.text_layers and layers != cfg.dit.text_layers):
             cfg, dit = grow_text_layers(cfg, dit, layers)  # also read the layers the preset adds
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
