@@ -38,6 +38,11 @@ class DiTConfig:
     # Which of the text encoder's hidden states are concatenated per token (kino.models.text_encoder:
     # 0 the embedding layer, -1 the last).
     text_layers: tuple[int, ...] = (-1,)
+
+    def reading(self, layers: tuple[int, ...]) -> "DiTConfig":
+        """This transformer reading ``layers`` of the same text encoder; ``text_dim`` follows."""
+        width = self.text_dim // len(self.text_layers)
+        return dataclasses.replace(self, text_layers=tuple(layers), text_dim=width * len(layers))
     # Absolute, frame-relative token coordinates (y / H, x / W, t / T) as this many sine-cosine
     # frequencies per axis, added to the tokens. Rotary positions are relative only: without this the
     # network is (nearly) translation-equivariant and cannot tell "top left" from "bottom right".

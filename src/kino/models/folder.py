@@ -49,7 +49,7 @@ def grow_text_layers(cfg: ModelConfig, dit: DiT, layers: tuple[int, ...]) -> tup
     width = cfg.dit.text_dim // len(old)
     if not set(old) <= set(layers) or old == layers:
         raise ValueError(f"cannot grow text layers {old} into {tuple(layers)}: a layer would be dropped")
-    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, text_layers=layers, text_dim=width * len(layers)))
+    cfg = dataclasses.replace(cfg, dit=cfg.dit.reading(layers))
     grown = DiT(cfg.dit, cfg.vae.latent_channels).to(next(dit.parameters()).device)
     state = dit.state_dict()
     for name in ("text_proj.0.weight", "pooled_proj.weight"):  # (D, text_dim): one block of columns per layer

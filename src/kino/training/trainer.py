@@ -122,9 +122,7 @@ def model_preset(tc: TrainConfig) -> ModelConfig:
     cfg = preset(tc.model)
     if not tc.text_layers:
         return cfg
-    width = cfg.dit.text_dim // len(cfg.dit.text_layers)
-    return dataclasses.replace(cfg, dit=dataclasses.replace(
-        cfg.dit, text_layers=tuple(tc.text_layers), text_dim=width * len(tc.text_layers)))
+    return dataclasses.replace(cfg, dit=cfg.dit.reading(tc.text_layers))
 
 
 def autocast_for(tc: TrainConfig, device: torch.device):
