@@ -80,6 +80,13 @@ def text_layers(text: str) -> tuple[int, ...]:
     return layers
 
 
+def block_count(text: str) -> int:
+    """A number of blocks: a whole number from 0 to 16."""
+    if not (text.strip().isdigit() and int(text) <= 16):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of blocks from 0 to 16")
+    return int(text)
+
+
 def fraction(text: str) -> float:
     value = _number(text)
     if not 0 <= value <= 1:
@@ -672,7 +679,7 @@ def cmd_train(args) -> int:
                 raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype", "vae_from", "kinds", "time_shift", "known_frames", "text_layers")
+            "dtype", "vae_from", "kinds", "time_shift", "known_frames", "text_layers", "text_refiner")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1080,6 +1087,8 @@ def build_parser() -> Parser:
                    "layout is decided: t' = s t / (1 + (s - 1) t) (default 1: none)")
     t.add_argument("--text-layers", type=text_layers, help="text encoder hidden states the transformer reads, e.g. "
                    "0,-1 (default: the preset's; a continued model grows the ones it lacks)")
+    t.add_argument("--text-refiner", type=block_count, help="blocks of self-attention over the text tokens alone before "
+                   "the video reads them (default: the preset's; a continued model grows the ones it lacks)")
     t.add_argument("--known-frames", type=fraction, help="share of samples given clean known frames to continue "
                    "(image to video, extend, connect; default 0.45)")
     t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "

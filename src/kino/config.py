@@ -43,6 +43,11 @@ class DiTConfig:
         """This transformer reading ``layers`` of the same text encoder; ``text_dim`` follows."""
         width = self.text_dim // len(self.text_layers)
         return dataclasses.replace(self, text_layers=tuple(layers), text_dim=width * len(layers))
+    # Blocks of self-attention and MLP over the text tokens alone, before the video reads them (a
+    # token refiner, as in HunyuanVideo): each word's state takes in the rest of its sentence, so
+    # "red" can carry "on the left", which neither the encoder's embedding layer (no context) nor
+    # its last layer ("left" close to "right") gives. 0 = none (checkpoints up to v3).
+    text_refiner: int = 0
     # Absolute, frame-relative token coordinates (y / H, x / W, t / T) as this many sine-cosine
     # frequencies per axis, added to the tokens. Rotary positions are relative only: without this the
     # network is (nearly) translation-equivariant and cannot tell "top left" from "bottom right".

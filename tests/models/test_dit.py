@@ -5,7 +5,7 @@ from kino.config import PRESETS, preset
 import dataclasses
 
 from kino.models.dit import DiT, apply_rope, position_features, rope_frequencies, rope_tables
-from kino.models.folder import grow_positions, grow_text_layers
+from kino.models.folder import grow_positions, grow_text_layers, grow_text_refiner
 
 
 def tiny_dit():
@@ -164,3 +164,43 @@ def test_growing_text_layers_keeps_the_function_until_the_new_layer_is_trained()
     assert torch.allclose(dit(x, t, text, mask), grown(x, t, torch.cat([embedding_layer, text], -1), mask), atol=1e-6)
     with pytest.raises(ValueError, match="cannot grow"):
         grow_text_layers(grown_cfg, grown, (-1,))
+
+
+def context_read_by_the_video(dit, text, mask):
+    """The text states the first block's cross-attention reads."""
+    seen = {}
+    hook = dit.blocks[0].cross.register_forward_pre_hook(lambda m, args: seen.update(context=args[1]))
+    x, t, _, _ = inputs(dit, batch=text.shape[0])
+    with torch.no_grad():
+        dit(x, t, text, mask)
+    hook.remove()
+    return seen["context"]
+
+
+def test_text_blocks_let_each_word_take_in_the_others_and_grow_from_the_identity():
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    grown_cfg, grown = grow_text_refiner(cfg, dit, 2)
+    assert grown_cfg.dit.text_refiner == 2 and not grown.training
+    assert {k.split(".")[0] for k in set(grown.state_dict()) - set(dit.state_dict())} == {"text_blocks"}
+    x, t, text, mask = inputs(dit)
+    assert torch.equal(dit(x, t, text, mask), grown(x, t, text, mask))  # new blocks start as the identity
+    with pytest.raises(ValueError, match="cannot grow"):
+        grow_text_refiner(grown_cfg, grown, 2)
+
+    # Change only the last word: without text blocks the first word's state stays the same, with them it moves.
+    other = text.clone()
+    other[:, -1] = torch.randn_like(other[:, -1])
+    for p in grown.text_blocks.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    first = lambda model, words: context_read_by_the_video(model, words, mask)[:, 0]
+    assert torch.equal(first(dit, text), first(dit, other))
+    assert (first(grown, text) - first(grown, other)).abs().max() > 1e-3
+    # A padding token is never read by the text blocks either.
+    padded = torch.ones(2, 5, dtype=torch.bool)
+    padded[:, -1] = False
+    before = context_read_by_the_video(grown, text, padded)[:, 0]
+    assert torch.allclose(before, context_read_by_the_video(grown, other, padded)[:, 0], atol=1e-6)

@@ -241,6 +241,15 @@ def test_continuing_under_a_preset_with_more_text_layers_grows_them(tiny_run, tm
     assert frames.ndim == 4  # the pipeline reads both layers
 
 
+def test_continuing_with_text_blocks_asked_for_grows_and_trains_them(tiny_run, tmp_path):
+    tc, _, model_dir = tiny_run
+    out = train(dataclasses.replace(tc, dit_steps=2, init_from=str(model_dir), text_refiner=1), tmp_path / "more", env={})
+    assert load_config(out).dit.text_refiner == 1
+    assert load_model_folder(out)[2].text_blocks[0].attn.proj.weight.abs().sum() > 0  # trained from zero
+    frames = TextToVideoPipeline.from_pretrained(out)(Request("a red ball on the left", steps=1, layout=False)).frames
+    assert frames.ndim == 4
+
+
 def test_text_layers_asked_for_set_the_transformers_text_width():
     from kino.training.trainer import model_preset
 

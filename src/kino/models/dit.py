@@ -167,6 +167,23 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return torch.addcmul(shift[:, None], x, 1 + scale[:, None])
 
 
+class TextBlock(nn.Module):
+    """Self-attention and MLP over the text tokens alone (``DiTConfig.text_refiner``)."""
+
+    def __init__(self, cfg: DiTConfig):
+        super().__init__()
+        d = cfg.width
+        self.norm1 = nn.LayerNorm(d, eps=1e-6)
+        self.attn = Attention(d, cfg.heads)
+        self.norm2 = nn.LayerNorm(d, eps=1e-6)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.norm1(x), context_mask=mask)
+        return x + self.mlp(self.norm2(x))
+
+
 class Block(nn.Module):
     """Self-attention and MLP modulated by adaLN-Zero; cross-attention to the text in between."""
 
@@ -201,6 +218,7 @@ class DiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(), nn.Linear(d, d))
         self.pooled_proj = nn.Linear(cfg.text_dim, d)
+        self.text_blocks = nn.ModuleList(TextBlock(cfg) for _ in range(cfg.text_refiner))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(d, 2 * d)
@@ -219,6 +237,9 @@ class DiT(nn.Module):
             nn.init.zeros_(block.ada.weight)
             nn.init.zeros_(block.ada.bias)
             nn.init.zeros_(block.cross.proj.weight)
+        for block in self.text_blocks:  # each starts as the identity, so one can be added to a trained model
+            nn.init.zeros_(block.attn.proj.weight)
+            nn.init.zeros_(block.mlp[2].weight)
         # Zero: a model grown from one without absolute positions starts out computing what it did.
         for m in (self.ada_out, self.patch_out) + ((self.pos_embed,) if self.pos_embed is not None else ()):
             nn.init.zeros_(m.weight)
@@ -262,6 +283,8 @@ class DiT(nn.Module):
         pooled = (text * text_mask[..., None]).sum(1) / text_mask.sum(1, keepdim=True).clamp(min=1)
         c = self.t_embed(timestep_embedding(t, 256).to(dtype)) + self.pooled_proj(pooled.to(dtype))  # (B, D)
         context = self.text_proj(text.to(dtype))  # (B, L, D)
+        for block in self.text_blocks:
+            context = block(context, text_mask)
         freqs = rope_tables(rope_frequencies(grid, self.cfg.width // self.cfg.heads, x.device), dtype)
         for block in self.blocks:
             h = block(h, c, context, text_mask, freqs, text_bias)

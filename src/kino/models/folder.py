@@ -27,17 +27,30 @@ def build_models(cfg: ModelConfig) -> tuple[VideoVAE, DiT]:
     return VideoVAE(cfg.vae), DiT(cfg.dit, cfg.vae.latent_channels)
 
 
+def _grown(cfg: ModelConfig, dit: DiT, new: str) -> tuple[ModelConfig, DiT]:
+    """A transformer of config ``cfg`` holding ``dit``'s weights; only parameters under ``new`` are
+    its own (they start as the identity or at zero: ``DiT.initialize``)."""
+    grown = DiT(cfg.dit, cfg.vae.latent_channels).to(next(dit.parameters()).device)
+    missing, unexpected = grown.load_state_dict(dit.state_dict(), strict=False)
+    if unexpected or any(not k.startswith(new) for k in missing):
+        raise ValueError(f"cannot grow this transformer: missing {missing}, unexpected {unexpected}")
+    return cfg, grown.train(dit.training)
+
+
 def grow_positions(cfg: ModelConfig, dit: DiT, positions: int) -> tuple[ModelConfig, DiT]:
     """``dit`` with absolute position features added (``DiTConfig.positions``): its projection starts
     at zero, so the grown transformer computes exactly what ``dit`` did until training moves it."""
     if cfg.dit.positions:
         raise ValueError(f"the transformer already has position features ({cfg.dit.positions} frequencies)")
-    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, positions=positions))
-    grown = DiT(cfg.dit, cfg.vae.latent_channels).to(next(dit.parameters()).device)
-    missing, unexpected = grown.load_state_dict(dit.state_dict(), strict=False)
-    if unexpected or any(not k.startswith("pos_embed.") for k in missing):
-        raise ValueError(f"cannot grow this transformer: missing {missing}, unexpected {unexpected}")
-    return cfg, grown.train(dit.training)
+    return _grown(dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, positions=positions)), dit, "pos_embed.")
+
+
+def grow_text_refiner(cfg: ModelConfig, dit: DiT, blocks: int) -> tuple[ModelConfig, DiT]:
+    """``dit`` with ``blocks`` text blocks (``DiTConfig.text_refiner``) where it had fewer: the new
+    ones start as the identity, so the grown transformer computes exactly what ``dit`` did."""
+    if blocks <= cfg.dit.text_refiner:
+        raise ValueError(f"cannot grow {cfg.dit.text_refiner} text blocks into {blocks}")
+    return _grown(dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, text_refiner=blocks)), dit, "text_blocks.")
 
 
 def grow_text_layers(cfg: ModelConfig, dit: DiT, layers: tuple[int, ...]) -> tuple[ModelConfig, DiT]:

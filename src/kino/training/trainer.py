@@ -29,7 +29,7 @@ from kino.config import ModelConfig, preset
 from kino.data.datasets import ClipSpec, LatentCache, frames_to_tensor, step_seed, toyworld_clip
 from kino.flow.rectified_flow import flow_loss, interpolate, sample_time_logit_normal, time_shift
 from kino.io import atomic_path
-from kino.models.folder import build_models, grow_positions, grow_text_layers, load_meta, load_model_folder, save_model_folder
+from kino.models.folder import build_models, grow_positions, grow_text_layers, grow_text_refiner, load_meta, load_model_folder, save_model_folder
 from kino.models.text_encoder import TextEncoder
 from kino.training.distributed import DistInfo, all_reduce_mean, barrier, init_distributed, shutdown
 
@@ -76,6 +76,7 @@ class TrainConfig:
     # transformer on the shipped latents, to try a recipe in minutes (skips the VAE stage).
     vae_from: str = ""
     text_layers: tuple[int, ...] = ()  # the text encoder's hidden states to read (DiTConfig.text_layers); (): the preset's
+    text_refiner: int | None = None  # blocks over the text tokens alone (DiTConfig.text_refiner); None: the preset's
     kinds: tuple[str, ...] = ()  # toyworld's kinds of scene to train on (kino.data.toyworld.scene.KINDS); (): all
     # Training times t = shift t / (1 + (shift - 1) t) over logit-normal t (SD3 eq. 23), towards noise:
     # where the layout of a clip is decided (t near 1), which logit-normal alone seldom reaches.
@@ -118,11 +119,13 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 
 
 def model_preset(tc: TrainConfig) -> ModelConfig:
-    """The model preset ``tc`` names, reading ``tc.text_layers`` of the text encoder where given."""
-    cfg = preset(tc.model)
-    if not tc.text_layers:
-        return cfg
-    return dataclasses.replace(cfg, dit=cfg.dit.reading(tc.text_layers))
+    """The model preset ``tc`` names, with ``tc.text_layers`` and ``tc.text_refiner`` where given."""
+    dit = preset(tc.model).dit
+    if tc.text_layers:
+        dit = dit.reading(tc.text_layers)
+    if tc.text_refiner is not None:
+        dit = dataclasses.replace(dit, text_refiner=tc.text_refiner)
+    return dataclasses.replace(preset(tc.model), dit=dit)
 
 
 def autocast_for(tc: TrainConfig, device: torch.device):
@@ -496,6 +499,8 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
         layers = model_preset(tc).dit.text_layers
         if set(cfg.dit.text_layers) < set(layers) or (tc.text_layers and layers != cfg.dit.text_layers):
             cfg, dit = grow_text_layers(cfg, dit, layers)  # also read the layers the preset adds
+        if model_preset(tc).dit.text_refiner > cfg.dit.text_refiner:
+            cfg, dit = grow_text_refiner(cfg, dit, model_preset(tc).dit.text_refiner)
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
