@@ -201,8 +201,10 @@ def arabic_forms(word: str) -> set[str]:
 class Lexicon:
     """Phrase index over normalised tokens, with inflection, repeat, mask and misspelling tolerance."""
 
-    def __init__(self, phrases: list[tuple[str, Entry]], common_words: frozenset[str]):
+    def __init__(self, phrases: list[tuple[str, Entry]], common_words: frozenset[str],
+                 english_words: frozenset[str] | None = None):
         self.common = common_words
+        self.english = common_words if english_words is None else english_words
         self.trie: dict = {}
         self.vocab: set[str] = set()
         self.by_label: dict[str, set[tuple[str, ...]]] = defaultdict(set)
@@ -247,8 +249,9 @@ class Lexicon:
         phrases += parse_terms(data_dir / "allow.txt", ALLOW)
         phrases += parse_names(data_dir / "public_figures.txt", "celebrity_likeness")
         phrases += parse_names(data_dir / "ip_characters.txt", "ip_character")
-        common = read_lines(data_dir / "common_words.txt") + read_lines(data_dir / "common_words_fr_es_de.txt")
-        return cls(phrases, frozenset(common))
+        english = read_lines(data_dir / "common_words.txt")
+        common = english + read_lines(data_dir / "common_words_fr_es_de.txt")
+        return cls(phrases, frozenset(common), frozenset(english))
 
     def _add(self, toks: tuple[str, ...], entry: Entry) -> None:
         node = self.trie
@@ -261,9 +264,12 @@ class Lexicon:
 
     # -- token alternatives -------------------------------------------------------------------
 
-    def alternatives(self, token: str) -> tuple[tuple[str, int, int], ...]:
-        """(term token, cost, misspelt length) for each term token this prompt token may stand for;
-        cost is EXACT, VARIANT (inflected, repeated letters, masked) or FUZZY (misspelt)."""
+    def alternatives(self, token: str) -> tuple[tuple[str, int, int, bool], ...]:
+        """(term token, cost, misspelt length, spelt as written) for each term token this prompt token
+        may stand for; cost is EXACT, VARIANT (inflected, repeated letters, masked) or FUZZY
+        (misspelt). A misspelling is spelt as written unless it is one edit from the token with its
+        double letters made single: "violettes" read as "violetes" is one edit from "violees", but
+        double letters are ordinary spelling in French and German; only runs of three are emphasis."""
         cached = self._alt_cache.get(token)
         if cached is None:
             if len(self._alt_cache) >= _ALT_CACHE_SIZE:
@@ -271,9 +277,9 @@ class Lexicon:
             cached = self._alt_cache[token] = self._alternatives(token)
         return cached
 
-    def _alternatives(self, token: str) -> tuple[tuple[str, int, int], ...]:
+    def _alternatives(self, token: str) -> tuple[tuple[str, int, int, bool], ...]:
         if "*" in token:
-            return tuple((w, VARIANT, 0) for w in sorted(self._unmask(token)))
+            return tuple((w, VARIANT, 0, True) for w in sorted(self._unmask(token)))
         forms = {token} | lemmas(token) | arabic_forms(token)
         ordinary = not token.isalpha() or any(f in self.common for f in forms)
         variants: set[str] = set()
@@ -288,15 +294,18 @@ class Lexicon:
         variants |= forms & self.vocab
         variants.discard(token)
         fuzzy: dict[str, int] = {}
+        kept_spelling: dict[str, bool] = {}
         if not ordinary and token not in self.vocab and not variants:
             for spelling in {token, squeeze(token, 2), squeeze(token, 1)}:
+                kept = spelling != squeeze(token, 1) or spelling == squeeze(token, 2)
                 for word, length in self._near(spelling).items():
                     fuzzy[word] = max(fuzzy.get(word, 0), length)
+                    kept_spelling[word] = kept_spelling.get(word, False) or kept
         if not ordinary:
             variants |= {s + "*" for s in self._stems_of(forms)}
-        out = [(token, EXACT, 0)] if token in self.vocab else []
-        out += [(w, VARIANT, 0) for w in sorted(variants)]
-        out += [(w, FUZZY, n) for w, n in sorted(fuzzy.items()) if w not in variants]
+        out = [(token, EXACT, 0, True)] if token in self.vocab else []
+        out += [(w, VARIANT, 0, True) for w in sorted(variants)]
+        out += [(w, FUZZY, n, kept_spelling[w]) for w, n in sorted(fuzzy.items()) if w not in variants]
         return tuple(out)
 
     def _stems_of(self, forms: set[str]) -> set[str]:
@@ -329,13 +338,17 @@ class Lexicon:
 
     # -- phrase matching ----------------------------------------------------------------------
 
-    def match(self, toks: tuple[str, ...]) -> list[Match]:
-        """Greedy longest-first matches over a token view; allow-list phrases are dropped."""
+    def match(self, toks: tuple[str, ...], lone_fuzzy: bool = True) -> list[Match]:
+        """Greedy longest-first matches over a token view; allow-list phrases are dropped.
+
+        ``lone_fuzzy=False`` reads a misspelt word on its own only as written (``alternatives``):
+        in a text that is not English, a word one edit from a term is more often a word of that
+        language than a misspelling."""
         alts = [self.alternatives(t) for t in toks]
         out: list[Match] = []
         i = 0
         while i < len(toks):
-            end, cost, entries = self._longest(alts, i)
+            end, cost, entries = self._longest(alts, i, lone_fuzzy)
             if end == i:
                 i += 1
                 continue
@@ -343,7 +356,7 @@ class Lexicon:
             i = end
         return out
 
-    def _longest(self, alts: list, i: int) -> tuple[int, int, list[Entry]]:
+    def _longest(self, alts: list, i: int, lone_fuzzy: bool = True) -> tuple[int, int, list[Entry]]:
         """The longest phrase starting at token i, with the entries of all its readings.
 
         Readings of equal length are merged (an exact "kills" and the inflected "kill" both
@@ -351,19 +364,19 @@ class Lexicon:
         and an allow-list phrase wins when it is the cheapest reading.
         """
         ends: list[tuple[int, int, list[Entry]]] = []
-        stack = [(self.trie, i, 0, 0)]
+        stack: list = [(self.trie, i, 0, None)]
         while stack:
             node, j, cost, misspelt = stack.pop()
             if j > i and _END in node:
-                entries = node[_END] if not misspelt else self._misspelling_ok(node[_END], misspelt, j - i)
+                entries = node[_END] if not misspelt else self._misspelling_ok(node[_END], *misspelt, j - i, lone_fuzzy)
                 if entries:
                     ends.append((j, cost, entries))
             if j == len(alts):
                 continue
-            for form, step, length in alts[j]:
+            for form, step, length, same in alts[j]:
                 child = node.get(form)
                 if child is not None and (cost + step) // FUZZY <= 1:
-                    stack.append((child, j + 1, cost + step, length if step == FUZZY else misspelt))
+                    stack.append((child, j + 1, cost + step, (length, same) if step == FUZZY else misspelt))
         if not ends:
             return i, 0, []
         end = max(e[0] for e in ends)
@@ -378,13 +391,19 @@ class Lexicon:
         return end, cheapest, merged
 
     @staticmethod
-    def _misspelling_ok(entries: list[Entry], length: int, n_tokens: int) -> list[Entry]:
+    def _misspelling_ok(entries: list[Entry], length: int, as_written: bool, n_tokens: int,
+                        lone_fuzzy: bool = True) -> list[Entry]:
         """A misspelt word alone must be long (names and foreign words sit one edit from short
-        terms: "Behdad"/"behead", "Mulder"/"murder"); inside a phrase the other words vouch."""
-        return entries if n_tokens > 1 or length >= _MIN_FUZZY_WORD else []
+        terms: "Behdad"/"behead", "Mulder"/"murder"), and where ``lone_fuzzy`` is off, spelt as
+        written; inside a phrase the other words vouch."""
+        return entries if n_tokens > 1 or (length >= _MIN_FUZZY_WORD and (lone_fuzzy or as_written)) else []
 
-    def search_run(self, run: str) -> list[Match]:
-        """Terms inside a run of spaced-out letters ("killhim" -> "kill"); whole run first."""
+    def search_run(self, run: str, short_words: frozenset[str] = frozenset()) -> list[Match]:
+        """Terms inside a run of spaced-out letters ("killhim" -> "kill"); whole run first.
+
+        A term inside the run counts only when the rest of the run reads as words too (terms,
+        ``common`` or ``short_words``): "killhim" is "kill" + "him", while "morderischen" (German
+        "murderous", spaced out) is not "mord" + "erischen"."""
         if run in self.singles:
             return [Match(e, -1, -1) for e in self.trie[run][_END] if e.label != ALLOW]
         if run in self.common:
@@ -393,6 +412,14 @@ class Lexicon:
         for a in range(len(run)):
             for b in range(a + 3, len(run) + 1):
                 node = self.trie.get(run[a:b])
-                if node and _END in node:
+                if node and _END in node and self._words(run[:a], short_words) and self._words(run[b:], short_words):
                     out += [Match(e, -1, -1) for e in node[_END] if e.label != ALLOW]
         return out
+
+    def _words(self, text: str, short_words: frozenset[str]) -> bool:
+        """Can ``text`` be cut into ordinary words and term words (the empty text can)?"""
+        ok = [True] + [False] * len(text)
+        for end in range(1, len(text) + 1):
+            ok[end] = any(ok[start] and (w in self.common or w in short_words or w in self.singles)
+                          for start in range(end) for w in (text[start:end],))
+        return ok[-1]

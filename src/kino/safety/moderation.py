@@ -38,13 +38,15 @@ import binascii
 import codecs
 import functools
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kino.safety.lexicon import CATEGORIES, STRONG, Lexicon, Match
-from kino.safety.normalize import Views, is_cjk, normalize
+from kino.safety.lexicon import CATEGORIES, NAME_LABELS, STRONG, Lexicon, Match
+from kino.safety.normalize import Views, clean, is_cjk, normalize
 
 REFUSE_AT = 1.0
+ENGLISH_SHARE = 0.6  # of a text's words in the English word list: it reads as English (others: under 0.5)
 JAILBREAK_FACTOR = 2.0
 HATE_WINDOW = 6  # words between a group and a dehumanising term
 ATTACK_WINDOW = 8  # words between an attack means and its target
@@ -84,6 +86,29 @@ SHORT_WORDS = frozenset(
     "cut gun die dies war kid off out up get got has had did do does can may let put run ran see saw set "
     "sex way day car bus dog cat eat ate hit key job act use fun top end god".split()
 )
+
+# Words that give a name to someone else: "a dog named Simba" is a pet, not the lion of the film.
+NAMING = frozenset(
+    "named called nicknamed llamado llamada apodado apodada nomme nommee appele appelee surnomme "
+    "surnommee namens genannt chamado chamada apelidado apelidada кличке прозвищу зовут اسمه اسمها "
+    "المسمى المسماه 叫".split()
+)
+NAMING_AFTER = (("と", "い", "う"), ("っ", "て"))  # Japanese: "シンバという名前の犬"
+ANIMALS = frozenset(
+    "dog dogs puppy cat cats kitten horse pony cow parrot hamster rabbit goldfish turtle tortoise goat pig "
+    "retriever labrador poodle terrier spaniel beagle bulldog collie "
+    "perro perra perrito gato gata caballo vaca loro conejo chien chienne chat chatte chaton cheval vache "
+    "perroquet lapin hund hunde katze kater pferd kuh papagei hase kaninchen cao cachorro cadela gatinho "
+    "cavalo papagaio coelho собака собаку пес пса кошка кошку кот кота котенок щенок лошадь корова попугай "
+    "кролик كلب كلبه قطه قط حصان بقره ببغاء ارنب 狗 犬 猫 马 馬 牛 兔 鸟".split()
+)
+ANIMAL_WINDOW = 4  # words (characters in Chinese and Japanese) between the animal and the name
+# Places named after a person or character follow a name: "Batman, a city in Turkey".
+PLACE_NOUNS = frozenset(
+    "town city village island resort port suburb region province county district ville village ile "
+    "ciudad pueblo isla villa stadt dorf insel cidade vila aldeia ilha город городок деревня село остров".split()
+)
+ARTICLES = frozenset("a an une un una eine ein um uma".split())
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -147,7 +172,7 @@ class Moderator:
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self.places_after = lexicon.by_label["place"]
-        self.places_before = {p[-1] for p in lexicon.by_label["place_before"]}
+        self.places_before = lexicon.by_label["place_before"]
 
     def __call__(self, prompt: str) -> Verdict:
         verdict = self.judge(prompt)
@@ -167,21 +192,29 @@ class Moderator:
         known = sum(w in SHORT_WORDS or w in self.lexicon.common for w in words)
         return known / len(words) if words else 0.0
 
+    def english_share(self, text: str) -> float:
+        """The share of ``text``'s Latin words that are English words."""
+        words = re.findall(r"[a-z]+", clean(text))
+        known = sum(w in SHORT_WORDS or w in self.lexicon.english for w in words)
+        return known / len(words) if words else 0.0
+
     def judge(self, prompt: str) -> Verdict:
         """The verdict on the prompt's own words (no decodings)."""
         views = normalize(prompt)
         hits: list[Hit] = []
         signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
         readings = views.token_views + ((views.native,) if views.native not in views.token_views else ())
+        english = self.english_share(prompt) >= ENGLISH_SHARE
+        accents = {} if english else accented_words(prompt)
         for toks in readings:
-            matches = self.lexicon.match(toks)
-            hits += self._term_hits(toks, matches)
+            matches = self.lexicon.match(toks, lone_fuzzy=english)
+            hits += self._term_hits(toks, matches, accents)
             hits += self._context_hits(toks, matches)
             for m in matches:
                 if m.entry.weight >= STRONG:
                     signals.setdefault(m.entry.label, m.entry.canonical)
         for run in views.collapsed:
-            for m in self.lexicon.search_run(run):
+            for m in self.lexicon.search_run(run, SHORT_WORDS):
                 if m.entry.label in CATEGORIES:
                     hits.append(_term_hit(m))
                 if m.entry.weight >= STRONG:
@@ -191,17 +224,23 @@ class Moderator:
 
     # -- hits -----------------------------------------------------------------------------------
 
-    def _term_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
+    def _term_hits(self, toks: tuple[str, ...], matches: list[Match], accents: dict[str, set[str]]) -> list[Hit]:
         return [
             _term_hit(m)
             for m in matches
             if m.entry.label in CATEGORIES
             and not (m.entry.label == "celebrity_likeness" and self._is_place(toks, m))
+            and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _other_word(toks, m, accents)))
         ]
 
     def _is_place(self, toks: tuple[str, ...], m: Match) -> bool:
+        """A name in a place's name ("Trump Tower", "Place Charles de Gaulle"), or one that an
+        apposition says is a place ("Obama, a small town in Fukui")."""
         after = any(toks[m.end:m.end + len(p)] == p for p in self.places_after)
-        return after or (m.start > 0 and toks[m.start - 1] in self.places_before)
+        before = any(m.start >= len(p) and toks[m.start - len(p):m.start] == p for p in self.places_before)
+        nxt = toks[m.end:m.end + 5]
+        apposition = bool(nxt) and nxt[0] in ARTICLES and any(t in PLACE_NOUNS for t in nxt[1:])
+        return after or before or apposition
 
     def _context_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
         starts: dict[int, dict[str, Match]] = defaultdict(dict)
@@ -293,6 +332,32 @@ class Moderator:
             if scores[category] >= REFUSE_AT:
                 return Verdict(False, category, _describe(list(by_category[category].values())), scores)
         return Verdict(True, None, None, scores)
+
+
+def accented_words(prompt: str) -> dict[str, set[str]]:
+    """Lowercase Latin words written with accents, by their folded spelling: {"timon": {"timón"}}."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for word in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", prompt)):
+        bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+        if bare != word and bare.isascii() and word.islower():
+            out[bare].add(word)
+    return out
+
+
+def _other_word(toks: tuple[str, ...], m: Match, accents: dict[str, set[str]]) -> bool:
+    """Is a one-word name match an ordinary word that folding accents made the name ("timón", a
+    ship's helm, is not Timon)? The name lists are written without accents, so a name written with
+    them and capitalised ("Beyoncé", "Astérix") still matches; a lowercase accented word does not."""
+    alias = unicodedata.normalize("NFC", m.entry.phrase or m.entry.canonical).casefold()
+    return m.end - m.start == 1 and any(w not in alias for w in accents.get(toks[m.start], ()))
+
+
+def _is_pet(toks: tuple[str, ...], m: Match) -> bool:
+    """A name given to an animal: "a dog named Simba", "кошка по кличке Симба", "シンバという名前の犬"."""
+    named = m.start > 0 and toks[m.start - 1] in NAMING
+    named = named or any(toks[m.end:m.end + len(p)] == p for p in NAMING_AFTER)
+    around = toks[max(0, m.start - ANIMAL_WINDOW - 1):m.end + ANIMAL_WINDOW + 4]
+    return named and any(t in ANIMALS for t in around)
 
 
 def _term_hit(m: Match) -> Hit:

@@ -77,6 +77,12 @@ _HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
 _LATIN_HOMOGLYPH_TABLE = str.maketrans({
     k: v for k, v in _HOMOGLYPHS.items() if not unicodedata.name(k, "").startswith(("CYRILLIC", "GREEK"))
 })
+# Cyrillic and Greek letters that look like no Latin letter: a word holding one is no disguise.
+_TELLING = frozenset(
+    c for c in map(chr, range(0x370, 0x530))
+    if unicodedata.name(c, "").startswith(("CYRILLIC", "GREEK")) and c.isalpha() and c not in _HOMOGLYPHS
+)
+_WORD = re.compile(r"[^\W\d_]+")
 # Arabic letters written several ways: alef maqsura as ya, ta marbuta as ha; tatweel (the
 # elongation stroke) is dropped. Hamza forms lose their hamza with the other marks (NFKD).
 _ARABIC_FOLD = str.maketrans({"ى": "ي", "ة": "ه", "\u0640": None})
@@ -132,10 +138,12 @@ def clean(text: str, scripts: bool = False) -> str:
     ``scripts=True`` keeps Cyrillic and Greek letters (other look-alikes are still mapped) and
     folds Arabic spellings: the text of the ``native`` view.
     """
-    table = _LATIN_HOMOGLYPH_TABLE if scripts else _HOMOGLYPH_TABLE
     text = text.translate(_INVISIBLE)
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(table).casefold().translate(table)
+    if scripts:
+        text = text.translate(_LATIN_HOMOGLYPH_TABLE).casefold().translate(_LATIN_HOMOGLYPH_TABLE)
+    else:
+        text = _WORD.sub(_latin_lookalikes, text).casefold()
     text = "".join(
         c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) or c in _KANA_MARKS
     )
@@ -143,6 +151,17 @@ def clean(text: str, scripts: bool = False) -> str:
     if scripts:
         text = text.translate(_ARABIC_FOLD)
     return _POSSESSIVE.sub("", text)
+
+
+def _latin_lookalikes(m: re.Match) -> str:
+    """A word with its look-alikes read as Latin ("kіll" with a Cyrillic "і" is "kill"), unless it
+    is a Russian or Greek word: one with a letter that looks like no Latin letter ("Симба" has
+    "б") and no Latin letter. Mapped, such a word leaves Latin debris ("cum", "a") in the Latin
+    views; the native view reads it as the word it is."""
+    word = m.group(0)
+    if any(c in _TELLING for c in word) and not any("a" <= c <= "z" for c in word.casefold()):
+        return word
+    return word.translate(_HOMOGLYPH_TABLE).casefold().translate(_HOMOGLYPH_TABLE)
 
 
 def join_spaced(text: str) -> tuple[str, list[str]]:
