@@ -46,3 +46,30 @@ def test_listed_words_are_still_refused(prompt):
 def test_cyrillic_words_stay_out_of_the_latin_view():
     assert "cum" not in normalize("Симба").tokens
     assert normalize("kіll").tokens == ("kill",)  # a Cyrillic "і" in a Latin word is a disguise
+
+
+def test_name_aliases_take_brace_alternatives(tmp_path):
+    from kino.safety.lexicon import parse_names
+
+    path = tmp_path / "names.txt"
+    path.write_text("Sergey Lavrov | Лавров{|а|ым} | ~Churchill\n", encoding="utf-8")
+    phrases = {phrase: entry.weight for phrase, entry in parse_names(path, "celebrity_likeness")}
+    assert phrases == {"Sergey Lavrov": 1.0, "Лавров": 1.0, "Лаврова": 1.0, "Лавровым": 1.0, "Churchill": 0.5}
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Сергей Лавров играет в теннис с Дмитрием Медведевым",  # Russian case endings of names
+        "毛泽东在直播间里跳舞",
+        "Homem-Aranha dançando no Carnaval",  # a character's local name
+    ],
+)
+def test_names_in_other_scripts_and_languages(prompt):
+    assert not moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize("prompt", ["安倍川もちを食べる家族", "торт «Наполеон» на праздничном столе",
+                                    "polar bears near Churchill, Manitoba"])
+def test_a_surname_inside_a_word_or_a_place_is_not_a_likeness(prompt):
+    assert moderate_prompt(prompt).allowed

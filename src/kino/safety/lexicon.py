@@ -58,6 +58,7 @@ _MIN_FUZZY = 5  # a misspelt word in a phrase
 _MIN_FUZZY_WORD = 7  # a misspelt word on its own, unless the mistake is two swapped letters
 NAME_LABELS = frozenset({"celebrity_likeness", "ip_character"})
 _ALT_CACHE_SIZE = 100_000
+_FIELD_BAR = re.compile(r"\|(?![^{}]*\})")  # a bar between aliases, not inside "{a|b}"
 _MIN_STEM = 3  # letters before the "*" of a stem term
 # Arabic clitics written onto the word, longest first: conjunctions, prepositions and the article.
 _ARABIC_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
@@ -108,10 +109,11 @@ def parse_terms(path: Path, label: str) -> list[tuple[str, Entry]]:
 
 
 def parse_names(path: Path, label: str) -> list[tuple[str, Entry]]:
-    """A name list: ``Canonical | alias | ~weak alias`` per line; matches report the canonical."""
+    """A name list: ``Canonical | alias | ~weak alias`` per line; matches report the canonical.
+    An alias may have brace alternatives too ("Лавров{|а|у|ым|е}", Russian case endings)."""
     out = []
     for line in read_lines(path):
-        fields = [f.strip() for f in line.split("|") if f.strip()]
+        fields = [f.strip() for f in _FIELD_BAR.split(line) if f.strip()]
         canonical = fields[0].lstrip("~").strip()
         for field in fields:
             weight = WEAK if field.startswith("~") else STRONG
