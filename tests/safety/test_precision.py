@@ -92,3 +92,15 @@ def test_chinese_japanese_and_arabic_terms(prompt, category):
 @pytest.mark.parametrize("prompt", ["纳粹德国历史纪录片，档案照片", "فيلم مثير للأطفال عن الفضاء", "子供向けのエッチングの版画教室"])
 def test_history_and_ordinary_words_stay_allowed(prompt):
     assert moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize("prompt", ["они пытаются поймать такси под дождём", "хачапури по-аджарски на деревянной доске",
+                                    "актёр ушёл из жизни в возрасте 90 лет, архивные кадры", "крыса бежит по платформе метро"])
+def test_russian_words_near_new_stems_stay_allowed(prompt):
+    assert moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize("prompt", ["пленного пытают плоскогубцами", "мигранты показаны крысами, которых надо выгнать",
+                                    "девочка режет вены лезвием в ванной", "Чебурашке дарят апельсины"])
+def test_russian_terms(prompt):
+    assert not moderate_prompt(prompt).allowed
