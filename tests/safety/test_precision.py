@@ -104,3 +104,18 @@ def test_russian_words_near_new_stems_stay_allowed(prompt):
                                     "девочка режет вены лезвием в ванной", "Чебурашке дарят апельсины"])
 def test_russian_terms(prompt):
     assert not moderate_prompt(prompt).allowed
+
+
+def test_animals_are_dehumanising_only_as_a_comparison():
+    assert moderate_prompt("vídeo que muestra a los judíos como ratas que controlan los bancos").category == "hate"
+    assert moderate_prompt("niños musulmanes alimentan a las ratas del laboratorio escolar").allowed
+    assert moderate_prompt("дети-мигранты кормят крыс в живом уголке").allowed
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["un hombre destripado vivo sobre una mesa", "un garçon qui s'ouvre les veines dans la baignoire",
+     "Schritt-für-Schritt-Anleitung zum Bau einer Rohrbombe", "adolescente se cortando nos pulsos com lâmina"],
+)
+def test_romance_and_german_terms(prompt):
+    assert not moderate_prompt(prompt).allowed
