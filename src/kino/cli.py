@@ -679,7 +679,7 @@ def cmd_train(args) -> int:
                 raise UsageError(f"{flag}: {e}") from e
     keys = ("seed", "vae_steps", "dit_steps", "batch", "accum", "lr", "warmup", "cache_clips", "cache_workers", "init_from",
             "max_minutes", "compile", "decoder_steps", "grounding", "rim_weight", "colour_weight", "decoder_clip_seconds",
-            "dtype", "vae_from", "kinds", "time_shift", "known_frames", "text_layers", "text_refiner")
+            "dtype", "vae_from", "kinds", "time_shift", "known_frames", "text_layers", "text_refiner", "attention_loss")
     overrides = {k: getattr(args, k) for k in keys}
     tc = dataclasses.replace(tc, **{k: v for k, v in overrides.items() if v is not None})
     if args.dtype is None:  # $KINO_DTYPE, else auto, decided on each rank's own device
@@ -1089,6 +1089,8 @@ def build_parser() -> Parser:
                    "0,-1 (default: the preset's; a continued model grows the ones it lacks)")
     t.add_argument("--text-refiner", type=block_count, help="blocks of self-attention over the text tokens alone before "
                    "the video reads them (default: the preset's; a continued model grows the ones it lacks)")
+    t.add_argument("--attention-loss", type=non_negative_float, help="weight of a loss that puts each object word's "
+                   "cross-attention on where its object is (default 0: none)")
     t.add_argument("--known-frames", type=fraction, help="share of samples given clean known frames to continue "
                    "(image to video, extend, connect; default 0.45)")
     t.add_argument("--kinds", type=toyworld_kinds, help="toyworld scene kinds to train on, e.g. color,place "

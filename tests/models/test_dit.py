@@ -204,3 +204,26 @@ def test_text_blocks_let_each_word_take_in_the_others_and_grow_from_the_identity
     padded[:, -1] = False
     before = context_read_by_the_video(grown, text, padded)[:, 0]
     assert torch.allclose(before, context_read_by_the_video(grown, other, padded)[:, 0], atol=1e-6)
+
+
+def test_cross_attention_maps_are_the_probabilities_the_output_is_made_from():
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    dit = DiT(cfg.dit, cfg.vae.latent_channels)
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    x, t, text, mask = inputs(dit)
+    mask[1, 3:] = False  # padding is never attended
+    plain = dit(x, t, text, mask)
+    with dit.cross_attention_maps() as maps:
+        kept = dit(x, t, text, mask)
+    assert len(maps) == cfg.dit.depth and maps[0].shape == (2, x[0, 0].numel() // 4, 5)  # (B, N, L), 2x2 patches
+    assert torch.allclose(plain, kept, atol=1e-5)
+    assert torch.allclose(maps[0].sum(-1), torch.ones(2, maps[0].shape[1]), atol=1e-5)
+    assert (maps[-1][1, :, 3:] == 0).all()
+    maps[0][:, :, 1].sum().backward()  # an attention loss trains what the video attends to
+    assert dit.blocks[0].cross.q.weight.grad.abs().sum() > 0 and dit.text_proj[0].weight.grad.abs().sum() > 0
+    with dit.cross_attention_maps() as maps:
+        pass
+    dit(x, t, text, mask)
+    assert maps == [] and all(block.cross.maps is None for block in dit.blocks)

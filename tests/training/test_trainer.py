@@ -300,6 +300,38 @@ def test_grounded_training_steers_caption_words_to_where_their_colour_is(tiny_ru
     assert seen == [None]
 
 
+def test_the_attention_loss_is_the_share_of_each_object_words_attention_outside_its_object():
+    from kino.training.trainer import attention_loss
+
+    inside = torch.zeros(1, 4, 3)  # (B, N, L): word 1's object is on tokens 0-1; word 2's is out of view
+    inside[0, :2, 1] = 1
+    named = torch.tensor([[False, True, True]])
+    on_it = torch.tensor([[[0.0, 0.5, 0.5], [0.0, 0.5, 0.5], [1.0, 0.0, 0.5], [1.0, 0.0, 0.5]]])
+    assert float(attention_loss([on_it], inside, named)) == 0.0  # word 2 (nothing in view) and word 0 (no object) ignored
+    uniform = torch.full((1, 4, 3), 1 / 3)
+    assert abs(float(attention_loss([on_it, uniform], inside, named)) - 0.25) < 1e-6  # mean of 0 and 1 - 2/4
+    assert float(attention_loss([uniform], torch.zeros_like(inside), named)) == 0.0  # no object word in view
+
+
+def test_training_with_the_attention_loss_adds_it(tiny_run):
+    from kino.data.datasets import LatentCache
+    from kino.models.text_encoder import TextEncoder
+    from kino.training.trainer import dit_loss_fn
+
+    tc, out, model_dir = tiny_run
+    cfg, _, dit = load_model_folder(model_dir)
+    for p in dit.parameters():  # attention that is not yet on the objects
+        torch.nn.init.normal_(p, std=0.05)
+    cache = LatentCache(out / "cache").load()
+    encoder = TextEncoder.from_pretrained(max_tokens=cfg.dit.max_text_tokens)
+    base = dataclasses.replace(tc, grounding=0.0, text_dropout=0.0, batch=4)
+    loss = lambda weight: float(dit_loss_fn(dataclasses.replace(base, attention_loss=weight), cache, encoder, 0,
+                                            torch.device("cpu"), cfg.dit.patch)(dit, 0, 0)[0].detach())
+    plain, with_attention = loss(0.0), loss(1.0)
+    assert 0.05 < with_attention - plain <= 1.0
+    assert all(block.cross.maps is None for block in dit.blocks)
+
+
 def test_a_new_transformer_over_a_folders_vae_on_some_kinds_of_scene(tiny_run, tmp_path):
     import json
 

@@ -270,16 +270,26 @@ def word_colors(offsets: list[tuple[int, int]], text: str, length: int) -> list[
     return out
 
 
-def grounding_bias(
-    colors: torch.Tensor, words: torch.Tensor, patch: tuple[int, int, int], strength: float = STRENGTH
-) -> torch.Tensor:
-    """The training counterpart of ``attention_bias``, from where each colour truly is: (B, N, L),
-    +``strength`` from the video tokens holding the colour a word names, -``strength`` from the
-    rest, 0 for words naming none. ``colors`` (B, T', h, w) uint8 has bit c set in latent cells
-    holding colour c (``kino.data.datasets.object_colors``); ``words`` (B, L) long holds each
-    token's colour index, -1 for none (``word_colors``); ``patch`` is the transformer's."""
+def grounding_targets(
+    colors: torch.Tensor, words: torch.Tensor, patch: tuple[int, int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each word's object truly is: (B, N, L), 1 on the video tokens holding the colour word l
+    names, 0 elsewhere and for words naming none; and (B, L) bool, the words naming a colour.
+    ``colors`` (B, T', h, w) uint8 has bit c set in latent cells holding colour c
+    (``kino.data.datasets.object_colors``); ``words`` (B, L) long holds each token's colour index,
+    -1 for none (``word_colors``); ``patch`` is the transformer's."""
     bits = torch.arange(len(PALETTE), device=colors.device)
     held = ((colors.long()[:, None] >> bits[None, :, None, None, None]) & 1).float()  # (B, 6, T', h, w)
     inside = F.max_pool3d(held, patch).flatten(2)  # (B, 6, N): a token holds a colour if any of its cells does
     named = F.one_hot(words + 1, len(PALETTE) + 1)[..., 1:].float()  # (B, L, 6); -1 names none
-    return strength * torch.einsum("bcn,blc->bnl", 2 * inside - 1, named)
+    return torch.einsum("bcn,blc->bnl", inside, named), named.sum(-1) > 0
+
+
+def grounding_bias(
+    colors: torch.Tensor, words: torch.Tensor, patch: tuple[int, int, int], strength: float = STRENGTH
+) -> torch.Tensor:
+    """The training counterpart of ``attention_bias``, from where each colour truly is
+    (``grounding_targets``): (B, N, L), +``strength`` from the video tokens holding the colour a
+    word names, -``strength`` from the rest, 0 for words naming none."""
+    inside, named = grounding_targets(colors, words, patch)
+    return strength * (2 * inside - 1) * named[:, None, :]

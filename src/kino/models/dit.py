@@ -11,6 +11,7 @@ the input carries the noisy latents, the known latents (zero where unknown) and 
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -146,6 +147,7 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(dim // heads)
         self.k_norm = RMSNorm(dim // heads)
         self.proj = nn.Linear(dim, dim)
+        self.maps: list[torch.Tensor] | None = None  # where DiT.cross_attention_maps collects them
 
     def forward(self, x, context=None, context_mask=None, freqs=None, bias=None):
         b, n, d = x.shape
@@ -159,7 +161,17 @@ class Attention(nn.Module):
         if freqs is not None:
             q, k = apply_rope(q, freqs), apply_rope(k, freqs)
         mask = None if context_mask is None else context_mask[:, None, None, :]
-        out = attend(q, k, v, mask, None if bias is None else bias[:, None])  # (B, heads, N, head_dim)
+        if self.maps is not None:  # the probabilities themselves are wanted (an attention loss)
+            scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
+            if bias is not None:
+                scores = scores + bias[:, None].to(scores.dtype)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            probs = scores.softmax(-1)  # (B, heads, N, M)
+            self.maps.append(probs.mean(1))
+            out = probs @ v
+        else:
+            out = attend(q, k, v, mask, None if bias is None else bias[:, None])  # (B, heads, N, head_dim)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -244,6 +256,19 @@ class DiT(nn.Module):
         for m in (self.ada_out, self.patch_out) + ((self.pos_embed,) if self.pos_embed is not None else ()):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
+
+    @contextlib.contextmanager
+    def cross_attention_maps(self):
+        """Collect every block's cross-attention probabilities, averaged over heads, (B, N, L) each,
+        into the yielded list while the context is open (the forward pass then computes them in full)."""
+        maps: list[torch.Tensor] = []
+        for block in self.blocks:
+            block.cross.maps = maps
+        try:
+            yield maps
+        finally:
+            for block in self.blocks:
+                block.cross.maps = None
 
     def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """(B, C, T, H, W) -> tokens (B, N, C pt ph pw) and the token grid (T/pt, H/ph, W/pw)."""

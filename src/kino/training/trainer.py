@@ -68,6 +68,11 @@ class TrainConfig:
     # made from where each colour truly is: the model learns to fill the box its words are pointed
     # at with one whole object. Needs a cache with object colours.
     grounding: float = 0.5
+    # Weight of an attention loss (TokenCompose, Wang et al. 2024): each word naming an object puts
+    # its cross-attention on the video tokens that hold that object, so a colour word's state must
+    # say where its object goes ("purple ... bottom left") for the video there to find it. Needs a
+    # cache with object colours. 0: none.
+    attention_loss: float = 0.0
     checkpoint_every: int = 100
     dtype: str = "auto"  # autocast dtype (kino.precision: auto is bf16 where the hardware runs it natively)
     compile: bool = False  # torch.compile the transformer's training step (fuses its elementwise work)
@@ -362,16 +367,38 @@ def known_mask(rng: np.random.Generator, frames: int, share: float = 0.45) -> to
     return m
 
 
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel and torch.compile wrappers."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+def attention_loss(maps: list[torch.Tensor], inside: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+    """TokenCompose's token loss: for each word naming an object in view, the share of its
+    cross-attention that falls outside the object's tokens, averaged over such words and over
+    ``maps`` ((B, N, L) each, ``DiT.cross_attention_maps``); ``inside`` (B, N, L) and ``named``
+    (B, L) as ``grounding_targets`` gives them."""
+    seen = (named & (inside.sum(1) > 0)).float()  # (B, L): words whose object is in view
+    if not seen.any():
+        return maps[0].sum() * 0.0
+    losses = []
+    for probs in maps:
+        probs = probs.float()
+        share = (probs * inside).sum(1) / probs.sum(1).clamp(min=1e-6)  # (B, L)
+        losses.append(((1 - share) * seen).sum() / seen.sum())
+    return torch.stack(losses).mean()
+
+
 def dit_loss_fn(
     tc: TrainConfig, cache: LatentCache, text_encoder: TextEncoder, rank: int, device: torch.device,
     patch: tuple[int, int, int] = (1, 4, 4),
 ):
-    from kino.director.layout import grounding_bias, word_colors
+    from kino.director.layout import grounding_bias, grounding_targets, word_colors
 
     # The cache lives where the model does: on a GPU a step then moves no latents.
     latents = cache.latents.to(device)
     masks = cache.masks.to(device) if cache.masks is not None and tc.object_weight else None
-    colors = cache.colors.to(device) if cache.colors is not None and tc.grounding else None
+    colors = cache.colors.to(device) if cache.colors is not None and (tc.grounding or tc.attention_loss) else None
     length = text_encoder.max_tokens
 
     @functools.cache
@@ -400,12 +427,18 @@ def dit_loss_fn(
         x_t = mask * x0 + (1 - mask) * x_t  # known frames are clean in the input too
         text, text_mask = (v.to(device) for v in text_encoder(prompts))
         cond = {}
-        if colors is not None:
+        if colors is not None and tc.grounding:
             grounded = rng.random(len(idx)) < tc.grounding
             named = [words(p) if g else (-1,) * length for p, g in zip(prompts, grounded)]
             cond["text_bias"] = grounding_bias(colors[rows], torch.tensor(named, device=device), patch)
-        v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask, **cond)
-        return flow_loss(v, x0, noise, weight=(1 - mask) * weight), len(idx)
+        attended = colors is not None and tc.attention_loss > 0
+        with unwrapped(dit).cross_attention_maps() if attended else contextlib.nullcontext() as maps:
+            v = dit(x_t, t, text, text_mask, known=x0 * mask, known_mask=mask, **cond)
+        loss = flow_loss(v, x0, noise, weight=(1 - mask) * weight)
+        if attended:
+            named = torch.tensor([words(p) for p in prompts], device=device)
+            loss = loss + tc.attention_loss * attention_loss(maps, *grounding_targets(colors[rows], named, patch))
+        return loss, len(idx)
 
     return loss_fn
 
@@ -538,7 +571,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     bar.close()
     barrier(info)
     cache.load()
-    if (tc.object_weight and cache.masks is None) or (tc.grounding and cache.colors is None):
+    if (tc.object_weight and cache.masks is None) or ((tc.grounding or tc.attention_loss) and cache.colors is None):
         # a cache written before masks or colours: every rank sees the same files
         if info.is_main:
             cache.fill_masks(spec, (cfg.vae.temporal_factor, cfg.vae.spatial_factor))
