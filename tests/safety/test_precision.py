@@ -16,6 +16,7 @@ from kino.safety.normalize import normalize
         "кошка по кличке Симба спит на подоконнике",  # "Симба" leaves no Latin "cum" behind
         "a golden retriever named Simba catching a frisbee",  # a pet's name
         "a quiet street in Obama, a small fishing town in Fukui",  # a place, by apposition
+        "the main square of Batman, a city in southeastern Turkey",
         "убийственно красивый закат над Волгой",  # the adjective, figurative
         "голые деревья в парке поздней осенью",  # bare trees
         "o estádio explodiu de alegria com o gol",  # an explosion of joy at a stadium

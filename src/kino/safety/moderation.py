@@ -24,7 +24,11 @@ sufferer ("男性を殺す", "把他杀了", "男人被杀"); the other pairs (g
 target) work as in every language, within the same windows counted in characters.
 Every rule runs on each view of the prompt (``normalize``): the Latin views, and the native view
 in which Russian, Arabic, Chinese and Japanese words are read in their own script.
-A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped.
+A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped, and
+so is any name that an apposition calls a place ("Batman, a city in Turkey"), a name given to an
+animal ("a dog named Simba"), and a one-word name that only folding accents made of a lowercase
+word ("timón", a ship's helm, is not Timon). In a text that is not English a lone misspelling is
+read only as written (``Lexicon.match``).
 The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
 5. what an obfuscator hides is read too (``decodings``): the prompt with its shot markers taken out
    (a phrase split across "Shot 1: ... Shot 2: ..."), reversed, in ROT13, and each run of base64 in
@@ -230,17 +234,14 @@ class Moderator:
             for m in matches
             if m.entry.label in CATEGORIES
             and not (m.entry.label == "celebrity_likeness" and self._is_place(toks, m))
-            and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _other_word(toks, m, accents)))
+            and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _other_word(toks, m, accents)
+                                                       or _place_by_apposition(toks, m)))
         ]
 
     def _is_place(self, toks: tuple[str, ...], m: Match) -> bool:
-        """A name in a place's name ("Trump Tower", "Place Charles de Gaulle"), or one that an
-        apposition says is a place ("Obama, a small town in Fukui")."""
+        """A name in a place's name ("Trump Tower", "Place Charles de Gaulle", "the city of X")."""
         after = any(toks[m.end:m.end + len(p)] == p for p in self.places_after)
-        before = any(m.start >= len(p) and toks[m.start - len(p):m.start] == p for p in self.places_before)
-        nxt = toks[m.end:m.end + 5]
-        apposition = bool(nxt) and nxt[0] in ARTICLES and any(t in PLACE_NOUNS for t in nxt[1:])
-        return after or before or apposition
+        return after or any(m.start >= len(p) and toks[m.start - len(p):m.start] == p for p in self.places_before)
 
     def _context_hits(self, toks: tuple[str, ...], matches: list[Match]) -> list[Hit]:
         starts: dict[int, dict[str, Match]] = defaultdict(dict)
@@ -350,6 +351,12 @@ def _other_word(toks: tuple[str, ...], m: Match, accents: dict[str, set[str]]) -
     them and capitalised ("Beyoncé", "Astérix") still matches; a lowercase accented word does not."""
     alias = unicodedata.normalize("NFC", m.entry.phrase or m.entry.canonical).casefold()
     return m.end - m.start == 1 and any(w not in alias for w in accents.get(toks[m.start], ()))
+
+
+def _place_by_apposition(toks: tuple[str, ...], m: Match) -> bool:
+    """A name that an apposition says is a place: "Obama, a small town in Fukui", "Batman, a city"."""
+    nxt = toks[m.end:m.end + 5]
+    return bool(nxt) and nxt[0] in ARTICLES and any(t in PLACE_NOUNS for t in nxt[1:])
 
 
 def _is_pet(toks: tuple[str, ...], m: Match) -> bool:
