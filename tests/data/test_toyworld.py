@@ -241,6 +241,41 @@ def test_camera_moves_the_background(camera):
     assert abs(still[0]) < 0.02 and abs(still[1] - 1) < 0.05
 
 
+def test_objects_sliding_over_a_still_set_are_not_a_pan():
+    """A pan moves the whole view, the set's texture included. The same objects slid the same way
+    over a still set are object motion, even when each drags the ground right around it along (as
+    kino's director did with whole latent cells over a plain set, which read as a pan)."""
+    from kino.data.toyworld.scene import PAN, Segment
+
+    pan = find("camera_pan", lambda s: s.camera == "pan-left" and s.style == "cartoon" and len(s.objects) > 1)
+    true = render(pan, width=192, height=192, fps=2)
+    assert readback.check(true, [Claim("camera", value="pan-left")]).ok
+    shot = pan.shots[0]
+    slid_scene = dataclasses.replace(pan, shots=(dataclasses.replace(shot, camera="still", actors=tuple(
+        dataclasses.replace(a, segments=(Segment("move", 0.0, 1.0, dx=PAN),)) for a in shot.actors)),))  # fmt: skip
+    slid = render(slid_scene, width=192, height=192, fps=2)
+    assert np.abs(readback.objects(slid).cx - readback.objects(true).cx).max() < 2  # the objects go alike
+    # The set without its dots (each row's ground grey), and each object with the ground 0.04 W around it
+    # cut from the true pan: the only texture in view travels with the objects.
+    rgb = true[0].astype(np.int16)
+    value = rgb.max(-1)
+    is_set = (value - rgb.min(-1) < 0.15 * value) & (value >= 120)  # light grey: the set
+    ground = np.where(is_set, value, 0).max(axis=1)
+    plain = np.where(is_set[..., None], ground[:, None, None], true[0]).astype(np.uint8)
+    dragged = np.repeat(plain[None], len(true), axis=0)
+    pad = round(0.04 * 192)
+    objs = readback.objects(true)
+    for i in range(len(objs)):
+        f, y0, x0 = objs.frame[i], max(objs.y0[i] - pad, 0), max(objs.x0[i] - pad, 0)
+        y1, x1 = objs.y1[i] + pad + 1, objs.x1[i] + pad + 1
+        dragged[f, y0:y1, x0:x1] = true[f, y0:y1, x0:x1]
+    for frames in (slid, dragged):
+        assert not readback.check(frames, [Claim("camera", value="pan-left")]).ok
+    assert readback.camera_motion(slid)[0] == pytest.approx(0.0, abs=0.02)
+    assert "object motion" in readback.check(slid, [Claim("camera", value="pan-left")]).results[0].detail
+    assert readback.check(slid, [Claim("camera", value="still")]).ok
+
+
 def test_bite_mark_stays():
     scene = scene_of("bite", 5)
     frames = render(scene, width=256, height=256)

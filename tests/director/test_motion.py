@@ -52,6 +52,22 @@ def test_the_camera_path_follows_toyworlds_camera():
     assert start_time("a red ball moves right", cast=True) == min(T0, T0_CAST)
 
 
+@pytest.mark.parametrize("prompt, way", [
+    ("a red ball and a blue cube, the camera sweeps to the right", 1),
+    ("a red ball and a blue cube. Panning shot to the left.", -1),
+    ("a yellow ball and a red cube, camera pans to the right", 1),
+    ("a green triangle in the middle; the camera moves to the left", -1),
+])  # fmt: skip
+def test_a_pan_said_any_way_moves_the_whole_view(prompt, way):
+    """The set (the camera path) and every object (its box) go the same way by the same amount:
+    objects sliding over a still set is object motion, not a pan."""
+    assert camera_path(prompt, 33)[-1] == pytest.approx([way * PAN, 1.0])
+    for p in plan(prompt, 33):
+        travel = (p.boxes[-1, :, 0] + p.boxes[-1, :, 2] - p.boxes[0, :, 0] - p.boxes[0, :, 2]) / 2
+        assert travel == pytest.approx(-way * PAN, abs=1e-4)
+    assert start_time(prompt) == T0_CAMERA
+
+
 def test_a_pan_slides_the_frame_and_brings_in_its_own_rows_shuffled():
     frame = torch.arange(2 * 4 * 8, dtype=torch.float32).reshape(2, 4, 8)
     right = _warp(frame, 0.25, 1.0)  # the camera moves right a quarter: content moves 2 of 8 cells left

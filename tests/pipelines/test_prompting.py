@@ -1,7 +1,9 @@
 import pytest
 
 from kino.data.toyworld import Actor, Obj, Scene, Shot, describe
-from kino.pipelines.prompting import camera_in, camera_moves, enhance, read_shot, split_shots, with_camera
+from kino.pipelines.prompting import (
+    CAMERA_PHRASES, camera_in, camera_moves, enhance, read_shot, split_shots, with_camera,
+)
 from kino.pipelines.text_to_video import RequestError
 
 
@@ -31,6 +33,33 @@ def test_camera_still_adds_nothing_and_agreeing_words_are_not_repeated():
 def test_camera_conflicts_with_the_prompt_are_errors(prompt, camera):
     with pytest.raises(RequestError, match="conflicts"):
         with_camera(prompt, camera)
+
+
+PANS = [
+    ("a red ball and a blue cube, the camera pans left", "pan-left"),
+    ("a red ball and a blue cube, the camera sweeps to the right", "pan-right"),
+    ("a red ball and a blue cube. Panning shot to the left.", "pan-left"),
+    ("a green triangle in the middle; the camera moves to the left", "pan-left"),
+    ("a yellow ball and a red cube, camera pans to the right", "pan-right"),
+    ("the view slowly slides right over a red ball", "pan-right"),
+    ("a red ball, pan from left to right", "pan-right"),
+    ("a leftward pan across a red ball and a blue cube", "pan-left"),
+]
+
+
+@pytest.mark.parametrize("prompt, camera", PANS)
+def test_a_pan_said_any_way_is_the_cameras_way_not_an_objects(prompt, camera):
+    """"The camera sweeps to the right" was read as the blue cube moving right over a still set."""
+    assert camera_moves(prompt) == {camera}
+    _, shot = read_shot(prompt)
+    assert shot.camera == camera and all(not a.segments for a in shot.actors)
+    assert CAMERA_PHRASES[camera] in enhance(prompt) and " moves " not in enhance(prompt)
+
+
+def test_an_objects_own_way_stays_beside_a_pan():
+    _, shot = read_shot("a red ball moves to the right. The camera pans to the left.")
+    assert shot.camera == "pan-left" and [a.motion for a in shot.actors] == ["right"]
+    assert camera_in("a frying pan to the left of a red ball") == set()
 
 
 def test_camera_words_match_toyworld_captions():

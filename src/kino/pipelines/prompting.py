@@ -27,19 +27,52 @@ CAMERA_PHRASES = {
     "zoom-in": "The camera zooms in.",
     "zoom-out": "The camera zooms out.",
 }
+# A pan, said the ways people say it: the camera (or the view, the shot) panning, sweeping, moving,
+# tracking... left or right ("the camera sweeps to the right", "the view slides left"), a "panning shot to
+# the left", "pan from left to right", "a leftward pan". Toyworld's pan moves the whole view, so a truck
+# or a track reads as one too. Each pattern's group "way" is the way the camera goes.
+_PAN_VERBS = (r"pan(?:s|ning|ned)?|sweep(?:s|ing)?|swept|swing(?:s|ing)?|swung|mov(?:es?|ing|ed)|slid(?:es?|ing)?|"
+              r"glid(?:es?|ing|ed)|drift(?:s|ing|ed)?|track(?:s|ing|ed)?|truck(?:s|ing|ed)?|travel(?:s|l?ing|l?ed)?|"
+              r"turn(?:s|ing|ed)?|swivel(?:s|l?ing|l?ed)?|scroll(?:s|ing|ed)?|whip(?:s|ping|ped)?")
+_PAN_FILL = (r"(?:\s+(?:slowly|smoothly|gently|steadily|quickly|rapidly|fast|then|also|across|over|along|sideways|"
+             r"around|round|off|away|shot|to|towards?|the|its|view|scene|frame))*")
+_PAN_WAY = r"\s+(?P<way>left|right)(?:wards?)?\b(?!\s+of\b)"  # not "pan to the left of"
+_PAN = (
+    (rf"\b(?:camera|view|shot|lens)(?:\s+(?:slowly|smoothly|gently|steadily|quickly|then|also))*"
+     rf"\s+(?:{_PAN_VERBS}){_PAN_FILL}{_PAN_WAY}"),
+    rf"\bpan(?:s|ning|ned)?{_PAN_FILL}{_PAN_WAY}",
+    (r"\bpan(?:s|ning|ned)?(?:\s+shot)?(?:\s+(?:slowly|smoothly|across|over))*\s+from\s+(?:the\s+)?(?:left|right)"
+     r"(?:\s+side)?\s+to\s+(?:the\s+)?(?P<way>left|right)\b"),
+    r"\b(?P<way>left|right)(?:wards?)?\s+(?:camera\s+)?pan(?:ning)?\b",
+)
 _CAMERA_PATTERNS = {
-    "pan-left": r"\bpan(?:s|ning|ned)?\s+(?:to\s+the\s+)?left(?:ward)?\b",
-    "pan-right": r"\bpan(?:s|ning|ned)?\s+(?:to\s+the\s+)?right(?:ward)?\b",
     "zoom-in": r"\bzoom(?:s|ing|ed)?\s+in\b",
     "zoom-out": r"\bzoom(?:s|ing|ed)?\s+out\b",
     "still": r"\b(?:still|static|fixed|steady|locked)\s+camera\b|\bcamera\s+(?:stays|is|holds|remains)\s+(?:still|static|steady)\b",
 }
 
 
+def camera_phrases(prompt: str) -> list[tuple[str, tuple[int, int]]]:
+    """(camera move, character span) of each phrase of ``prompt`` that names a camera move or a still
+    camera, in order."""
+    text = prompt.lower()
+    found = [(f"pan-{m['way']}", m.span()) for pattern in _PAN for m in re.finditer(pattern, text)]
+    found += [(name, m.span()) for name, pattern in _CAMERA_PATTERNS.items() for m in re.finditer(pattern, text)]
+    return sorted(found, key=lambda item: item[1])
+
+
 def camera_in(prompt: str) -> set[str]:
     """The camera moves a prompt's own words ask for (empty: none named)."""
-    text = prompt.lower()
-    return {name for name, pattern in _CAMERA_PATTERNS.items() if re.search(pattern, text)}
+    return {name for name, _ in camera_phrases(prompt)}
+
+
+def without_camera(text: str) -> str:
+    """``text`` with each camera phrase blanked out, character for character (so spans still point at
+    the same words): "the camera sweeps to the right" is the camera's way, not an object's motion or
+    place."""
+    for _, (a, b) in camera_phrases(text):
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
 
 
 def camera_moves(prompt: str) -> set[str]:
@@ -165,9 +198,19 @@ def _actor(obj: Obj, count: int, index: int, motion: str | None, x: str | None, 
 
 
 def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
-    """One shot's actors (adding new characters to ``objs``), or None when its words are
-    outside the vocabulary. A colour already in ``objs`` is the same character."""
+    """One shot's actors (adding new characters to ``objs``) and camera, or None when its words are
+    outside the vocabulary. A colour already in ``objs`` is the same character. The actors are read
+    with the camera's words taken out: "the camera pans to the right" moves the view, not an object."""
     low = " ".join(text.lower().split())
+    shot = _parse_actors(without_camera(low), objs)
+    if shot is None:
+        return None
+    cameras = camera_moves(low)
+    return dataclasses.replace(shot, camera=cameras.pop() if len(cameras) == 1 else "still")
+
+
+def _parse_actors(low: str, objs: list[Obj]) -> Shot | None:
+    """The shot of one shot's words, camera still (see ``_parse_shot``)."""
     mentions = list(_MENTION.finditer(low))
     if _CONTACT.search(low):
         return _contact(low, mentions, objs)
@@ -215,13 +258,12 @@ def _parse_shot(text: str, objs: list[Obj]) -> Shot | None:
             events = (Event("order", actors[0].obj, actors[1].obj),)
     elif re.search(r"\b(?:then|push(?:es)?)\b", low):
         return None  # an order or a push of other than two objects: not planned
-    return _shot(actors, low, events)
+    return _shot(actors, events)
 
 
-def _shot(actors, low: str, events: tuple[Event, ...] = ()) -> Shot:
-    """The shot of ``actors`` with the one camera move ``low`` names (still when none or several)."""
-    cameras = camera_moves(low)
-    return Shot(tuple(actors), camera=cameras.pop() if len(cameras) == 1 else "still", events=events, backdrop=0)
+def _shot(actors, events: tuple[Event, ...] = ()) -> Shot:
+    """The shot of ``actors`` on the first backdrop, its camera still (``_parse_shot`` sets it)."""
+    return Shot(tuple(actors), events=events, backdrop=0)
 
 
 FIRST, THEN = (0.0, 0.4), (0.6, 1.0)  # "first A ..., then B ...": A moves in the first span, B in the second
@@ -374,7 +416,7 @@ def _contact(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
         actors = (Actor(a.id, xa, y, way, (Segment("move", 0.0, at, dx=sign * gap),)),
                   Actor(b.id, xb, y, "", turn=turn.group(1), turn_at=at))  # fmt: skip
         event = Event("hit_turn", a.id, b.id, at, turn.group(1))
-    return _shot(actors, low, (event,))
+    return _shot(actors, (event,))
 
 
 def _firsts(mentions: list) -> list:
@@ -433,4 +475,4 @@ def _behind(low: str, mentions: list, objs: list[Obj]) -> Shot | None:
     way = "right" if side < 0 else "left"
     actors = (Actor(a.id, float(xb + side * off), yb - dy, way, (Segment("move", 0.0, 1.0, dx=float(-side * 2 * off)),)),
               Actor(b.id, xb, yb, "still"))  # fmt: skip
-    return _shot(actors, low, (Event("behind", a.id, b.id, 0.5),))
+    return _shot(actors, (Event("behind", a.id, b.id, 0.5),))
