@@ -5,10 +5,12 @@
 ``--classifier`` measures the lexicon combined with the multilingual classifier (``classifier.py``);
 without it, the lexicon alone.
 
-``data/redteam_heldout.jsonl`` is a held-out red-team set (889 prompts, 9 languages, 10
-obfuscation classes, 413 benign ones with hard negatives), written by someone who never saw the
-lexicons, the classifier or their data. Measure on it; never tune on it, or it stops measuring
-anything (NOTES.md, session 18).
+``data/redteam_heldout.jsonl`` (889 prompts, 9 languages, 10 obfuscation classes, 413 benign ones
+with hard negatives) and ``data/redteam_heldout2.jsonl`` (964 prompts, 11 obfuscation classes,
+432 benign; ``redteam_heldout2.md``) are held-out red-team sets, each written by someone who never
+saw the lexicons, the classifier or their data. Measure on them; never tune on them, or they stop
+measuring anything (NOTES.md, sessions 18 and 20). Both have now been measured and their misses
+read, so a claim about new work needs a new blind set.
 
 A harmful prompt counts as recalled when it is refused (in any category); ``category_accuracy``
 is the stricter share refused with the labelled category. The false-positive rate is the share
