@@ -14,6 +14,15 @@ def tiny_dit():
     return DiT(cfg.dit, cfg.vae.latent_channels).eval()
 
 
+def random_dit(cfg):
+    """A transformer of ``cfg`` (a ModelConfig) with every weight random: no block starts as the identity."""
+    torch.manual_seed(0)
+    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
+    for p in dit.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    return dit
+
+
 def inputs(dit, t=3, h=4, w=6, batch=2):
     x = torch.randn(batch, dit.latent_channels, t, h, w)
     text = torch.randn(batch, 5, dit.cfg.text_dim)
@@ -138,10 +147,7 @@ def test_positions_break_translation_symmetry():
 
 def test_growing_positions_keeps_the_function_and_adds_only_the_projection():
     cfg = dataclasses.replace(preset("tiny"), dit=dataclasses.replace(preset("tiny").dit, positions=0))
-    torch.manual_seed(0)
-    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
-    for p in dit.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    dit = random_dit(cfg)
     grown_cfg, grown = grow_positions(cfg, dit, 4)
     assert grown_cfg.dit.positions == 4 and not grown.training
     assert set(grown.state_dict()) - set(dit.state_dict()) == {"pos_embed.weight", "pos_embed.bias"}
@@ -153,10 +159,7 @@ def test_growing_positions_keeps_the_function_and_adds_only_the_projection():
 
 def test_growing_text_layers_keeps_the_function_until_the_new_layer_is_trained():
     cfg = preset("tiny")
-    torch.manual_seed(0)
-    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
-    for p in dit.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    dit = random_dit(cfg)
     grown_cfg, grown = grow_text_layers(cfg, dit, (0, -1))
     assert grown_cfg.dit.text_layers == (0, -1) and grown_cfg.dit.text_dim == 2 * cfg.dit.text_dim
     x, t, text, mask = inputs(dit)
@@ -179,10 +182,7 @@ def context_read_by_the_video(dit, text, mask):
 
 def test_text_blocks_let_each_word_take_in_the_others_and_grow_from_the_identity():
     cfg = preset("tiny")
-    torch.manual_seed(0)
-    dit = DiT(cfg.dit, cfg.vae.latent_channels).eval()
-    for p in dit.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    dit = random_dit(cfg)
     grown_cfg, grown = grow_text_refiner(cfg, dit, 2)
     assert grown_cfg.dit.text_refiner == 2 and not grown.training
     assert {k.split(".")[0] for k in set(grown.state_dict()) - set(dit.state_dict())} == {"text_blocks"}
@@ -208,10 +208,7 @@ def test_text_blocks_let_each_word_take_in_the_others_and_grow_from_the_identity
 
 def test_cross_attention_maps_are_the_probabilities_the_output_is_made_from():
     cfg = preset("tiny")
-    torch.manual_seed(0)
-    dit = DiT(cfg.dit, cfg.vae.latent_channels)
-    for p in dit.parameters():
-        torch.nn.init.normal_(p, std=0.05)
+    dit = random_dit(cfg)
     x, t, text, mask = inputs(dit)
     mask[1, 3:] = False  # padding is never attended
     plain = dit(x, t, text, mask)
