@@ -38,11 +38,6 @@ class DiTConfig:
     # Which of the text encoder's hidden states are concatenated per token (kino.models.text_encoder:
     # 0 the embedding layer, -1 the last).
     text_layers: tuple[int, ...] = (-1,)
-
-    def reading(self, layers: tuple[int, ...]) -> "DiTConfig":
-        """This transformer reading ``layers`` of the same text encoder; ``text_dim`` follows."""
-        width = self.text_dim // len(self.text_layers)
-        return dataclasses.replace(self, text_layers=tuple(layers), text_dim=width * len(layers))
     # Blocks of self-attention and MLP over the text tokens alone, before the video reads them (a
     # token refiner, as in HunyuanVideo): each word's state takes in the rest of its sentence, so
     # "red" can carry "on the left", which neither the encoder's embedding layer (no context) nor
@@ -53,6 +48,11 @@ class DiTConfig:
     # network is (nearly) translation-equivariant and cannot tell "top left" from "bottom right".
     # 0 = none (checkpoints v1 and v2).
     positions: int = 0
+
+    def reading(self, layers: tuple[int, ...]) -> "DiTConfig":
+        """This transformer reading ``layers`` of the same text encoder; ``text_dim`` follows."""
+        width = self.text_dim // len(self.text_layers)
+        return dataclasses.replace(self, text_layers=tuple(layers), text_dim=width * len(layers))
 
 
 @dataclass(frozen=True)

@@ -513,7 +513,7 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)  # model initialisation is the same on every rank
-    cfg = model_preset(tc)
+    cfg = wanted = model_preset(tc)
     if info.is_main:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(tc), indent=2) + "\n")
 
@@ -526,14 +526,13 @@ def train(tc: TrainConfig, out: str | Path, env: dict[str, str] | None = None) -
     elif tc.init_from:
         # Continue from a model folder (e.g. the shipped checkpoint): its VAE is kept as it is.
         cfg, vae, dit = load_model_folder(tc.init_from)
-        positions = preset(tc.model).dit.positions
-        if positions and not cfg.dit.positions:
-            cfg, dit = grow_positions(cfg, dit, positions)  # v2 -> absolute positions
-        layers = model_preset(tc).dit.text_layers
+        if wanted.dit.positions and not cfg.dit.positions:
+            cfg, dit = grow_positions(cfg, dit, wanted.dit.positions)  # v2 -> absolute positions
+        layers = wanted.dit.text_layers
         if set(cfg.dit.text_layers) < set(layers) or (tc.text_layers and layers != cfg.dit.text_layers):
             cfg, dit = grow_text_layers(cfg, dit, layers)  # also read the layers the preset adds
-        if model_preset(tc).dit.text_refiner > cfg.dit.text_refiner:
-            cfg, dit = grow_text_refiner(cfg, dit, model_preset(tc).dit.text_refiner)
+        if wanted.dit.text_refiner > cfg.dit.text_refiner:
+            cfg, dit = grow_text_refiner(cfg, dit, wanted.dit.text_refiner)
         vae, dit = vae.to(info.device).requires_grad_(False), dit.to(info.device).train()
         if tc.decoder_steps:
             vae = decoder_stage(tc, vae, ClipSpec(**clip_fields(cfg)), out, info, deadline)
