@@ -651,16 +651,17 @@ class _Reader:
         ]
         return all(steps), f"count steady, hidden while over, back after, other side: {steps}"
 
+    def _through(self, shot: int, f0: int) -> list[np.ndarray]:
+        """Tracks of the objects in view at frame ``f0`` that are seen at the shot's first and last frames."""
+        colors = {PALETTE[i] for i in self.c.color[self.c.frame == f0]}
+        return [t for color in colors for t in self.tracks(color, shot) if t[0] >= 0 and t[-1] >= 0]
+
     def camera(self, cl: Claim) -> tuple[bool, str]:
         f0, f1 = self.seg(cl.shot)
         shift, zoom, match = camera_motion(self.frames, f0, f1)
         detail = f"background shift {shift:+.2f} W, zoom x{zoom:.2f} (match {match:.2f})"
         if cl.value in ("zoom-in", "zoom-out"):
-            scales = []
-            for color in {PALETTE[i] for i in self.c.color[self.c.frame == f0]}:
-                for t in self.tracks(color, cl.shot):
-                    if t[0] >= 0 and t[-1] >= 0:
-                        scales.append(math.sqrt(self.c.area[t[-1]] / self.c.area[t[0]]))
+            scales = [math.sqrt(self.c.area[t[-1]] / self.c.area[t[0]]) for t in self._through(cl.shot, f0)]
             if not scales:
                 return False, "no object to measure the zoom on"
             s = float(np.median(scales))
@@ -672,8 +673,7 @@ class _Reader:
             return False, detail
         want = {"pan-right": shift <= -0.2, "pan-left": shift >= 0.2, "still": abs(shift) < 0.05}[cl.value]
         if cl.value != "still" and abs(shift) < 0.05:  # say so when the objects travel over a set that holds
-            colors = {PALETTE[i] for i in self.c.color[self.c.frame == f0]}
-            tracks = [t for color in colors for t in self.tracks(color, cl.shot) if t[0] >= 0 and t[-1] >= 0]
+            tracks = self._through(cl.shot, f0)
             moved = float(np.median([self.moved(t, cl.shot, f0, f1)[0] / self.w for t in tracks])) if tracks else 0.0
             if abs(moved) >= 0.1:
                 detail += f"; objects {moved:+.2f} W over a still set: object motion, not a pan"
