@@ -192,15 +192,11 @@ class Moderator:
 
     def wordlike(self, text: str) -> float:
         """The share of ``text``'s words that are ordinary words: a decoding that reads as language."""
-        words = re.findall(r"[a-z]+", text.lower())
-        known = sum(w in SHORT_WORDS or w in self.lexicon.common for w in words)
-        return known / len(words) if words else 0.0
+        return _share_known(re.findall(r"[a-z]+", text.lower()), self.lexicon.common)
 
     def english_share(self, text: str) -> float:
         """The share of ``text``'s Latin words that are English words."""
-        words = re.findall(r"[a-z]+", clean(text))
-        known = sum(w in SHORT_WORDS or w in self.lexicon.english for w in words)
-        return known / len(words) if words else 0.0
+        return _share_known(re.findall(r"[a-z]+", clean(text)), self.lexicon.english)
 
     def judge(self, prompt: str) -> Verdict:
         """The verdict on the prompt's own words (no decodings)."""
@@ -357,6 +353,11 @@ def _place_by_apposition(toks: tuple[str, ...], m: Match) -> bool:
     """A name that an apposition says is a place: "Obama, a small town in Fukui", "Batman, a city"."""
     nxt = toks[m.end:m.end + 5]
     return bool(nxt) and nxt[0] in ARTICLES and any(t in PLACE_NOUNS for t in nxt[1:])
+
+
+def _share_known(words: list[str], vocabulary: frozenset[str]) -> float:
+    """The share of ``words`` in ``vocabulary`` or among the short words (0 for none)."""
+    return sum(w in SHORT_WORDS or w in vocabulary for w in words) / len(words) if words else 0.0
 
 
 def _is_pet(toks: tuple[str, ...], m: Match) -> bool:
