@@ -15,6 +15,7 @@ ABILITIES = {  # what the suite must cover, and the dimension that scores it
     "first ... then": "order", "hits and turns": "hit_turn", "pushes": "push", "bite mark": "bite",
     "passes behind": "behind", "camera pan": "camera_pan", "camera zoom": "camera_zoom",
     "multi-shot characters": "multishot", "style": "style",
+    "each colour at its own place": "binding",
 }  # fmt: skip
 
 

@@ -55,6 +55,12 @@ def _above_below(c: Claim) -> bool:
     return c.kind == "relation" and c.value in ("above", "below")
 
 
+def _binding(c: Claim) -> bool:
+    # A place scene's relation sentences: each object's place is said in its own sentence, so the
+    # pair's order checks that each colour went to its own place, not only that both places are filled.
+    return c.kind == "relation"
+
+
 def _count(c: Claim) -> bool:
     return c.kind == "count" and 1 <= c.count <= 3
 
@@ -123,9 +129,10 @@ DIMENSIONS = {
         Dimension("camera_zoom", "camera_zoom", _camera("zoom-in", "zoom-out")),
         Dimension("multishot", "multishot", _multishot, _recurring),
         Dimension("style", "style", _kind("style")),
+        Dimension("binding", "place", _binding),
     )
 }
-DEFAULT_PER_DIMENSION = 17  # x 19 dimensions = 323 prompts
+DEFAULT_PER_DIMENSION = 17  # x 20 dimensions = 340 prompts
 
 
 @dataclass
