@@ -238,6 +238,21 @@ def toyworld_note(prompt: str) -> None:
         print(f"kino: note: {said}", file=sys.stderr)
 
 
+def load_references(args, info) -> tuple:
+    """The ``--reference`` pictures as (H, W, 3) uint8, for a model that takes reference images;
+    exit 2 naming the models that do, for one that does not."""
+    from kino.backends.base import REFERENCE, CapabilityError, require
+
+    paths = getattr(args, "reference", None) or []
+    if not paths:
+        return ()
+    try:
+        require(info, REFERENCE)
+    except CapabilityError as e:
+        raise UsageError(str(e)) from e
+    return tuple(load_image(path, "--reference") for path in paths)
+
+
 def locate_model(args):
     """What ``--model`` names (kino.backends.registry), read without loading it; exit 2 if nothing."""
     from kino.backends.registry import ModelError, locate
@@ -276,10 +291,11 @@ def load_backend(args, info):
         raise UsageError(str(e)) from e
 
 
-def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None, guard=None) -> int:
+def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None, guard=None,
+                        references: tuple = ()) -> int:
     """``kino generate`` on an open model (kino.core): checked and moderated before it loads;
     ``speech``, the narration (kino.audio), from the start; ``guard``, the safety checks that
-    moderated it (None: built here)."""
+    moderated it (None: built here); ``references``, pictures every call is given (REFERENCE)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -293,7 +309,8 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     if story is not None:
         if args.loop or image is not None or last_image is not None:
             raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
-        options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance)
+        options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
+                       references=references)
         return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
                                 speeches=[speech], guard=guard)
     prompt = args.prompt
@@ -303,7 +320,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
         prompt = with_camera(prompt, args.camera)
     job = core.Job(prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
                    steps=args.steps, guidance=args.guidance, negative_prompt=args.negative_prompt, image=image,
-                   last_image=last_image, loop=args.loop)
+                   last_image=last_image, loop=args.loop, references=references)
     try:
         core.check_job(info, job)
         guard = Guard.from_env() if guard is None else guard
@@ -326,30 +343,43 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
 def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
     """A storyboard's shots made by an open model (kino.core.shots), joined with hard cuts: every
     shot's prompt is moderated before the model loads. Characters carry over in words (each shot's
-    prompt names them as the storyboard describes them). ``speeches``: each shot's narration
-    (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the safety
-    checks that moderated it (None: built here)."""
+    prompt names them as the storyboard describes them) and, on a model that takes reference
+    images, in pictures: a shot that names a character an earlier shot named is given that shot's
+    first frame (with ``reference: true``, every shot the first shot's). ``speeches``: each shot's
+    narration (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the
+    safety checks that moderated it (None: built here)."""
     from kino import core
-    from kino.backends.base import RequestError
+    from kino.backends.base import REFERENCE, RequestError, models_with, require
     from kino.safety.guard import Guard
 
     try:
         prompts = story.prompts()
         jobs = [core.Job(text, seed=(story.seed + i) % 2**63, seconds=shot.seconds, **options)
                 for i, (text, shot) in enumerate(zip(prompts, story.shots, strict=True))]
+        leads = [tuple(sorted({0, *lead})) if story.reference and i else lead
+                 for i, lead in enumerate(story.introductions())]
+        if story.reference:
+            require(info, REFERENCE)
+        if REFERENCE not in info.capabilities:
+            leads = None
         for i, job in enumerate(jobs):
-            print(f"shot {i + 1}: {job.prompt}", file=sys.stderr)
+            lead = leads[i] if leads else ()
+            given = f" (references: {', '.join(f'shot {j + 1} first frame' for j in lead)})" if lead else ""
+            print(f"shot {i + 1}: {job.prompt}{given}", file=sys.stderr)
             core.check_job(info, job)
         guard = Guard.from_env() if guard is None else guard
         for job in jobs:
             core.guard_inputs(guard, job)
+        if leads is None and len(jobs) > 1:  # after the guard passed them: a refusal is the only line refused shots get
+            print(f"kino: note: {info.name} takes no reference images, so who appears in several shots is kept by "
+                  f"the same words only (models that take them: {models_with(REFERENCE)})", file=sys.stderr)
         stamp = open_stamp(args, info, operation)
         backend = load_backend(args, info)
         resolved = [core.resolve(backend, job) for job in jobs]
         cuts = [sum(r.frames for r in resolved[:i]) for i in range(1, len(resolved))]
         bar, progress = progress_bar("storyboard")
         with bar:
-            video = core.shots(backend, resolved, guard, progress)
+            video = core.shots(backend, resolved, guard, progress, leads=leads)
             track = narrated(args, list(enumerate(speeches)), [0, *cuts], video.frames, video.fps)
             save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
@@ -392,6 +422,7 @@ def cmd_generate(args) -> int:
     width, height = parse_size(args.size) if args.size else (None, None)
     image, last_image = load_image(args.image, "--image"), load_image(args.last_image, "--last-image")
     info = locate_model(args)
+    references = load_references(args, info)
     speech, args.shot_seconds, guard = None, None, None
     if args.narration is not None:  # moderated and spoken first: its length sets the video's
         from kino.audio import commands as narrate
@@ -414,7 +445,7 @@ def cmd_generate(args) -> int:
         else:
             args.seconds = spoken.seconds[0]
     if info.backend != "native":
-        return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard)
+        return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard, references)
     try:
         prompt = args.prompt
         if args.enhance:
@@ -508,11 +539,13 @@ def cmd_storyboard(args) -> int:
         if args.seed is not None:
             story = dataclasses.replace(story, seed=args.seed)
         info = locate_model(args)
+        references = load_references(args, info)
         guard = narrate.guard() if any(shot.narration for shot in story.shots) else None  # built once
         story, speeches = narrate.story_lines(args, story, guard)  # spoken first: the lines set the shots' lengths
         if info.backend != "native":
             return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
-                                                                 steps=args.steps, guidance=args.guidance),
+                                                                 steps=args.steps, guidance=args.guidance,
+                                                                 references=references),
                                     "storyboard", speeches, guard)
         pipe = load_pipeline(args, guard)
         return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
@@ -972,6 +1005,8 @@ def dtype_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="say which dtype and hardware run the model")
 
 
+REFERENCE_HELP = ("a picture of who or what the video shows, to look as it does there (repeat for several; "
+                  "models that take reference images: Wan2.1-VACE)")
 MODEL_HELP = ("a kino model folder, a diffusers folder (model_index.json: Wan2.1, LTX-Video, CogVideoX) or a "
               "Hugging Face Hub id in the local cache")
 
@@ -1014,6 +1049,7 @@ def build_parser() -> Parser:
     g.add_argument("--no-director", "--no-layout", dest="no_layout", action="store_true", help=NO_LAYOUT_HELP)
     g.add_argument("--negative-prompt", default=None, help="what to keep out of the video (open models; "
                    "default: the model's own)")
+    g.add_argument("--reference", action="append", metavar="IMAGE", help=REFERENCE_HELP)
     g.add_argument("--narration", default=None, help="words spoken over the video, with captions (the mp4's "
                    "caption track, .vtt and .srt beside it); the video lasts as long as they need unless --seconds "
                    "is given")
@@ -1061,6 +1097,7 @@ def build_parser() -> Parser:
     s.add_argument("-o", "--output", required=True, help="output .mp4 path")
     s.add_argument("--size", default=None, help="WIDTHxHEIGHT")
     s.add_argument("--fps", type=int, default=None)
+    s.add_argument("--reference", action="append", metavar="IMAGE", help=REFERENCE_HELP + "; every shot is given it")
     sampling_options(s, seed=None, seed_help="overrides the storyboard's seed")
     voice_options(s)
     s.set_defaults(func=cmd_storyboard)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MASKED_EDIT, MAX_PROMPT_CHARS, MAX_SECONDS,
-                                TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo, RequestError, fit_image, require)
+                                REFERENCE, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo, RequestError,
+                                fit_image, require)
 from kino.progress import CHECKING, Progress
 from kino.safety.normalize import visible
 
@@ -46,6 +47,7 @@ class Job:
     image: np.ndarray | None = None  # (H, W, 3) uint8 first frame
     last_image: np.ndarray | None = None  # (H, W, 3) uint8 last frame
     prefix: np.ndarray | None = None  # (n, H, W, 3) uint8 frames the new ones carry on from (not handed out again)
+    references: tuple[np.ndarray, ...] = ()  # (H, W, 3) uint8 pictures of who or what it shows, given to every call
     loop: bool = False
     user: str | None = None
 
@@ -63,6 +65,8 @@ class Job:
             needs.append(FIRST_LAST)
         if self.prefix is not None or (window_seconds is not None and self.seconds is not None and self.seconds > window_seconds):
             needs.append(EXTEND)
+        if self.references:
+            needs.append(REFERENCE)
         return needs
 
 
@@ -89,7 +93,9 @@ def guard_inputs(guard, job: Job) -> None:
     before the model loads, so a refusal costs nothing."""
     prompt = job.prompt.strip()
     guard.prompt(prompt, job.user)
-    for name, img in (("input image", job.image), ("input last image", job.last_image)):
+    pictures = [("input image", job.image), ("input last image", job.last_image)]
+    pictures += [(f"reference image {i + 1}", ref) for i, ref in enumerate(job.references)]
+    for name, img in pictures:
         if img is not None:
             guard.image(img, name, prompt, job.user)
 
@@ -112,7 +118,7 @@ class Resolved:
         j = self.job
         return Clip(prompt=j.prompt.strip(), seed=seed, width=self.width, height=self.height, frames=frames,
                     fps=self.fps, steps=self.steps, guidance=self.guidance, negative_prompt=self.negative_prompt,
-                    **given)
+                    references=j.references, **given)
 
 
 def resolve(backend: Backend, job: Job) -> Resolved:
@@ -204,12 +210,19 @@ def stream(backend: Backend, r: Resolved, guard, progress: Progress | None = Non
 
 
 def shots(backend: Backend, shots: list[Resolved], guard, progress: Progress | None = None,
-          cancelled: Callable[[], bool] | None = None) -> Stream:
+          cancelled: Callable[[], bool] | None = None, leads: list[tuple[int, ...]] | None = None) -> Stream:
     """Several shots, each made as ``stream`` makes a video, joined with hard cuts (a storyboard);
-    they share one size and frame rate. ``progress`` plans every shot's work before the first."""
+    they share one size and frame rate. ``leads``: for each shot, the earlier shots whose first
+    frames it is given as reference images (REFERENCE), so that who they showed looks the same in
+    it. ``progress`` plans every shot's work before the first."""
     first = shots[0]
     if any((s.width, s.height, s.fps) != (first.width, first.height, first.fps) for s in shots):
         raise RequestError("the shots of one video must share its size and frame rate")
+    leads = leads or [()] * len(shots)
+    if any(j >= i for i, lead in enumerate(leads) for j in lead):
+        raise ValueError(f"a shot is led by earlier shots only: {leads}")
+    if any(leads):
+        require(backend.info, REFERENCE)
     progress = Progress.of(progress)
     shares = [sum(call_units(backend, s)) for s in shots]
     progress.expect(sum(shares))
@@ -217,9 +230,16 @@ def shots(backend: Backend, shots: list[Resolved], guard, progress: Progress | N
 
     def pieces() -> Iterator[np.ndarray]:
         t0 = time.perf_counter()
-        for shot, share in zip(shots, shares, strict=True):
+        openings: list[np.ndarray] = []  # each shot's first frame
+        for shot, share, lead in zip(shots, shares, leads, strict=True):
+            if lead:
+                shot = replace(shot, job=replace(shot.job, references=shot.job.references + tuple(
+                    openings[j] for j in lead)))
             with progress.part(share) as part:
-                yield from stream(backend, shot, guard, part, cancelled)
+                for i, piece in enumerate(stream(backend, shot, guard, part, cancelled)):
+                    if i == 0:
+                        openings.append(piece[0].copy())
+                    yield piece
         timings["total"] = time.perf_counter() - t0
 
     frames = sum(s.frames - (1 if s.job.loop else 0) for s in shots)

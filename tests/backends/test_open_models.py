@@ -382,3 +382,168 @@ def test_narration_on_an_open_model_sets_the_length_and_starts_each_line_with_it
     story.write_text(story.read_text().replace("It rests.", "It rests in the park for a long while, then goes home."))
     assert main(["storyboard", str(story), "-o", str(tmp_path / "no.mp4"), "--model", str(open_models["ltx"])]) == 2
     assert "overruns by" in capsys.readouterr().err
+
+
+def source_video() -> np.ndarray:
+    """(17, 128, 128, 3): red left, blue right, a yellow square in the middle."""
+    video = np.zeros((17, 128, 128, 3), np.uint8)
+    video[:, :, :64], video[:, :, 64:] = (200, 40, 40), (40, 40, 200)
+    video[:, 40:90, 40:90] = (230, 230, 30)
+    return video
+
+
+def test_vace_redraws_to_the_strength_asked_the_lower_the_closer_to_the_source(open_models, monkeypatch):
+    """VACE takes no strength of its own: kino starts it part-way, from the source noised to where
+    the last ``strength`` of its steps begin. The tiny VAE's random decoder draws any latents much
+    alike, so closeness is read where the model works: the latents it decodes, against the source's."""
+    import torch
+
+    from kino.backends.base import Clip
+    from kino.backends.registry import load, locate
+
+    backend = load(locate(open_models["wan-vace"]), "fp32", "cpu")
+    vae, decoded = backend.pipe.vae, []
+    decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z, *a, **k: decoded.append(z.clone()) or decode(z, *a, **k))
+    video = source_video()[:9]
+    with torch.inference_mode():
+        source = vae.encode(torch.from_numpy(video).permute(3, 0, 1, 2)[None].float() / 127.5 - 1).latent_dist.mode()
+    half = np.zeros((128, 128), bool)
+    half[:, :64] = True
+    for mask in (None, half):  # a restyle of the whole clip, and a masked edit
+        distances = []
+        for strength in (0.2, 0.6, 1.0):
+            clip = Clip("a red dog runs", seed=1, width=128, height=128, frames=9, fps=8, steps=5, guidance=5.0,
+                        video=video, mask=mask, strength=strength)
+            assert backend.units(clip) == int(5 * strength) + 1  # the steps it samples, then the decode
+            backend.generate(clip)
+            distances.append(float((decoded[-1] - source).abs().mean()))
+        assert distances[0] < 0.7 * distances[1] and distances[1] < distances[2], (mask is not None, distances)
+
+
+def test_kino_edit_on_vace_takes_the_strength_and_says_when_it_samples_no_step(open_models, tmp_path, capsys):
+    a = tmp_path / "a.mp4"
+    from kino.data.video_io import write_video
+
+    write_video(a, source_video()[:9], 8)
+    runs = {}
+    for strength in ("0.4", "1"):
+        out = tmp_path / f"restyle_{strength}.mp4"
+        assert main(["edit", str(a), "a red ball", "-o", str(out), "--model", str(open_models["wan-vace"]),
+                     "--strength", strength, "--steps", "3"]) == 0
+        runs[strength] = read_video(out)[0].astype(int)
+        verified(out, capsys)
+    assert np.abs(runs["0.4"] - runs["1"]).mean() > 1  # not ignored: a part-way start draws another video
+    assert main(["edit", str(a), "a red ball", "-o", str(tmp_path / "x.mp4"), "--model",
+                 str(open_models["wan-vace"]), "--strength", "0.2", "--steps", "2"]) == 2
+    assert "strength 0.2 of 2 steps samples none" in capsys.readouterr().err
+
+
+def test_last_steps_keeps_the_tail_of_wans_schedules():
+    """Both schedulers Wan folders ship with: a flow-matching Euler's, and UniPC's over flow sigmas
+    (the released Wan2.1 folders')."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    from kino.backends.diffusers_video import last_steps
+
+    for scheduler in (FlowMatchEulerDiscreteScheduler(shift=7.0),
+                      UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)):
+        whole, tail = last_steps(scheduler, 10), last_steps(scheduler, 4)
+        whole.set_timesteps(10)
+        tail.set_timesteps(10)
+        assert tail.timesteps.tolist() == whole.timesteps[-4:].tolist()
+        assert tail.sigmas.tolist() == whole.sigmas[-5:].tolist() and tail.sigmas[-1] == 0
+        assert "set_timesteps" not in vars(scheduler)  # the original is left as it was
+
+
+def test_a_pipeline_made_for_another_task_keeps_the_dtypes_the_model_was_loaded_in(open_models):
+    import torch
+
+    from kino.backends.registry import load, locate
+
+    for family, variant in (("ltx", "LTXConditionPipeline"), ("wan", "WanVideoToVideoPipeline")):
+        backend = load(locate(open_models[family]), torch.bfloat16, "cpu")
+        before = {name: part.dtype for name, part in backend.pipe.components.items() if hasattr(part, "dtype")}
+        made = backend.variant(variant)
+        after = {name: part.dtype for name, part in backend.pipe.components.items() if hasattr(part, "dtype")}
+        assert after == before and before["transformer"] == torch.bfloat16, (family, before, after)
+        assert made.transformer is backend.pipe.transformer  # the same weights, not a copy
+
+
+def test_a_reference_image_reaches_vace_and_is_moderated_like_any_input_picture(open_models, pictures, tmp_path,
+                                                                              capsys):
+    import os
+
+    import skimage.data
+
+    from kino.safety import audit
+
+    model = str(open_models["wan-vace"])
+    videos = {}
+    for name, refs in (("a", ["first.png"]), ("again", ["first.png"]), ("b", ["last.png"]), ("none", [])):
+        out = tmp_path / f"{name}.mp4"
+        flags = [x for ref in refs for x in ("--reference", str(pictures / ref))]
+        assert main(["generate", "a red dog runs", "-o", str(out), "--model", model, "--seconds", "1", *flags]) == 0
+        videos[name] = read_video(out)[0].astype(int)
+    verified(tmp_path / "a.mp4", capsys)
+    assert np.abs(videos["a"] - videos["again"]).mean() == 0  # the same seed and picture: the same video
+    assert np.abs(videos["a"] - videos["b"]).mean() > 1  # another picture: another video
+    assert np.abs(videos["a"] - videos["none"]).mean() > 1
+    # The colour wheel: the nudity detector's one known false positive (tests/safety/photos.py).
+    wheel = os.path.join(os.path.dirname(skimage.data.__file__), "color.png")
+    capsys.readouterr()
+    out = tmp_path / "refused.mp4"
+    assert main(["generate", "a spinning disc", "-o", str(out), "--model", model, "--reference", wheel]) == 3
+    assert capsys.readouterr().err.startswith("kino: refused: sexual") and not out.exists()
+    entry = audit.read(os.environ["KINO_AUDIT_LOG"])[-1]
+    assert entry["stage"] == "input" and "reference image 1" in entry["matched"]
+
+
+def test_reference_images_on_a_model_without_them_exit_2_naming_the_models_with_them(open_models, pictures,
+                                                                                      tmp_path, capsys):
+    from kino.cli import DEFAULT_MODEL
+
+    out = tmp_path / "out.mp4"
+    for model in (str(open_models["ltx"]), str(DEFAULT_MODEL)):
+        assert main(["generate", "a dog", "-o", str(out), "--model", model, "--reference",
+                     str(pictures / "first.png")]) == 2
+        err = capsys.readouterr().err
+        assert "cannot do reference images" in err and "Wan-AI/Wan2.1-VACE-1.3B-diffusers" in err, err
+    story = tmp_path / "story.yaml"
+    story.write_text("reference: true\nshots:\n  - prompt: a dog runs\n  - prompt: a dog sleeps\n")
+    assert main(["storyboard", str(story), "-o", str(out), "--model", str(open_models["ltx"])]) == 2
+    assert "cannot do reference images" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_storyboard_on_vace_shows_each_shot_its_characters_as_an_earlier_shot_drew_them(open_models, tmp_path,
+                                                                                         capsys, monkeypatch):
+    """Each later shot that names a character is given the first frame of the shot that introduced
+    it; a model without reference images says that its characters are kept by words only."""
+    from diffusers import WanVACEPipeline
+
+    given, call = [], WanVACEPipeline.__call__
+
+    def recorded(self, *args, **kw):
+        given.append([np.asarray(img) for img in kw.get("reference_images") or []])
+        return call(self, *args, **kw)
+
+    monkeypatch.setattr(WanVACEPipeline, "__call__", recorded)
+    story = tmp_path / "story.yaml"
+    story.write_text("characters:\n  rex: a small dog\n  mia: a red cat\nshots:\n"
+                     "  - {prompt: rex runs on the beach, seconds: 1}\n  - {prompt: mia sits on a wall, seconds: 1}\n"
+                     "  - {prompt: rex and mia walk in the park, seconds: 1}\n  - {prompt: the sky at night, seconds: 1}\n")
+    out = tmp_path / "story.mp4"
+    assert main(["storyboard", str(story), "-o", str(out), "--model", str(open_models["wan-vace"])]) == 0
+    err = capsys.readouterr().err
+    assert "shot 3: a small dog and a red cat walk in the park (references: shot 1 first frame, shot 2 first frame)" \
+        in err, err
+    assert [len(g) for g in given] == [0, 0, 2, 0]
+    video = read_video(out)[0].astype(int)
+    for ref, first in zip(given[2], (0, 9), strict=True):  # shot 1's first frame, then shot 2's
+        assert np.abs(ref - video[first]).mean() < 8  # the frame as made: the file's is watermarked and encoded
+    verified(out, capsys)
+    capsys.readouterr()
+    assert main(["storyboard", str(story), "-o", str(tmp_path / "wan.mp4"), "--model", str(open_models["wan"])]) == 0
+    assert "takes no reference images, so who appears in several shots is kept by the same words only" in (
+        capsys.readouterr().err)

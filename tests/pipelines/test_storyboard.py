@@ -23,6 +23,14 @@ def test_characters_style_and_camera_are_written_into_every_shot():
     ]
 
 
+def test_each_shot_knows_the_earlier_shots_that_introduced_its_characters():
+    story = storyboard.from_dict({"characters": {"bob": "a big red ball", "Ann": "a small blue square"}, "shots": [
+        {"prompt": "Bob moves"}, {"prompt": "the sky"}, {"prompt": "ann waits"}, {"prompt": "the bob meets Ann"},
+        {"prompt": "bobby and annie"}]})
+    assert story.introductions() == [(), (), (), (0, 2), ()]  # whole names only, any case, with an article
+    assert storyboard.from_dict({"shots": [{"prompt": "a"}, {"prompt": "a"}]}).introductions() == [(), ()]
+
+
 def test_render_story_joins_shots_with_cuts(tiny_pipeline):
     result = storyboard.render_story(tiny_pipeline, storyboard.from_dict(STORY), steps=1)
     assert len(result.frames) == 5 + 9 and result.cuts == [5]  # 1 s and the 2 s default at 4 fps

@@ -25,7 +25,8 @@ FIRST_LAST = "first-last frame"  # a given last frame (with or without a first)
 EXTEND = "extend"  # given leading frames (a video prefix) carried on: extend, connect, long video, loops
 VIDEO_TO_VIDEO = "video to video"  # a whole video redrawn after a prompt, to a strength (restyle)
 MASKED_EDIT = "masked edit"  # a video redrawn inside a mask only
-CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
+REFERENCE = "reference images"  # pictures of who or what a video shows: characters kept across shots
+CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, REFERENCE)
 
 NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
 
@@ -34,7 +35,8 @@ NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_
 PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
     "WanPipeline": ("wan", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
     "WanImageToVideoPipeline": ("wan", (IMAGE_TO_VIDEO, FIRST_LAST)),
-    "WanVACEPipeline": ("wan", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, MASKED_EDIT)),
+    "WanVACEPipeline": ("wan", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT,
+                                REFERENCE)),
     "LTXPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "LTXConditionPipeline": ("ltx", (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO)),
     "CogVideoXPipeline": ("cogvideox", (TEXT_TO_VIDEO, VIDEO_TO_VIDEO)),
@@ -94,7 +96,8 @@ class Clip:
     """One call to a model, in kino's terms. Pictures are uint8 RGB: ``image`` (H, W, 3) the first
     frame to keep, ``last_image`` the last to reach, ``prefix`` (n, H, W, 3) frames the clip starts
     with (kept), ``video`` (T, H, W, 3) a clip to redraw to ``strength`` (video to video), ``mask``
-    (H, W) bool where to redraw it (masked edit). Sizes and the frame count follow ``Rules``."""
+    (H, W) bool where to redraw it (masked edit); ``references`` (H, W, 3) pictures of any size of
+    who or what the clip shows (reference images). Sizes and the frame count follow ``Rules``."""
 
     prompt: str
     seed: int
@@ -111,6 +114,16 @@ class Clip:
     video: np.ndarray | None = None
     mask: np.ndarray | None = None
     strength: float = 0.6
+    references: tuple[np.ndarray, ...] = ()
+
+    @property
+    def sampled_steps(self) -> int:
+        """Steps this call samples: all of them, or, redrawing a video to ``strength``, the last
+        ``strength`` of the schedule, from the video noised to where they start (SDEdit, Meng et al.
+        2022), counted as every diffusers video-to-video pipeline counts them."""
+        if self.video is None:
+            return self.steps
+        return min(int(self.steps * self.strength), self.steps)
 
     @property
     def needs(self) -> str:
@@ -206,6 +219,8 @@ class Backend:
     def check(self, clip: Clip) -> None:
         """Raise RequestError (CapabilityError) unless this model can make ``clip`` as asked."""
         require(self.info, clip.needs)
+        if clip.references:
+            require(self.info, REFERENCE)
         self.rules.check_size(clip.width, clip.height)
         self.rules.check_frames(clip.frames)
         tokens = self.count_tokens(clip.prompt)
@@ -215,11 +230,14 @@ class Backend:
             raise RequestError(f"the clip ({clip.frames} frames) must be longer than its {len(clip.prefix)} given frames")
         if clip.video is not None and len(clip.video) != clip.frames:
             raise RequestError(f"the video to redraw has {len(clip.video)} frames; this call makes {clip.frames}")
+        if clip.sampled_steps < 1:
+            raise RequestError(f"strength {clip.strength:g} of {clip.steps} steps samples none; give a strength of "
+                               f"at least {1 / clip.steps:g} or more steps")
 
     def units(self, clip: Clip) -> int:
         """Units of work (kino.progress) ``generate`` counts for ``clip``: its sampling steps, then
         the decode."""
-        return clip.steps + 1
+        return clip.sampled_steps + 1
 
     def generate(self, clip: Clip, progress: Progress | None = None,
                  cancelled: Callable[[], bool] | None = None) -> np.ndarray:
@@ -260,8 +278,13 @@ def require(info: ModelInfo, capability: str) -> None:
     models that can."""
     if capability in info.capabilities:
         return
+    raise CapabilityError(f"{info.name} ({info.pipeline}) cannot do {capability}; it can do "
+                          f"{', '.join(info.capabilities)}. Models that can: {models_with(capability)}")
+
+
+def models_with(capability: str) -> str:
+    """The models known to do ``capability``, for a message."""
     have = [m.label for m in KNOWN if capability in m.capabilities]
     if capability in NATIVE_CAPABILITIES:
         have.append("kino's own toyworld models")
-    raise CapabilityError(f"{info.name} ({info.pipeline}) cannot do {capability}; it can do "
-                          f"{', '.join(info.capabilities)}. Models that can: {', '.join(have) or 'none known'}")
+    return ", ".join(have) or "none known"

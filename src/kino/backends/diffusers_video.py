@@ -20,6 +20,7 @@ import torch
 
 from kino.backends.base import (Backend,
                                 Cancelled, Clip, Defaults, ModelInfo, RequestError, Rules, fit_image)
+from kino.flow.rectified_flow import interpolate
 from kino.progress import DECODING, SAMPLING, Progress
 
 log = logging.getLogger(__name__)
@@ -165,15 +166,24 @@ class DiffusersBackend(Backend):
     def count_tokens(self, prompt: str) -> int:
         return len(self.pipe.tokenizer(prompt).input_ids)
 
-    def variant(self, name: str):
-        """The diffusers pipeline class ``name`` over this folder's loaded components."""
-        if name not in self._variants:
-            import diffusers
+    def variant(self, name: str, **parts):
+        """The diffusers pipeline class ``name`` over this folder's loaded components, made once; given
+        ``parts`` (a scheduler, say) in place of some of them, made anew. Not ``from_pipe``: that casts
+        every shared component to one dtype (float32 unless told), which would double a bf16 model's
+        memory or take Wan's VAE out of float32."""
+        if name in self._variants and not parts:
+            return self._variants[name]
+        import diffusers
 
-            made = getattr(diffusers, name).from_pipe(self.pipe)
-            made.set_progress_bar_config(disable=True)
+        kind = getattr(diffusers, name)
+        wanted = set(inspect_parameters(kind))
+        given = {k: v for k, v in {**self.pipe.components, **parts}.items() if k in wanted}
+        settings = {k: self.pipe.config[k] for k in wanted - set(given) if k in self.pipe.config}
+        made = kind(**given, **settings)
+        made.set_progress_bar_config(disable=True)
+        if not parts:
             self._variants[name] = made
-        return self._variants[name]
+        return made
 
     def _generate(self, clip: Clip, progress: Progress, cancelled: Callable[[], bool]) -> np.ndarray:
         family = self.info.backend
@@ -181,7 +191,7 @@ class DiffusersBackend(Backend):
 
         def on_step(pipe, i, t, kwargs):
             steps_done[0] += 1
-            if steps_done[0] == clip.steps:  # the last step: what follows is the decode
+            if steps_done[0] == clip.sampled_steps:  # the last step: what follows is the decode
                 progress.start(DECODING)
             progress.advance()
             if cancelled():
@@ -259,7 +269,17 @@ class DiffusersBackend(Backend):
                 fit_image(clip.last_image, clip.width, clip.height))
             return self.pipe, dict(common, image=first, last_image=last)
         if self.info.pipeline == "WanVACEPipeline":
-            return self.pipe, dict(common, **vace_inputs(clip))
+            kw = dict(common, **vace_inputs(clip))
+            if clip.sampled_steps == clip.steps:  # from noise
+                return self.pipe, kw
+            # VACE takes no strength: its ``conditioning_scale`` weighs how closely the given frames are
+            # followed, not how much of them survives, and it always samples its whole schedule. What
+            # strength means for every other model (the video noised to part-way, the rest of the
+            # schedule sampled) is done here: its scheduler keeps the last steps, and its latents
+            # start as the source's, noised to where those steps begin.
+            pipe = self.variant("WanVACEPipeline", scheduler=last_steps(self.pipe.scheduler, clip.sampled_steps))
+            pipe.scheduler.set_timesteps(clip.steps, device=pipe._execution_device)
+            return pipe, dict(kw, latents=vace_start(pipe, kw, float(pipe.scheduler.sigmas[0])))
         if clip.video is not None:
             video = np.stack([fit_image(f, clip.width, clip.height) for f in clip.video])
             common.pop("num_frames")  # the video's own
@@ -284,18 +304,20 @@ class DiffusersBackend(Backend):
 def vace_inputs(clip: Clip) -> dict:
     """VACE's ``video`` and ``mask`` for a clip: given pixels where the mask is black (kept), grey
     where it is white (made): the first and last images, leading frames, or a video to redraw
-    inside a mask. Nothing given: plain text to video."""
+    (inside a mask, or whole); and its ``reference_images``. Nothing given: plain text to video."""
     from PIL import Image
 
+    refs = {"reference_images": [Image.fromarray(r) for r in clip.references]} if clip.references else {}
     if all(x is None for x in (clip.image, clip.last_image, clip.prefix, clip.video)):
-        return {}
+        return refs
     w, h = clip.width, clip.height
     video = np.full((clip.frames, h, w, 3), 127, np.uint8)
     made = np.ones((clip.frames, h, w), bool)
     if clip.video is not None:
         video[:] = np.stack([fit_image(f, w, h) for f in clip.video])
-        region = np.asarray(Image.fromarray(clip.mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST))
-        made[:] = region > 127
+        if clip.mask is not None:
+            region = Image.fromarray(clip.mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)
+            made[:] = np.asarray(region) > 127
     if clip.prefix is not None:
         video[: len(clip.prefix)] = np.stack([fit_image(f, w, h) for f in clip.prefix])
         made[: len(clip.prefix)] = False
@@ -303,7 +325,47 @@ def vace_inputs(clip: Clip) -> dict:
         video[0], made[0] = fit_image(clip.image, w, h), False
     if clip.last_image is not None:
         video[-1], made[-1] = fit_image(clip.last_image, w, h), False
-    return {"video": _pil(video), "mask": [Image.fromarray(m.astype(np.uint8) * 255, "L") for m in made]}
+    return {"video": _pil(video), "mask": [Image.fromarray(m.astype(np.uint8) * 255, "L") for m in made], **refs}
+
+
+def last_steps(scheduler, keep: int):
+    """A copy of a diffusers ``scheduler`` whose schedules are the last ``keep`` steps of those it
+    would make (timesteps and sigmas both; a multistep solver starts its history there)."""
+    import copy
+
+    made = copy.deepcopy(scheduler)
+    whole = made.set_timesteps
+
+    def set_timesteps(*args, **kwargs):
+        whole(*args, **kwargs)
+        made.timesteps, made.sigmas = made.timesteps[-keep:], made.sigmas[-keep - 1:]
+
+    made.set_timesteps = set_timesteps
+    return made
+
+
+@torch.inference_mode()
+def vace_start(pipe, kw: dict, sigma: float) -> torch.Tensor:
+    """(1, C, n + F, h, w) latents a VACE call (``kw``) samples from: its n reference images, then
+    its F latent frames, laid out and encoded as VACE does it, moved along the flow line to ``sigma``
+    (kino.flow.rectified_flow) towards the noise the pipeline would draw from ``kw["generator"]``."""
+    from diffusers.pipelines.wan.pipeline_wan_vace import retrieve_latents
+    from diffusers.utils.torch_utils import randn_tensor
+
+    device, vae = pipe._execution_device, pipe.vae
+    video, _, refs = pipe.preprocess_conditions(kw["video"], kw["mask"], kw.get("reference_images"), 1, kw["height"],
+                                                kw["width"], kw["num_frames"], torch.float32, device)
+    mean = torch.tensor(vae.config.latents_mean, device=device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=device).view(1, -1, 1, 1, 1)
+
+    def encode(x):  # (1, 3, f, H, W) in [-1, 1]
+        return (retrieve_latents(vae.encode(x.to(vae.dtype)), sample_mode="argmax").float() - mean) / std
+
+    x0 = encode(video)
+    for ref in refs[0]:
+        x0 = torch.cat([encode(ref[None, :, None]), x0], dim=2)
+    noise = randn_tensor(x0.shape, generator=kw["generator"], device=device, dtype=torch.float32)
+    return interpolate(x0, noise, torch.tensor([sigma], device=device))
 
 
 def folder_defaults(folder: Path, family: str) -> Defaults:

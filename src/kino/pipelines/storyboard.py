@@ -93,6 +93,19 @@ class Storyboard:
         shots = tuple(dataclasses.replace(shot, seconds=s) for shot, s in zip(self.shots, seconds, strict=True))
         return dataclasses.replace(self, shots=shots)
 
+    def introductions(self) -> list[tuple[int, ...]]:
+        """For each shot, the earlier shots that first named the characters it names (each once, in
+        order): where a model that takes reference images finds how they looked."""
+        if not self.characters:
+            return [()] * len(self.shots)
+        pattern, first, out = _names(self.characters), {}, []
+        for i, shot in enumerate(self.shots):
+            named = {m.group(1).lower() for m in pattern.finditer(shot.prompt)}
+            out.append(tuple(sorted({first[n] for n in named if n in first})))
+            for n in named:
+                first.setdefault(n, i)
+        return out
+
     def shot_prompt(self, shot: ShotSpec) -> str:
         text = expand_characters(shot.prompt, self.characters)
         text = with_camera(text, shot.camera)
@@ -107,9 +120,13 @@ def expand_characters(text: str, characters: dict[str, str]) -> str:
     if not characters:
         return text
     by_name = {name.lower(): description for name, description in characters.items()}
-    names = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
-    pattern = re.compile(rf"\b(?:(?:the|a|an)\s+)?({names})\b", re.IGNORECASE)
-    return pattern.sub(lambda m: _match_case(by_name[m.group(1).lower()], m.group(0)), text)
+    return _names(characters).sub(lambda m: _match_case(by_name[m.group(1).lower()], m.group(0)), text)
+
+
+def _names(characters: dict[str, str]) -> re.Pattern:
+    """Any character's name, with an article before it; group 1 is the name."""
+    names = "|".join(re.escape(n) for n in sorted(characters, key=len, reverse=True))
+    return re.compile(rf"\b(?:(?:the|a|an)\s+)?({names})\b", re.IGNORECASE)
 
 
 def _match_case(description: str, found: str) -> str:
