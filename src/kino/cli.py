@@ -264,14 +264,14 @@ def locate_model(args):
 
 
 def open_stamp(args, info, operation: str, *sources: str):
-    """``output_stamp`` for a model that is not kino's own: its manifest names the backend and the
-    SHA-256 of its weight files."""
+    """``output_stamp`` for a model behind kino.core: its manifest names the backend and the SHA-256
+    of its weight files."""
     import dataclasses
 
     from kino.backends.registry import weights_sha256
 
     digest = weights_sha256(info.path)
-    stamp = output_stamp(args, operation, *sources, model_id=f"{info.name}@sha256:{digest[:16]}")
+    stamp = output_stamp(args, operation, *sources, model_id=info.model_id(digest))
     return dataclasses.replace(stamp, model_detail={"backend": info.backend, "pipeline": info.pipeline,
                                                     "weights_sha256": digest})
 
@@ -283,61 +283,87 @@ def load_backend(args, info):
     from kino.backends.registry import load
 
     dtype = compute_dtype(args)
-    memory = Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
-                    compile=getattr(args, "compile", False))
+    options = {"memory": Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
+                                compile=getattr(args, "compile", False))}
+    if info.backend == "native":  # whether toyworld's director runs is the command's choice, not the model's
+        options.update(layout=not getattr(args, "no_layout", False), sampler=getattr(args, "sampler", None))
     try:
-        return load(info, dtype, getattr(args, "device", None), memory=memory)
+        return load(info, dtype, getattr(args, "device", None), **options)
     except RequestError as e:
         raise UsageError(str(e)) from e
 
 
 def generate_on_backend(args, info, out: Path, width, height, image, last_image, speech=None, guard=None,
                         references: tuple = ()) -> int:
-    """``kino generate`` on an open model (kino.core): checked and moderated before it loads;
-    ``speech``, the narration (kino.audio), from the start; ``guard``, the safety checks that
-    moderated it (None: built here); ``references``, pictures every call is given (REFERENCE)."""
+    """``kino generate`` on any model (kino.core): checked and moderated before it loads; ``speech``,
+    the narration (kino.audio), from the start; ``guard``, the safety checks that moderated it (None:
+    built here); ``references``, pictures every call is given (REFERENCE). A multi-shot prompt is a
+    storyboard (``story_on_backend``; on kino's own models still its pipeline's, ``write_story``)."""
     from kino import core
     from kino.backends.base import RequestError
+    from kino.pipelines import prompting, storyboard
     from kino.safety.guard import Guard
 
+    native = info.backend == "native"
     for flag, given in (("--enhance", args.enhance), ("--sampler", args.sampler)):
-        if given:
+        if given and not native:
             raise UsageError(f"{flag} works with kino's own models only; {info.name} is a {info.backend} model")
-    from kino.pipelines import storyboard
-
-    story = storyboard.from_prompt(args.prompt, args.seconds, args.seed)
-    if story is not None:
-        if args.loop or image is not None or last_image is not None:
-            raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
-        options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
-                       references=references)
-        return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
-                                speeches=[speech], guard=guard)
-    prompt = args.prompt
-    if args.camera:
-        from kino.pipelines.prompting import with_camera
-
-        prompt = with_camera(prompt, args.camera)
-    job = core.Job(prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
-                   steps=args.steps, guidance=args.guidance, negative_prompt=args.negative_prompt, image=image,
-                   last_image=last_image, loop=args.loop, references=references)
+    if args.loop and last_image is not None:
+        raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
     try:
+        prompt = args.prompt
+        if args.enhance:
+            prompt = prompting.enhance(prompt)
+            print(f"enhanced prompt: {prompt}", file=sys.stderr)
+        story = storyboard.from_prompt(prompt, args.seconds, args.seed)
+        if story is not None:
+            if args.loop or image is not None or last_image is not None:
+                raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
+            if native:
+                return native_story(args, story, out, width, height, guard, speech)
+            options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
+                           references=references)
+            return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
+                                    speeches=[speech], guard=guard)
+        prompt = prompting.with_camera(prompt, args.camera)
+        job = core.Job(prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
+                       steps=args.steps, guidance=args.guidance, negative_prompt=args.negative_prompt, image=image,
+                       last_image=last_image, loop=args.loop, references=references)
         core.check_job(info, job)
         guard = Guard.from_env() if guard is None else guard
         core.guard_inputs(guard, job)
+        if native:
+            toyworld_note(job.prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
         stamp = open_stamp(args, info, "generate")
         backend = load_backend(args, info)
         r = core.resolve(backend, job)
         bar, progress = progress_bar("generating")
-        with bar:
+        with bar:  # each piece is encoded as it is made: a minute never sits in memory whole
             video = core.stream(backend, r, guard, progress)
             track = narrated(args, [(0, speech)], [0], video.frames, video.fps)
             save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
         raise UsageError(str(e)) from e
+    how = ", ".join(x for x in (info.backend, f"{r.steps} steps", backend.making) if x)
     print(f"wrote {out} ({video.width}x{video.height}, {video.frames} frames at {video.fps} fps) with "
-          f"{info.name} ({info.backend}) in {video.timings.get('total', 0):.1f}s{said(out, track)}", file=sys.stderr)
+          f"{info.name} ({how}) in {video.timings.get('total', 0):.1f}s{said(out, track)}", file=sys.stderr)
     return EXIT_OK
+
+
+def native_story(args, story, out: Path, width, height, guard, speech) -> int:
+    """A multi-shot prompt on kino's own model, made by its storyboard pipeline (characters drawn as
+    the shot that introduced them drew them, each shot against its own backdrop: toyworld's
+    director, which kino.core's shots do not have)."""
+    from kino.pipelines import storyboard
+
+    if args.camera:
+        story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
+                                            for s in story.shots), story.characters, story.style, story.seed)
+    pipe = load_pipeline(args, guard)
+    options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
+                   sampler=args.sampler, layout=not args.no_layout)
+    return write_story(pipe, story.with_seconds(args.shot_seconds), out, options, output_stamp(args, "generate"),
+                       args, [speech])
 
 
 def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
@@ -415,8 +441,7 @@ def edit_on_backend(args, info, operation: str, sources: list[str], make) -> int
 
 
 def cmd_generate(args) -> int:
-    from kino.pipelines import long_video, prompting, storyboard
-    from kino.pipelines.text_to_video import Request, RequestError
+    from kino.pipelines.text_to_video import RequestError
 
     out = check_output(Path(args.output))
     width, height = parse_size(args.size) if args.size else (None, None)
@@ -444,50 +469,7 @@ def cmd_generate(args) -> int:
             args.shot_seconds = spoken.seconds
         else:
             args.seconds = spoken.seconds[0]
-    if info.backend != "native":
-        return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard, references)
-    try:
-        prompt = args.prompt
-        if args.enhance:
-            prompt = prompting.enhance(prompt)
-            print(f"enhanced prompt: {prompt}", file=sys.stderr)
-        story = storyboard.from_prompt(prompt, args.seconds, args.seed)
-        if story is not None:
-            if args.loop or image is not None or last_image is not None:
-                raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
-            if args.camera:
-                story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
-                                                    for s in story.shots), story.characters, story.style, story.seed)
-        else:
-            prompt = prompting.with_camera(prompt, args.camera)
-        pipe = load_pipeline(args, guard)
-        options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
-                       sampler=args.sampler, layout=not args.no_layout)
-        if story is not None:
-            return write_story(pipe, story.with_seconds(args.shot_seconds), out, options,
-                               output_stamp(args, "generate"), args, [speech])
-        req = pipe.resolve(Request(prompt, seed=args.seed, seconds=args.seconds, image=image, last_image=last_image,
-                                   **options))
-        toyworld_note(prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
-        if args.loop and last_image is not None:
-            raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
-        stamp = output_stamp(args, "generate")
-        bar, progress = progress_bar("generating")
-        with bar:  # each chunk is encoded as it is made: a minute never sits in memory whole
-            clip = long_video.stream(pipe, req, loop=args.loop, progress=progress)
-            track = narrated(args, [(0, speech)], [0], clip.frames, clip.fps)
-            save_video(out, clip, clip.fps, stamp, progress=progress, soundtrack=track)
-    except RequestError as e:
-        raise UsageError(str(e)) from e
-    t = clip.timings
-    print(
-        f"wrote {out} ({clip.width}x{clip.height}, {clip.frames} frames at {clip.fps} fps, {req.steps} steps, "
-        f"{'with the toyworld director' if req.layout else 'the model alone'}); text "
-        f"{t['text_encoding']:.2f}s, transformer {t['transformer']:.2f}s, decode {t['vae_decode']:.2f}s"
-        f"{said(out, track)}",
-        file=sys.stderr,
-    )
-    return EXIT_OK
+    return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard, references)
 
 
 def write_story(pipe, story, out: Path, options: dict, stamp, args=None, speeches=()) -> int:

@@ -8,15 +8,17 @@
     write_video(out, video, video.fps, provenance=stamp, progress=progress)
 
 A clip longer than the model's window is made chunk by chunk, each chunk led by the end of the one
-before (the backend's EXTEND capability); a loop ends on its own first frame (FIRST_LAST). Nothing
-here knows toyworld or any one model.
+before (the backend's EXTEND capability); a loop ends on its own first frame (FIRST_LAST). A model
+with a way of its own to make a whole video (``Backend.video``: kino's own, whose director lays the
+chunks out as one video) makes it itself; its pieces are checked here all the same. Nothing here
+knows toyworld or any one model.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -196,17 +198,30 @@ def call_units(backend: Backend, r: Resolved) -> list[int]:
 
 def stream(backend: Backend, r: Resolved, guard, progress: Progress | None = None,
            cancelled: Callable[[], bool] | None = None) -> Stream:
-    """The video of ``r``, call by call, each call's frames checked by ``guard`` before they are
-    handed out. ``progress`` counts every call and check, planned here, before the first."""
+    """The video of ``r``, call by call (or the model's own way, ``Backend.video``), every piece's
+    frames checked by ``guard`` before they are handed out. ``progress`` counts every call and check,
+    planned here, before the first."""
+    progress = Progress.of(progress)
+    frames = r.frames - 1 if r.job.loop else r.frames
+    if r.job.prefix is None:
+        whole = r.clip(r.frames, r.job.seed, image=r.job.image, last_image=r.job.last_image)
+        own = backend.video(whole, r.job.loop, progress, cancelled)
+        if own is not None:
+            return Stream(checked(own, guard, r), frames, r.height, r.width, r.fps, own.timings)
     context = 1 + CONTEXT_STEPS * backend.rules.frame_step
     units = call_units(backend, r)
-    progress = Progress.of(progress)
     progress.expect(sum(units))
-    frames = r.frames - 1 if r.job.loop else r.frames
     timings: dict[str, float] = {}
     anchor = r.job.loop and r.job.image is None
     return Stream(_pieces(backend, r, chunk_plan(r, context), context, anchor, guard, progress, units, cancelled,
                           timings), frames, r.height, r.width, r.fps, timings)
+
+
+def checked(pieces: Iterable[np.ndarray], guard, r: Resolved) -> Iterator[np.ndarray]:
+    """``pieces`` of the video of ``r``, each handed on once ``guard`` has checked its frames."""
+    for piece in pieces:
+        guard.video(piece, r.fps, "output", r.job.prompt, r.job.user)
+        yield piece
 
 
 def shots(backend: Backend, shots: list[Resolved], guard, progress: Progress | None = None,
@@ -271,12 +286,13 @@ def _pieces(backend, r: Resolved, sizes, context, anchor, guard, progress, units
         if i == 0 and job.prefix is None:
             if first_image is not None:
                 given["image"] = first_image
-            made = call(r.clip(n, seed, **given))
+            whole = made = call(r.clip(n, seed, **given))
         else:
             prefix = (tail if i else fit_frames(job.prefix, r.width, r.height))[-context:]
-            made = call(r.clip(context + n, seed, prefix=prefix, **given))[context:]
+            whole = call(r.clip(context + n, seed, prefix=prefix, **given))
+            made = whole[context:]
         out = made[:-1] if (final and job.loop) else made
-        tail = made[-context:]
+        tail = whole[-context:]  # given frames included: a call may make fewer new frames than lead the next
         if final:
             timings["total"] = time.perf_counter() - t0
         yield out

@@ -11,8 +11,9 @@ of this interface, in ``kino.core``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -200,6 +201,12 @@ class ModelInfo:
     vocabulary: frozenset[str] | None = None  # the words a model knows all of, where it declares them (toyworld)
     notes: list[str] = field(default_factory=list)
 
+    def model_id(self, weights_sha256: str) -> str:
+        """How a C2PA manifest names the model: ``name@sha256:<first 16 hex>`` of its weights, kino's
+        own folder by the folder's name (as kino has always named it), an open model as --model named it."""
+        name = Path(self.path).resolve().name if self.backend == "native" else self.name
+        return f"{name}@sha256:{weights_sha256[:16]}"
+
 
 class Backend:
     """One loaded model. Subclasses set ``info``, ``defaults`` and ``rules`` and implement ``_generate``."""
@@ -233,6 +240,20 @@ class Backend:
         if clip.sampled_steps < 1:
             raise RequestError(f"strength {clip.strength:g} of {clip.steps} steps samples none; give a strength of "
                                f"at least {1 / clip.steps:g} or more steps")
+
+    @property
+    def making(self) -> str:
+        """How this model makes its videos, where that is worth a word in what a command says."""
+        return ""
+
+    def video(self, clip: Clip, loop: bool, progress: Progress,
+              cancelled: Callable[[], bool] | None = None) -> Iterable[np.ndarray] | None:
+        """The whole of ``clip``, however long, made the model's own way: (n, H, W, 3) uint8 pieces in
+        order, with a ``timings`` dict (seconds per stage, complete after the last piece); its work is
+        planned on ``progress`` here, before the first piece. ``loop``: it leads back into its first
+        frame, which is not repeated at the end. None (this default): the model has no way of its own,
+        and kino.core makes the video call by call (EXTEND, FIRST_LAST)."""
+        return None
 
     def units(self, clip: Clip) -> int:
         """Units of work (kino.progress) ``generate`` counts for ``clip``: its sampling steps, then

@@ -126,11 +126,12 @@ def weights_sha256(folder: str | Path) -> str:
 
 def load(info: ModelInfo, dtype=None, device: str | None = None, **options):
     """The Backend for ``info`` on ``device`` (default: CUDA when there is one) in ``dtype`` (a torch
-    dtype or a name; None: ``$KINO_DTYPE``, else what the device runs natively, kino.precision)."""
+    dtype or a name; None: ``$KINO_DTYPE``, else what the device runs natively, kino.precision).
+    ``options``: the backend's own (kino.backends.native.NativeBackend.load, DiffusersBackend.load)."""
     if info.backend == "native":
         from kino.backends.native import NativeBackend
 
-        return NativeBackend.load(info, dtype, device)
+        return NativeBackend.load(info, dtype, device, **options)
     from kino.backends.diffusers_video import DiffusersBackend
 
     return DiffusersBackend.load(info, dtype, device, **options)

@@ -67,21 +67,18 @@ class Pipelines:
         return backend
 
     def model_id(self, name: str) -> str:
-        """``folder@sha256:...`` of the weights, for the C2PA manifest (hashed once per process)."""
-        from kino.provenance import model_id
+        """``name@sha256:...`` of the weights, for the C2PA manifest (ModelInfo.model_id, as the CLI
+        names it; hashed once per process)."""
+        from kino.backends.registry import locate
 
         with self._lock:
             if name not in self._ids:
-                self._ids[name] = model_id(self.models[name]) if self.detail(name) is None else (
-                    f"{self.models[name]}@sha256:{self.detail(name)['weights_sha256'][:16]}")
+                self._ids[name] = locate(self.models[name]).model_id(self.detail(name)["weights_sha256"])
             return self._ids[name]
 
-    def detail(self, name: str) -> dict | None:
-        """What the C2PA manifest records of an open model beside its id (backend, weights' SHA-256);
-        None for kino's own."""
+    def detail(self, name: str) -> dict:
+        """What the C2PA manifest records of a model beside its id: backend, pipeline, weights' SHA-256."""
         from kino.backends.registry import locate, weights_sha256
 
         info = locate(self.models[name])
-        if info.backend == "native":
-            return None
         return {"backend": info.backend, "pipeline": info.pipeline, "weights_sha256": weights_sha256(info.path)}
