@@ -298,7 +298,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     """``kino generate`` on any model (kino.core): checked and moderated before it loads; ``speech``,
     the narration (kino.audio), from the start; ``guard``, the safety checks that moderated it (None:
     built here); ``references``, pictures every call is given (REFERENCE). A multi-shot prompt is a
-    storyboard (``story_on_backend``; on kino's own models still its pipeline's, ``write_story``)."""
+    storyboard (``story_on_backend``; on kino's own models its pipeline's, ``native_story``)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.pipelines import prompting, storyboard
@@ -320,7 +320,14 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
             if args.loop or image is not None or last_image is not None:
                 raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
             if native:
-                return native_story(args, story, out, width, height, guard, speech)
+                if args.camera:
+                    story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
+                                                        for s in story.shots), story.characters, story.style,
+                                                  story.seed)
+                options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
+                               sampler=args.sampler, layout=not args.no_layout)
+                return native_story(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
+                                    [speech], guard)
             options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
                            references=references)
             return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
@@ -350,20 +357,20 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     return EXIT_OK
 
 
-def native_story(args, story, out: Path, width, height, guard, speech) -> int:
-    """A multi-shot prompt on kino's own model, made by its storyboard pipeline (characters drawn as
-    the shot that introduced them drew them, each shot against its own backdrop: toyworld's
-    director, which kino.core's shots do not have)."""
-    from kino.pipelines import storyboard
+def native_story(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
+    """A storyboard on kino's own model: every shot's prompt moderated before the model loads and the
+    file named as every model's is (``open_stamp``), the shots made by its storyboard pipeline
+    (``write_story``: characters drawn as the shot that introduced them drew them, each shot against
+    its own backdrop, toyworld's director; kino.core's shots have none of these). ``options``: the
+    pipeline's (kino.pipelines.storyboard.stream_story)."""
+    from kino import core
+    from kino.safety.guard import Guard
 
-    if args.camera:
-        story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
-                                            for s in story.shots), story.characters, story.style, story.seed)
-    pipe = load_pipeline(args, guard)
-    options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
-                   sampler=args.sampler, layout=not args.no_layout)
-    return write_story(pipe, story.with_seconds(args.shot_seconds), out, options, output_stamp(args, "generate"),
-                       args, [speech])
+    guard = Guard.from_env() if guard is None else guard
+    for prompt in story.prompts():
+        core.guard_inputs(guard, core.Job(prompt))
+    stamp = open_stamp(args, info, operation)
+    return write_story(load_pipeline(args, guard), story, out, options, stamp, args, speeches)
 
 
 def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
@@ -524,15 +531,14 @@ def cmd_storyboard(args) -> int:
         references = load_references(args, info)
         guard = narrate.guard() if any(shot.narration for shot in story.shots) else None  # built once
         story, speeches = narrate.story_lines(args, story, guard)  # spoken first: the lines set the shots' lengths
-        if info.backend != "native":
-            return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
-                                                                 steps=args.steps, guidance=args.guidance,
-                                                                 references=references),
-                                    "storyboard", speeches, guard)
-        pipe = load_pipeline(args, guard)
-        return write_story(pipe, story, out, dict(fps=args.fps, width=width, height=height, steps=args.steps,
-                                                  guidance=args.guidance), output_stamp(args, "storyboard"), args,
-                           speeches)
+        if info.backend == "native":
+            return native_story(args, info, story, out, dict(fps=args.fps, width=width, height=height,
+                                                             steps=args.steps, guidance=args.guidance),
+                                "storyboard", speeches, guard)
+        return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
+                                                             steps=args.steps, guidance=args.guidance,
+                                                             references=references),
+                                "storyboard", speeches, guard)
     except RequestError as e:
         raise UsageError(str(e)) from e
 

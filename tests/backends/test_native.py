@@ -186,3 +186,28 @@ def test_kino_generate_on_it_names_the_backend_and_its_weights_and_refuses_befor
     assert main(["generate", "a man stabs a woman to death, blood everywhere", "-o", str(out), "--model",
                  str(broken)]) == 3
     assert main(["generate", PROMPT, "-o", str(out), "--model", str(broken)]) == 2
+
+
+def test_a_storyboard_on_it_is_moderated_before_loading_and_names_the_backend(tiny_model_dir, tmp_path, capsys):
+    """Its shots are still made by its storyboard pipeline (the director's characters and backdrops),
+    but checked and signed as every model's are."""
+    import json
+    import shutil
+
+    from kino.cli import main
+
+    broken = tmp_path / "broken"  # its weights are gone: loading it would exit 2
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").unlink()
+    story = tmp_path / "s.yaml"
+    story.write_text("shots:\n  - a red ball\n  - a man stabs a woman to death, blood everywhere\n")
+    out = tmp_path / "out.mp4"
+    assert main(["storyboard", str(story), "-o", str(out), "--model", str(broken)]) == 3
+    assert main(["generate", "Shot 1: a red ball. Shot 2: a man stabs a woman to death, blood everywhere", "-o",
+                 str(out), "--model", str(broken)]) == 3
+    assert not out.exists()
+    assert main(["generate", "Shot 1: a red ball. Shot 2: a blue ball", "-o", str(out), "--model", str(tiny_model_dir),
+                 "--seconds", "2", "--steps", "1"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["c2pa"]["summary"]["backend"] == "native"
