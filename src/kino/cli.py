@@ -422,25 +422,29 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
     return EXIT_OK
 
 
-def edit_on_backend(args, info, operation: str, sources: list[str], make) -> int:
-    """``kino extend``, ``connect`` or ``edit`` on an open model (kino.core): the prompt is moderated
-    before the model loads; ``make(backend, job, guard, progress)`` returns the frames to write."""
+def edit_on_backend(args, info, out: Path, operation: str, sources: list[str], make) -> int:
+    """``kino extend``, ``connect`` or ``edit`` on any model, its inputs read (``out`` checked): the
+    prompt is moderated before the model loads, the file signed as every model's (``open_stamp``); ``make(model, job, guard, progress)``
+    returns the frames to write, their frame rate and the units of ``progress`` it set aside for
+    writing them (``set_aside_writing``); ``model`` is the Backend (kino.core), or for kino's own the
+    TextToVideoPipeline its own extend, connect and edit run on (with ``guard``: they check their
+    inputs and frames themselves)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
 
-    out = check_output(Path(args.output))
     job = core.Job(args.prompt, seed=args.seed, seconds=getattr(args, "seconds", None), steps=args.steps,
                    guidance=args.guidance)
     try:
         guard = Guard.from_env()
         core.guard_inputs(guard, job)
         stamp = open_stamp(args, info, operation, *sources)
-        backend = load_backend(args, info)
+        model = load_pipeline(args, guard) if info.backend == "native" else load_backend(args, info)
         bar, progress = progress_bar(f"{operation}ing")
         with bar:
-            video, fps = make(backend, job, guard, progress)
-            save_video(out, video, fps, stamp, progress=progress)
+            video, fps, writing = make(model, job, guard, progress)
+            with progress.part(writing) as part:
+                save_video(out, video, fps, stamp, progress=part)
     except RequestError as e:
         raise UsageError(str(e)) from e
     print(f"wrote {out} ({len(video)} frames at {fps} fps) with {info.name} ({info.backend})", file=sys.stderr)
@@ -565,120 +569,74 @@ NO_FADE_HELP = ("keep every input frame exactly; by default the input's frames n
 def cmd_extend(args) -> int:
     import math
 
+    from kino import core
     from kino.pipelines.extend import extend
     from kino.pipelines.long_video import BLEND_FRAMES
-    from kino.pipelines.text_to_video import RequestError
 
     info = locate_model(args)
-    if info.backend != "native":
-        from kino import core
-
-        def make(backend, job, guard, progress):
-            frames, fps = load_video(args.input)
-            fps = round(fps) or 8
-            return core.continue_video(backend, job, frames, fps, guard, progress, backward=args.backward), fps
-
-        return edit_on_backend(args, info, "extend", [args.input], make)
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
-    pipe = load_pipeline(args)
-    stamp = output_stamp(args, "extend", args.input)
-    try:
-        bar, progress = progress_bar("extending")
-        with bar:
-            writing = set_aside_writing(progress, len(frames) + math.ceil(args.seconds * fps))
-            video = extend(pipe, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
-                           progress=progress, steps=args.steps, guidance=args.guidance,
-                           fade_frames=0 if args.no_fade else BLEND_FRAMES, layout=not args.no_layout)
-            with progress.part(writing) as part:
-                save_video(out, video, fps, stamp, progress=part)
-    except RequestError as e:
-        raise UsageError(str(e)) from e
-    print(f"wrote {out} ({len(video)} frames at {fps} fps, {len(video) - len(frames)} new)", file=sys.stderr)
-    return EXIT_OK
+
+    def make(model, job, guard, progress):
+        writing = set_aside_writing(progress, len(frames) + math.ceil(args.seconds * fps))
+        if info.backend == "native":  # its own: the director follows the clip's motion; the join faded
+            return extend(model, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
+                          progress=progress, steps=args.steps, guidance=args.guidance,
+                          fade_frames=0 if args.no_fade else BLEND_FRAMES, layout=not args.no_layout), fps, writing
+        return core.continue_video(model, job, frames, fps, guard, progress, backward=args.backward), fps, writing
+
+    return edit_on_backend(args, info, out, "extend", [args.input], make)
 
 
 def cmd_connect(args) -> int:
     import math
 
+    from kino import core
     from kino.pipelines.connect import connect
     from kino.pipelines.long_video import BLEND_FRAMES
-    from kino.pipelines.text_to_video import RequestError
 
     info = locate_model(args)
-    if info.backend != "native":
-        from kino import core
-
-        def make(backend, job, guard, progress):
-            a, fps = load_video(args.first)
-            b, _ = load_video(args.second)
-            fps = round(fps) or 8
-            return core.continue_video(backend, job, a, fps, guard, progress, then=b), fps
-
-        return edit_on_backend(args, info, "connect", [args.first, args.second], make)
     out = check_output(Path(args.output))
     a, fps = load_video(args.first)
     b, _ = load_video(args.second)
     fps = round(fps) or 8
-    pipe = load_pipeline(args)
-    stamp = output_stamp(args, "connect", args.first, args.second)
-    try:
-        bar, progress = progress_bar("connecting")
-        with bar:
-            writing = set_aside_writing(progress, len(a) + len(b) + math.ceil(args.seconds * fps))
-            video, n = connect(pipe, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
-                               steps=args.steps, guidance=args.guidance, fade_frames=0 if args.no_fade else BLEND_FRAMES)
-            with progress.part(writing) as part:
-                save_video(out, video, fps, stamp, progress=part)
-    except RequestError as e:
-        raise UsageError(str(e)) from e
-    print(f"wrote {out} ({len(video)} frames at {fps} fps: {len(a)} + {n} new + {len(b)})", file=sys.stderr)
-    return EXIT_OK
+
+    def make(model, job, guard, progress):
+        writing = set_aside_writing(progress, len(a) + len(b) + math.ceil(args.seconds * fps))
+        if info.backend == "native":  # its own: a planned transition, both joins faded
+            return connect(model, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
+                           steps=args.steps, guidance=args.guidance,
+                           fade_frames=0 if args.no_fade else BLEND_FRAMES)[0], fps, writing
+        return core.continue_video(model, job, a, fps, guard, progress, then=b), fps, writing
+
+    return edit_on_backend(args, info, out, "connect", [args.first, args.second], make)
 
 
 def cmd_edit(args) -> int:
+    from kino import core
+    from kino.backends.base import MASKED_EDIT, VIDEO_TO_VIDEO, require
     from kino.pipelines.edit import edit
-    from kino.pipelines.text_to_video import RequestError
 
     info = locate_model(args)
-    if info.backend != "native":
-        from kino import core
-        from kino.backends.base import MASKED_EDIT, VIDEO_TO_VIDEO, require
-
-        try:
-            require(info, VIDEO_TO_VIDEO if args.mask is None else MASKED_EDIT)
-        except ValueError as e:
-            raise UsageError(str(e)) from e
-        region = None if args.mask is None else load_image(args.mask, "--mask").mean(axis=2) > 127
-
-        def make(backend, job, guard, progress):
-            frames, fps = load_video(args.input)
-            fps = round(fps) or 8
-            return core.restyle(backend, job, frames, fps, args.strength, guard, progress, mask=region), fps
-
-        return edit_on_backend(args, info, "edit", [args.input], make)
+    try:
+        require(info, VIDEO_TO_VIDEO if args.mask is None else MASKED_EDIT)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
-    mask = None
-    if args.mask is not None:
-        mask = load_image(args.mask, "--mask")
-    pipe = load_pipeline(args)
-    stamp = output_stamp(args, "edit", args.input)
-    try:
-        bar, progress = progress_bar("editing")
-        with bar:
-            writing = set_aside_writing(progress, len(frames))
-            video = edit(pipe, frames, fps, args.prompt, strength=args.strength, mask=mask, seed=args.seed,
-                         progress=progress, steps=args.steps, guidance=args.guidance)
-            with progress.part(writing) as part:
-                save_video(out, video, fps, stamp, progress=part)
-    except RequestError as e:
-        raise UsageError(str(e)) from e
-    where = "inside the mask" if mask is not None else "whole clip"
-    print(f"wrote {out} ({len(video)} frames at {fps} fps; {where}, strength {args.strength:g})", file=sys.stderr)
-    return EXIT_OK
+    mask = None if args.mask is None else load_image(args.mask, "--mask")
+
+    def make(model, job, guard, progress):
+        writing = set_aside_writing(progress, len(frames))
+        if info.backend == "native":  # its own: one pass over the whole clip, objects drafted into a mask
+            return edit(model, frames, fps, args.prompt, strength=args.strength, mask=mask, seed=args.seed,
+                        progress=progress, steps=args.steps, guidance=args.guidance), fps, writing
+        region = None if mask is None else mask.mean(axis=2) > 127
+        return core.restyle(model, job, frames, fps, args.strength, guard, progress, mask=region), fps, writing
+
+    return edit_on_backend(args, info, out, "edit", [args.input], make)
 
 
 def cmd_train(args) -> int:

@@ -211,3 +211,32 @@ def test_a_storyboard_on_it_is_moderated_before_loading_and_names_the_backend(ti
     capsys.readouterr()
     assert main(["verify", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["c2pa"]["summary"]["backend"] == "native"
+
+
+def test_extend_connect_and_edit_on_it_are_moderated_before_loading_and_name_the_backend(tiny_model_dir, tmp_path,
+                                                                                       capsys):
+    """Still made by its own extend, connect and edit (the director follows a clip's motion), but
+    checked and signed as every model's are."""
+    import json
+    import shutil
+
+    from kino.cli import main
+    from kino.data.video_io import write_video
+
+    clip_file = tmp_path / "in.mp4"
+    write_video(clip_file, np.full((9, 128, 128, 3), 120, np.uint8), 4)
+    broken = tmp_path / "broken"  # its weights are gone: loading it would exit 2
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").unlink()
+    out = tmp_path / "out.mp4"
+    harmful = "a man stabs a woman to death, blood everywhere"
+    for argv in (["extend", clip_file, harmful], ["connect", clip_file, clip_file, harmful],
+                 ["edit", clip_file, harmful]):
+        assert main([*map(str, argv), "-o", str(out), "--model", str(broken)]) == 3, argv[0]
+    assert not out.exists()
+    assert main(["extend", str(clip_file), "the ball moves on", "-o", str(out), "--seconds", "1", "--steps", "1",
+                 "--model", str(tiny_model_dir)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["c2pa"]["summary"]
+    assert summary["backend"] == "native"
