@@ -352,8 +352,12 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     except RequestError as e:
         raise UsageError(str(e)) from e
     how = ", ".join(x for x in (info.backend, f"{r.steps} steps", backend.making) if x)
+    t = video.timings
+    stages = ", ".join(f"{name} {t[key]:.2f}s" for name, key in (("text", "text_encoding"), ("transformer", "transformer"),
+                                                                 ("decode", "vae_decode")) if key in t)
     print(f"wrote {out} ({video.width}x{video.height}, {video.frames} frames at {video.fps} fps) with "
-          f"{info.name} ({how}) in {video.timings.get('total', 0):.1f}s{said(out, track)}", file=sys.stderr)
+          f"{info.name} ({how}) in {t.get('total', 0):.1f}s{f' ({stages})' if stages else ''}{said(out, track)}",
+          file=sys.stderr)
     return EXIT_OK
 
 
