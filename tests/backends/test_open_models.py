@@ -490,8 +490,10 @@ def test_a_reference_image_reaches_vace_and_is_moderated_like_any_input_picture(
         assert main(["generate", "a red dog runs", "-o", str(out), "--model", model, "--seconds", "1", *flags]) == 0
         videos[name] = read_video(out)[0].astype(int)
     verified(tmp_path / "a.mp4", capsys)
-    assert np.abs(videos["a"] - videos["again"]).mean() == 0  # the same seed and picture: the same video
-    assert np.abs(videos["a"] - videos["b"]).mean() > 1  # another picture: another video
+    # The same seed and picture give the same video to the bit, so any change comes from the picture.
+    # A tiny random model heeds it little: 0.9 levels (fp32, AVX2) to 4.3 (bf16, AMX) for another.
+    assert np.abs(videos["a"] - videos["again"]).mean() == 0
+    assert np.abs(videos["a"] - videos["b"]).mean() > 0.2  # another picture: another video
     assert np.abs(videos["a"] - videos["none"]).mean() > 1
     # The colour wheel: the nudity detector's one known false positive (tests/safety/photos.py).
     wheel = os.path.join(os.path.dirname(skimage.data.__file__), "color.png")
