@@ -303,8 +303,9 @@ class DiffusersBackend(Backend):
 
 def vace_inputs(clip: Clip) -> dict:
     """VACE's ``video`` and ``mask`` for a clip: given pixels where the mask is black (kept), grey
-    where it is white (made): the first and last images, leading frames, or a video to redraw
-    (inside a mask, or whole); and its ``reference_images``. Nothing given: plain text to video."""
+    where it is white (made): the first and last images or leading frames; a video to redraw (inside a
+    mask, or whole) is given whole, its pixels under the white too, for the redraw to follow; and its
+    ``reference_images``. Nothing given: plain text to video."""
     from PIL import Image
 
     refs = {"reference_images": [Image.fromarray(r) for r in clip.references]} if clip.references else {}
