@@ -120,3 +120,32 @@ def test_animals_are_dehumanising_only_as_a_comparison():
 )
 def test_romance_and_german_terms(prompt):
     assert not moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "uma menina come melancia na praia",  # a lowercase word one edit from a name (Melania)
+        "a professora de inglês lê uma história para a turma",  # not "Professor X" run together
+        "um rapaz toca violão numa roda de amigos",  # an accented word one edit from "violado"
+        "mi vecino Messi, un señor jubilado, paseando al perro",  # a private person introduced by kin
+        "campagne de prévention du suicide dans un lycée",  # prevention, in nine languages
+        "自殺予防の啓発ポスター",
+        "maquillaje nude para una boda",  # the colour
+        "una chinche asesina sobre una hoja",  # the assassin bug
+    ],
+)
+def test_words_of_their_own_language_are_allowed(prompt):
+    assert moderate_prompt(prompt).allowed, moderate_prompt(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Melania dançando na praia",  # the name itself, capitalised
+        "Messi jugando al fútbol",
+        "o suicídio de um adolescente filmado em detalhe",
+    ],
+)
+def test_names_and_terms_near_those_words_are_still_refused(prompt):
+    assert not moderate_prompt(prompt).allowed

@@ -97,6 +97,15 @@ NAMING = frozenset(
     "surnommee namens genannt chamado chamada apelidado apelidada кличке прозвищу зовут اسمه اسمها "
     "المسمى المسماه 叫".split()
 )
+# Words that introduce a private person by a one-word name: "my neighbour Neymar, a retired man".
+KIN = frozenset(
+    "neighbour neighbor friend uncle aunt cousin grandpa grandma grandfather grandmother granddad colleague "
+    "classmate roommate flatmate landlord landlady nephew niece vizinho vizinha amigo amiga tio tia primo prima "
+    "avo colega sobrinho sobrinha vecino vecina tio tia abuelo abuela companero companera sobrino sobrina "
+    "voisin voisine ami amie oncle tante cousine grand-pere grand-mere papi mamie collegue neveu niece "
+    "nachbar nachbarin freund freundin onkel tante opa oma kollege kollegin neffe nichte "
+    "сосед соседка друг подруга дядя тетя дедушка бабушка коллега".split()
+)
 NAMING_AFTER = (("と", "い", "う"), ("っ", "て"))  # Japanese: "シンバという名前の犬"
 ANIMALS = frozenset(
     "dog dogs puppy cat cats kitten horse pony cow parrot hamster rabbit goldfish turtle tortoise goat pig "
@@ -205,10 +214,10 @@ class Moderator:
         signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
         readings = views.token_views + ((views.native,) if views.native not in views.token_views else ())
         english = self.english_share(prompt) >= ENGLISH_SHARE
-        accents = {} if english else accented_words(prompt)
+        lower = {} if english else lowercase_words(prompt)
         for toks in readings:
             matches = self.lexicon.match(toks, lone_fuzzy=english)
-            hits += self._term_hits(toks, matches, accents)
+            hits += self._term_hits(toks, matches, lower, english)
             hits += self._context_hits(toks, matches)
             for m in matches:
                 if m.entry.weight >= STRONG:
@@ -224,13 +233,15 @@ class Moderator:
 
     # -- hits -----------------------------------------------------------------------------------
 
-    def _term_hits(self, toks: tuple[str, ...], matches: list[Match], accents: dict[str, set[str]]) -> list[Hit]:
+    def _term_hits(self, toks: tuple[str, ...], matches: list[Match], lower: dict[str, set[str]],
+                   english: bool) -> list[Hit]:
         return [
             _term_hit(m)
             for m in matches
             if m.entry.label in CATEGORIES
+            and not (not english and _own_word(toks, m, lower))
             and not (m.entry.label == "celebrity_likeness" and self._is_place(toks, m))
-            and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _other_word(toks, m, accents)
+            and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _is_kin(toks, m) or _other_word(toks, m, lower)
                                                        or _place_by_apposition(toks, m)))
         ]
 
@@ -331,22 +342,34 @@ class Moderator:
         return Verdict(True, None, None, scores)
 
 
-def accented_words(prompt: str) -> dict[str, set[str]]:
-    """Lowercase Latin words written with accents, by their folded spelling: {"timon": {"timón"}}."""
+def lowercase_words(prompt: str) -> dict[str, set[str]]:
+    """Latin words written in lowercase, by their folded spelling: {"timon": {"timón"}, "melancia": {"melancia"}}."""
     out: dict[str, set[str]] = defaultdict(set)
     for word in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", prompt)):
         bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
-        if bare != word and bare.isascii() and word.islower():
+        if bare.isascii() and word.islower():
             out[bare].add(word)
     return out
 
 
-def _other_word(toks: tuple[str, ...], m: Match, accents: dict[str, set[str]]) -> bool:
+def _other_word(toks: tuple[str, ...], m: Match, lower: dict[str, set[str]]) -> bool:
     """Is a one-word name match an ordinary word that folding accents made the name ("timón", a
     ship's helm, is not Timon)? The name lists are written without accents, so a name written with
     them and capitalised ("Beyoncé", "Astérix") still matches; a lowercase accented word does not."""
     alias = unicodedata.normalize("NFC", m.entry.phrase or m.entry.canonical).casefold()
-    return m.end - m.start == 1 and any(w not in alias for w in accents.get(toks[m.start], ()))
+    word = toks[m.start]
+    return m.end - m.start == 1 and any(w != word and w not in alias for w in lower.get(word, ()))
+
+
+def _own_word(toks: tuple[str, ...], m: Match, lower: dict[str, set[str]]) -> bool:
+    """Is a lone word one edit from a term, in a text that is not English, a word of its own
+    language? So it is when the term is a name and the word is written in lowercase ("melancia", a
+    watermelon, is not Melania), or when the word was written with its accents ("violão", a guitar,
+    is not "violado"): a misspelling that keeps the accents is a word spelt with care."""
+    word = toks[m.start]
+    lone = m.fuzzy and m.end - m.start == 1
+    accented = any(w != word for w in lower.get(word, ()))
+    return lone and ((m.entry.label in NAME_LABELS and word in lower) or accented)
 
 
 def _place_by_apposition(toks: tuple[str, ...], m: Match) -> bool:
@@ -366,6 +389,11 @@ def _is_pet(toks: tuple[str, ...], m: Match) -> bool:
     named = named or any(toks[m.end:m.end + len(p)] == p for p in NAMING_AFTER)
     around = toks[max(0, m.start - ANIMAL_WINDOW - 1):m.end + ANIMAL_WINDOW + 4]
     return named and any(t in ANIMALS for t in around)
+
+
+def _is_kin(toks: tuple[str, ...], m: Match) -> bool:
+    """A one-word name after a word for a relative or acquaintance ("meu vizinho Neymar"): a private person."""
+    return m.end - m.start == 1 and m.start > 0 and toks[m.start - 1] in KIN
 
 
 def _term_hit(m: Match) -> Hit:
