@@ -1,17 +1,19 @@
 """The generation core: a request in kino's terms made by any backend, checked before and after.
 
     job = Job("a golden retriever runs along a beach", seconds=12, loop=False)
-    plan = Plan.of(info, job)              # what it needs, checked before any model loads
+    check_job(info, job)                    # what it needs, checked before any model loads
     guard_inputs(guard, job)                # prompt and input pictures moderated (SafetyRefusal)
     backend = registry.load(info)
-    video = stream(backend, plan.resolve(backend), guard, progress)   # pieces, output frames checked
-    write_video(out, video, video.fps, provenance=stamp, progress=progress)
+    video = stream(backend, resolve(backend, job), guard, progress)   # pieces, output frames checked
+    output.save(out, video, video.fps, output.stamp(keys, info, "generate"), progress)
 
 A clip longer than the model's window is made chunk by chunk, each chunk led by the end of the one
 before (the backend's EXTEND capability); a loop ends on its own first frame (FIRST_LAST). A model
 with a way of its own to make a whole video (``Backend.video``: kino's own, whose director lays the
-chunks out as one video) makes it itself; its pieces are checked here all the same. Nothing here
-knows toyworld or any one model.
+chunks out as one video) makes it itself; its pieces are checked here all the same. So may it
+extend, connect, restyle and make storyboards (``Backend.continued``, ``restyled``, ``story``),
+checking its inputs and frames with the guard it is given. Nothing here knows toyworld or any one
+model.
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ class Stream:
     width: int
     fps: int
     timings: dict[str, float] = field(default_factory=dict)
+    cuts: list[int] = field(default_factory=list)  # the first frame of each shot after the first
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.pieces
@@ -257,8 +260,38 @@ def shots(backend: Backend, shots: list[Resolved], guard, progress: Progress | N
                     yield piece
         timings["total"] = time.perf_counter() - t0
 
-    frames = sum(s.frames - (1 if s.job.loop else 0) for s in shots)
-    return Stream(pieces(), frames, first.height, first.width, first.fps, timings)
+    lengths = [s.frames - (1 if s.job.loop else 0) for s in shots]
+    cuts = [sum(lengths[:i]) for i in range(1, len(lengths))]
+    return Stream(pieces(), sum(lengths), first.height, first.width, first.fps, timings, cuts)
+
+
+def story_jobs(info: ModelInfo, story, **options) -> tuple[list[Job], list[tuple[int, ...]] | None]:
+    """A storyboard's shots as jobs (``story``: a kino storyboard, with ``shots``, ``prompts()``,
+    ``seed``, ``reference`` and ``introductions()``; ``options``: Job fields every shot shares), shot i
+    seeded ``seed + i``; and for a model that takes reference images, the earlier shots whose first
+    frames each shot is given (``shots``' leads: the shots that introduced the characters it names,
+    with ``reference``, the first shot too), else None. Needs nothing loaded."""
+    jobs = [Job(text, seed=(story.seed + i) % 2**63, seconds=shot.seconds, **options)
+            for i, (text, shot) in enumerate(zip(story.prompts(), story.shots, strict=True))]
+    if story.reference:
+        require(info, REFERENCE)
+    if REFERENCE not in info.capabilities:
+        return jobs, None
+    return jobs, [tuple(sorted({0, *lead})) if story.reference and i else lead
+                  for i, lead in enumerate(story.introductions())]
+
+
+def storyboard(backend: Backend, story, guard, progress: Progress | None = None,
+               cancelled: Callable[[], bool] | None = None, **options):
+    """A storyboard's video (see ``story_jobs``), the model's own way (``Backend.story``) or shot by
+    shot (``shots``), every shot's prompt and frames checked by ``guard``; a Stream with its ``cuts``.
+    ``options``: width, height, fps, steps, guidance, references, user (None: the model's)."""
+    progress = Progress.of(progress)
+    own = backend.story(story, guard, progress, **options)
+    if own is not None:
+        return own
+    jobs, leads = story_jobs(backend.info, story, **options)
+    return shots(backend, [resolve(backend, job) for job in jobs], guard, progress, cancelled, leads)
 
 
 def _pieces(backend, r: Resolved, sizes, context, anchor, guard, progress, units, cancelled, timings):
@@ -321,6 +354,9 @@ def continue_video(backend: Backend, job: Job, frames: np.ndarray, fps: int, gua
     Inputs are checked whole by ``guard`` first; the result is (T, H, W, 3) uint8 at the size of
     ``job`` (default: the input's, see ``input_size``), the inputs scaled to it."""
     progress = Progress.of(progress)
+    own = backend.continued(job, frames, fps, guard, progress, backward, then)
+    if own is not None:
+        return own
     for what, video in (("input video", frames), ("second input video", then)):
         if video is not None:
             if video.ndim != 4 or len(video) < 1:
@@ -349,14 +385,18 @@ def restyle(backend: Backend, job: Job, frames: np.ndarray, fps: int, strength: 
             progress=None, mask: np.ndarray | None = None) -> np.ndarray:
     """``frames`` redrawn after ``job.prompt`` to ``strength`` (0: kept, 1: from noise), window by
     window of the model (VIDEO_TO_VIDEO), or, given ``mask`` ((H, W) bool, True where content may
-    change), redrawn inside it only (MASKED_EDIT); inputs and outputs checked by ``guard``."""
+    change), redrawn inside it only (MASKED_EDIT), or the model's own way (``Backend.restyled``);
+    inputs and outputs checked by ``guard``."""
+    progress = Progress.of(progress)
+    own = backend.restyled(job, frames, fps, strength, guard, progress, mask)
+    if own is not None:
+        return own
     if not 0 < strength <= 1:
         raise RequestError(f"strength {strength:g} is not allowed; use more than 0 and at most 1")
     require(backend.info, VIDEO_TO_VIDEO if mask is None else MASKED_EDIT)
     if mask is not None and not mask.any():
         raise RequestError("the mask is empty; make it white where the video may change")
     given = {} if mask is None else {"mask": mask}
-    progress = Progress.of(progress)
     with progress.doing(CHECKING, 0):
         guard.video(frames, fps, "input video", job.prompt, job.user)
     width, height = input_size(backend, frames, job.width, job.height)

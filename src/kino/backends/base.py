@@ -255,6 +255,41 @@ class Backend:
         and kino.core makes the video call by call (EXTEND, FIRST_LAST)."""
         return None
 
+    def configured(self, layout: bool = True, sampler: str | None = None) -> Backend:
+        """This model as one job asks for it, over the same loaded weights: ``layout`` (a model with a
+        director of its own: whether it runs) and ``sampler`` (a model whose sampler kino chooses).
+        This default has neither: the layout is ignored, a sampler is a RequestError."""
+        if sampler:
+            raise RequestError(f"sampler works with kino's own models only; {self.info.name} is a "
+                               f"{self.info.backend} model")
+        return self
+
+    @property
+    def vocabulary(self) -> str | None:
+        """The name of the caption vocabulary the model declares it learnt all of (toyworld's), if any."""
+        return None
+
+    def continued(self, job, frames: np.ndarray, fps: int, guard, progress: Progress, backward: bool = False,
+                  then: np.ndarray | None = None) -> np.ndarray | None:
+        """kino.core.continue_video made the model's own way (its inputs and frames checked by
+        ``guard`` in it); None (this default): kino.core makes it call by call."""
+        return None
+
+    def restyled(self, job, frames: np.ndarray, fps: int, strength: float, guard, progress: Progress,
+                 mask: np.ndarray | None = None) -> np.ndarray | None:
+        """kino.core.restyle made the model's own way (its inputs and frames checked by ``guard`` in
+        it); None (this default): kino.core makes it window by window."""
+        return None
+
+    def story(self, story, guard, progress: Progress, *, width: int | None, height: int | None, fps: int | None,
+              steps: int | None, guidance: float | None, references: tuple = (),
+              user: str | None = None) -> Iterable[np.ndarray] | None:
+        """kino.core.storyboard made the model's own way: ``story`` (a kino storyboard: ``shots``,
+        ``prompts()``, ``seed``) as (n, H, W, 3) uint8 pieces with ``frames``, ``height``, ``width``,
+        ``fps``, ``cuts`` and ``timings``, every shot's prompt and frames checked by ``guard`` in it;
+        None (this default): kino.core makes each shot as a video of its own (``shots``)."""
+        return None
+
     def units(self, clip: Clip) -> int:
         """Units of work (kino.progress) ``generate`` counts for ``clip``: its sampling steps, then
         the decode."""

@@ -1,12 +1,16 @@
 """kino's own models (DiT + causal video VAE + MiniLM text encoder, one folder) behind the Backend
 interface, run by the pipelines kino already has (``kino.pipelines.text_to_video`` for a clip, with
-a first or last frame or leading frames; ``kino.pipelines.edit`` for a redrawn video).
+a first or last frame or leading frames; ``kino.pipelines.edit`` for a redrawn video). Long clips,
+extend, connect, edit and storyboards are made its own way (``video``, ``continued``, ``restyled``,
+``story``: the director's one plan across chunks and shots, joins faded), by those pipelines on a
+pipeline that carries the caller's guard (``guarded``): they check their inputs and frames themselves.
 
 Whether toyworld's director plans and draws the named objects is the caller's choice, made when
-the backend is loaded (``layout``), never a field of a request; the pipeline runs it only for a
-model that declares toyworld's vocabulary. Moderation is not done here: ``kino.core`` checks the
-prompt and input pictures before the model loads and every piece of output after it, so the
-pipeline inside is given a guard that checks nothing (``Unchecked``).
+the backend is loaded or configured for one job (``layout``), never a field of a request; the
+pipeline runs it only for a model that declares toyworld's vocabulary. For a single clip,
+moderation is not done here: ``kino.core`` checks the prompt and input pictures before the model
+loads and every piece of output after it, so the pipeline inside is given a guard that checks
+nothing (``Unchecked``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ import numpy as np
 import torch
 
 from kino.backends.base import Backend, Cancelled, Clip, Defaults, ModelInfo, RequestError, Rules
+from kino.flow.samplers import SAMPLERS
 from kino.models.folder import ModelFolderError
-from kino.pipelines import long_video
+from kino.pipelines import long_video, storyboard
+from kino.pipelines.connect import connect
 from kino.pipelines.edit import edit
+from kino.pipelines.extend import extend
 from kino.pipelines.text_to_video import (MAX_SECONDS, MAX_SIDE, Request, TextToVideoPipeline, clip_units,
                                           num_frames_for)
 from kino.progress import Progress
+from kino.safety.guard import Guard
 
 
 class Unchecked:
@@ -37,10 +45,14 @@ class Unchecked:
 
 class NativeBackend(Backend):
     """``pipe`` (a TextToVideoPipeline) as a Backend; ``layout``: toyworld's director on (for a model
-    whose vocabulary is toyworld's); ``sampler``: one of kino.flow.samplers (None: the model's)."""
+    whose vocabulary is toyworld's); ``sampler``: one of kino.flow.samplers (None: the model's);
+    ``fade``: an extended or connected clip's frames next to a join fade into the model's look of them."""
 
-    def __init__(self, info: ModelInfo, pipe: TextToVideoPipeline, layout: bool = True, sampler: str | None = None):
-        self.info, self.pipe, self.sampler = info, pipe, sampler
+    def __init__(self, info: ModelInfo, pipe: TextToVideoPipeline, layout: bool = True, sampler: str | None = None,
+                 fade: bool = True):
+        if sampler is not None and sampler not in SAMPLERS:
+            raise RequestError(f"sampler {sampler!r} is not allowed; use one of {', '.join(SAMPLERS)}")
+        self.info, self.pipe, self.sampler, self.fade = info, pipe, sampler, fade
         self.layout = layout and pipe.cfg.vocabulary == "toyworld"  # the director serves toyworld's words only
         d, tf = pipe.cfg.sample, pipe.cfg.vae.temporal_factor
         self.defaults = Defaults(width=d.width, height=d.height, seconds=d.seconds, fps=d.fps,
@@ -51,7 +63,7 @@ class NativeBackend(Backend):
 
     @classmethod
     def load(cls, info: ModelInfo, dtype=None, device: str | None = None, layout: bool = True,
-             sampler: str | None = None, memory=None) -> NativeBackend:
+             sampler: str | None = None, fade: bool = True, memory=None) -> NativeBackend:
         """``memory`` (kino.backends.diffusers_video.Memory) is taken and not needed: kino's models
         fit a GPU whole."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -59,7 +71,22 @@ class NativeBackend(Backend):
             pipe = TextToVideoPipeline.from_pretrained(info.path, dtype=dtype, device=device, guard=Unchecked())
         except ModelFolderError as e:
             raise RequestError(str(e)) from e
-        return cls(info, pipe, layout, sampler)
+        return cls(info, pipe, layout, sampler, fade)
+
+    def configured(self, layout: bool = True, sampler: str | None = None) -> NativeBackend:
+        """This model with the director on or off and ``sampler``, over the same loaded weights."""
+        backend = NativeBackend(self.info, self.pipe, layout, sampler, self.fade)
+        backend.guard = self.guard
+        return backend
+
+    @property
+    def vocabulary(self) -> str | None:
+        return self.pipe.cfg.vocabulary
+
+    def guarded(self, guard: Guard) -> TextToVideoPipeline:
+        """The pipeline over the same weights, checking its prompts, inputs and frames with ``guard``."""
+        p = self.pipe
+        return TextToVideoPipeline(p.cfg, p.vae, p.dit, p.text_encoder, guard)
 
     def count_tokens(self, prompt: str) -> int:
         return self.pipe.text_encoder.count_tokens(prompt)
@@ -91,6 +118,34 @@ class NativeBackend(Backend):
         r = self.pipe.resolve(self.request(clip))
         progress.expect(sum(long_video.clip_shares(self.pipe, r, loop)))
         return long_video.stream(self.pipe, r, loop=loop, progress=watching(progress, cancelled))
+
+    def continued(self, job, frames: np.ndarray, fps: int, guard: Guard, progress: Progress,
+                  backward: bool = False, then: np.ndarray | None = None) -> np.ndarray:
+        """``frames`` extended by kino.pipelines.extend (the director follows the clip's motion), or
+        connected to ``then`` by kino.pipelines.connect (a planned transition); joins faded."""
+        pipe, fade = self.guarded(guard), long_video.BLEND_FRAMES if self.fade else 0
+        seconds = self.defaults.seconds if job.seconds is None else job.seconds
+        common = dict(seed=job.seed, progress=progress, steps=job.steps, guidance=job.guidance, fade_frames=fade,
+                      user=job.user)
+        if then is None:
+            return extend(pipe, frames, fps, seconds, job.prompt, backward=backward, layout=self.layout,
+                          sampler=self.sampler, **common)
+        return connect(pipe, frames, then, fps, seconds, job.prompt, **common)[0]
+
+    def restyled(self, job, frames: np.ndarray, fps: int, strength: float, guard: Guard, progress: Progress,
+                 mask: np.ndarray | None = None) -> np.ndarray:
+        """``frames`` redrawn by kino.pipelines.edit: one pass over the whole clip, objects drafted into a mask."""
+        return edit(self.guarded(guard), frames, fps, job.prompt, strength=strength, mask=mask_picture(mask),
+                    seed=job.seed, progress=progress, steps=job.steps, guidance=job.guidance, user=job.user)
+
+    def story(self, story, guard: Guard, progress: Progress, *, width: int | None, height: int | None,
+              fps: int | None, steps: int | None, guidance: float | None, references: tuple = (),
+              user: str | None = None) -> storyboard.StoryStream:
+        """``story`` by kino.pipelines.storyboard: characters drawn as the shot that introduced them drew
+        them, each shot against its own backdrop, one seed for every shot."""
+        return storyboard.stream_story(self.guarded(guard), story, progress, width=width, height=height, fps=fps,
+                                       steps=steps, guidance=guidance, sampler=self.sampler, layout=self.layout,
+                                       user=user)
 
     def _generate(self, clip: Clip, progress: Progress, cancelled: Callable[[], bool]) -> np.ndarray:
         watched = watching(progress, cancelled)

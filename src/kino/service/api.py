@@ -24,18 +24,16 @@ from sqlalchemy import func, select, update
 import kino.service.narration as job_narration
 from kino.audio.narration import SAMPLE_RATE, NarrationError, RefusedNarration, speak_lines
 from kino.audio.voices import VoiceError
-from kino.backends.base import Backend
+from kino.backends.base import Backend, RequestError
 from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
-from kino.pipelines.text_to_video import Request as GenRequest
-from kino.pipelines.text_to_video import RequestError
 from kino.progress import STAGES
 from kino.safety.moderation import SafetyRefusal
 from kino.safety.normalize import visible
 from kino.service.app import SESSION_COOKIE, ApiError, Caller, Service, admin, caller, presented_key, service
 from kino.service.auth import AccountError, add_key, add_user, audit, check_role
 from kino.service.db import CANCELLED, DELETED, DONE, FINISHED, QUEUED, RUNNING, ApiKey, AuditEvent, Job, User, now
-from kino.service.jobs import new_job_id, outputs_dir, queue_position, uploads_dir, user_field
+from kino.service.jobs import new_job_id, outputs_dir, queue_position, uploads_dir
 from kino.service.settings import ROLES
 from kino.service.uploads import UploadError, check_upload, decode_audio, decode_image, decode_video
 from kino.service.uploads import probe as probe_upload
@@ -302,7 +300,7 @@ def queue_job(svc: Service, who: Caller, command: str, model: str, params: dict,
     return job
 
 
-def check_policy(svc: Service, who: Caller, r: GenRequest) -> None:
+def check_policy(svc: Service, who: Caller, r: Planned) -> None:
     p, role = svc.settings.policy(who.user.role), who.user.role
     if r.seconds > p.max_seconds:
         raise ApiError(403, "over_role_limit", f"role {role} may make at most {p.max_seconds:g} s", limit="seconds")
@@ -419,62 +417,128 @@ def create_job(
                 ("music", music, "audio"))}
     uploads = {k: v for k, v in uploads.items() if v is not None}
     try:
-        pipe = svc.pipelines.checker(model)
+        backend = svc.pipelines.checker(model)
     except Exception:  # a broken or half-installed model folder is the server's problem, said plainly
         log.exception("model %s did not load", model)
         raise ApiError(503, "model_unavailable", f"model {model!r} cannot be loaded right now; try again later",
                        retry_after=30) from None
-    frames_in = None
-    if isinstance(pipe, Backend):  # an open model: kino.core
-        return create_open_job(svc, who, pipe, model, command, uploads, prompt=prompt, seed=seed, seconds=seconds,
-                               fps=fps, width=width, height=height, steps=steps, guidance=guidance, loop=loop,
-                               camera=camera, sampler=sampler, backward=backward, spoken=spoken)
-    voiced = None
+    if loop and (command == "extend" or "last_image" in uploads):
+        raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
+    form = JobForm(prompt, seed, seconds, fps, width, height, steps, guidance, loop, camera, backward, spoken)
     with request_errors(svc, who, prompt):
-        images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
-        if command == "extend":
-            frames_in, fps_in = decoded(uploads["video"], "video", decode_video)
-            from kino.pipelines.extend import model_size
-
-            width, height = model_size(frames_in, pipe)
-            fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
-            if hasattr(pipe, "check_video"):  # the whole clip passes the frame checks before it is queued
-                pipe.check_video(frames_in, fps, "input video", prompt, who.user.name)
-        options = dict(fps=fps, width=width, height=height, steps=steps, guidance=guidance, sampler=sampler,
-                       layout=layout)
-        story = storyboard.from_prompt(prompt, seconds, seed) if command == "generate" else None
-        if story is not None:
-            if loop or camera:
-                raise ApiError(422, "conflicting_inputs", "a multi-shot prompt cannot be combined with loop or camera")
-            voiced = narrate(svc, who, pipe.guard, prompt, spoken, uploads, [shot.seconds for shot in story.shots])
-            if voiced is not None:
-                story = story.with_seconds(voiced.seconds)
-            shots = storyboard.shot_requests(pipe, story, **options, **user_field(who.user.name))
-            r = dataclasses.replace(shots[0], seconds=sum(x.seconds for x in shots))  # the whole video, for limits
-        else:
-            voiced = narrate(svc, who, pipe.guard, prompt, spoken, uploads, [seconds], one_shot=True)
-            seconds = seconds if voiced is None else voiced.seconds[0]
-            req = GenRequest(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, **options, **images,
-                             **user_field(who.user.name))
-            r = pipe.resolve(req)
-            if loop and (command == "extend" or r.last_image is not None):
-                raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
-    check_policy(svc, who, r)
-    params = dict(prompt=r.prompt if story is None else prompt.strip(), seed=r.seed, seconds=r.seconds, fps=r.fps,
-                  width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=r.sampler,
-                  loop=loop, layout=layout, user=who.user.name)
-    if story is not None:
-        params.update(shots=len(story.shots), shot_seconds=[x.seconds for x in shots])
-    if voiced is not None:
-        params[job_narration.PARAM] = voiced.params
+        planned = plan_job(svc, who, backend.configured(layout=layout, sampler=sampler), command, uploads, form)
+    check_policy(svc, who, planned)
+    params = {**planned.params, "sampler": sampler, "layout": layout, "user": who.user.name,
+              "backend": backend.info.backend}
     from kino.data.toyworld.vocabulary import note
 
-    if note(prompt):  # the toyworld model asked for what it never saw: said in the job, as on the command line
+    if backend.vocabulary == "toyworld" and note(prompt):  # said in the job, as on the command line
         params["note"] = note(prompt)
-    if command == "extend":
-        params.update(backward=backward, input_frames=int(len(frames_in)))
-    job = queue_job(svc, who, command, model, params, uploads, r.steps)
+    job = queue_job(svc, who, command, model, params, uploads, planned.steps)
     return job_out(job, queue_position(svc.sessions, job))
+
+
+@dataclass(frozen=True)
+class JobForm:
+    """What a job's form asks of the model (None: the model's default)."""
+
+    prompt: str
+    seed: int
+    seconds: float | None
+    fps: int | None
+    width: int | None
+    height: int | None
+    steps: int | None
+    guidance: float | None
+    loop: bool
+    camera: str | None
+    backward: bool
+    spoken: NarrationForm
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A job as checked before it is queued: what the role's limits are held to, and its params."""
+
+    seconds: float  # of video the model makes
+    width: int
+    height: int
+    steps: int
+    params: dict
+
+
+def plan_job(svc: Service, who: Caller, backend: Backend, command: str, uploads: dict, form: JobForm) -> Planned:
+    """A job on any model (kino's own as the open ones), checked as the worker will make it (kino.core):
+    its capabilities and rules, the prompt, pictures, every shot, a clip to extend (whole) and any
+    narration moderated (SafetyRefusal), before it is queued; RequestError for what is not allowed."""
+    from kino import core
+
+    story = storyboard.from_prompt(form.prompt, form.seconds, form.seed) if command == "generate" else None
+    if story is not None:
+        if form.loop or form.camera:
+            raise ApiError(422, "conflicting_inputs", "a multi-shot prompt cannot be combined with loop or camera")
+        return plan_story(svc, who, backend, story, uploads, form)
+    images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
+    seconds, fps, width, height, frames_in = form.seconds, form.fps, form.width, form.height, None
+    if command == "extend":  # new seconds after (or before) the clip, at its size and frame rate
+        frames_in, fps_in = decoded(uploads["video"], "video", decode_video)
+        fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
+        width, height = core.input_size(backend, frames_in, width, height)
+    voiced = narrate(svc, who, backend.guard, form.prompt, form.spoken, uploads, [seconds], one_shot=True)
+    seconds = seconds if voiced is None else voiced.seconds[0]
+    job = core.Job(prompting.with_camera(form.prompt, form.camera), seed=form.seed, seconds=seconds, fps=fps,
+                   width=width, height=height, steps=form.steps, guidance=form.guidance, loop=form.loop,
+                   user=who.user.name, **images)
+    core.check_job(backend.info, job)
+    core.guard_inputs(backend.guard, job)
+    params = {}
+    if frames_in is not None:
+        backend.guard.video(frames_in, fps, "input video", job.prompt, who.user.name)  # all of it
+        step = backend.rules.frame_step
+        given = dict(last_image=frames_in[0]) if form.backward else dict(prefix=frames_in[-1 - step:])
+        r = core.resolve(backend, dataclasses.replace(job, **given))  # as the worker will ask
+        made = job.seconds
+        params.update(backward=form.backward, input_frames=int(len(frames_in)))
+    else:
+        r = core.resolve(backend, job)
+        made = (r.frames - (1 if form.loop else 0)) / r.fps
+    params.update(prompt=job.prompt.strip(), seed=form.seed,
+                  seconds=backend.defaults.seconds if job.seconds is None else job.seconds, fps=r.fps, width=r.width,
+                  height=r.height, steps=r.steps, guidance=r.guidance, loop=form.loop)
+    if voiced is not None:
+        params[job_narration.PARAM] = voiced.params
+    return Planned(made, r.width, r.height, r.steps, params)
+
+
+def plan_story(svc: Service, who: Caller, backend: Backend, story, uploads: dict, form: JobForm) -> Planned:
+    """``plan_job`` for a multi-shot prompt: every shot checked and moderated as the worker will make
+    it (kino.core.storyboard), each narrated shot as long as its words."""
+    from kino import core
+    from kino.backends.base import MAX_SECONDS
+
+    voiced = narrate(svc, who, backend.guard, form.prompt, form.spoken, uploads, [s.seconds for s in story.shots])
+    if voiced is not None:
+        story = story.with_seconds(voiced.seconds)
+    jobs, _ = core.story_jobs(backend.info, story, width=form.width, height=form.height, fps=form.fps,
+                              steps=form.steps, guidance=form.guidance, user=who.user.name)
+    shots = []
+    for i, job in enumerate(jobs):
+        try:
+            core.check_job(backend.info, job)
+            core.guard_inputs(backend.guard, job)
+            shots.append(core.resolve(backend, job))
+        except RequestError as e:
+            raise RequestError(f"shot {i + 1}: {e}") from None
+    seconds = [backend.defaults.seconds if job.seconds is None else job.seconds for job in jobs]
+    if sum(seconds) > MAX_SECONDS + 1e-9:
+        raise RequestError(f"the shots add up to {sum(seconds):g} s; at most {MAX_SECONDS:g} s are allowed")
+    r = shots[0]
+    params = dict(prompt=form.prompt.strip(), seed=form.seed, seconds=sum(seconds), fps=r.fps, width=r.width,
+                  height=r.height, steps=r.steps, guidance=r.guidance, loop=False, shots=len(jobs),
+                  shot_seconds=seconds)
+    if voiced is not None:
+        params[job_narration.PARAM] = voiced.params
+    return Planned(sum(s.frames for s in shots) / r.fps, r.width, r.height, r.steps, params)
 
 
 @dataclass(frozen=True)
@@ -529,54 +593,6 @@ def narrate(svc: Service, who: Caller, guard, prompt: str, form: NarrationForm, 
         raise ApiError(503, "voices_unavailable", "narration voices cannot be used right now; try again later",
                        retry_after=30) from None
     return Voiced(said.seconds, job_narration.params(said.texts, said.voice, form.voicing, music))
-
-
-def create_open_job(svc: Service, who: Caller, backend: Backend, model: str, command: str, uploads: dict, *,
-                    prompt: str, seed: int, seconds, fps, width, height, steps, guidance, loop: bool, camera,
-                    sampler, backward: bool = False, spoken: NarrationForm) -> JobOut:
-    """Queue a job for an open model (kino.backends): resolved against its capabilities and rules,
-    the prompt and pictures (and a clip to extend, whole) and any narration moderated, before it is
-    queued."""
-    from kino import core
-    from kino.backends.base import EXTEND, FIRST_LAST, require
-
-    if sampler:
-        raise ApiError(422, "invalid_request", f"sampler works with kino's own models only; {model} is a "
-                       f"{backend.info.backend} model")
-    if loop and command == "extend":
-        raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no video to extend")
-    frames_in = None
-    with request_errors(svc, who, prompt):
-        images = {k: decode_image(k, uploads[k][0]) for k in ("image", "last_image") if k in uploads}
-        if command == "extend":  # new seconds after (or before) the clip, at its size and frame rate
-            frames_in, fps_in = decoded(uploads["video"], "video", decode_video)
-            fps, seconds = round(fps_in) or 8, 2.0 if seconds is None else seconds
-            width, height = core.input_size(backend, frames_in, width, height)
-            require(backend.info, FIRST_LAST if backward else EXTEND)
-        voiced = narrate(svc, who, backend.guard, prompt, spoken, uploads, [seconds], one_shot=True)
-        seconds = seconds if voiced is None else voiced.seconds[0]
-        job = core.Job(prompting.with_camera(prompt, camera), seed=seed, seconds=seconds, fps=fps, width=width,
-                       height=height, steps=steps, guidance=guidance, loop=loop, user=who.user.name, **images)
-        core.check_job(backend.info, job)
-        core.guard_inputs(backend.guard, job)
-        if frames_in is not None:
-            backend.guard.video(frames_in, fps, "input video", job.prompt, who.user.name)
-            step = backend.rules.frame_step
-            given = dict(last_image=frames_in[0]) if backward else dict(prefix=frames_in[-1 - step:])
-            r = core.resolve(backend, dataclasses.replace(job, **given))  # as the worker will ask
-        else:
-            r = core.resolve(backend, job)
-    seconds = job.seconds if frames_in is not None else (r.frames - (1 if loop else 0)) / r.fps
-    check_policy(svc, who, GenRequest(job.prompt, seconds=seconds, width=r.width, height=r.height, steps=r.steps))
-    params = dict(prompt=job.prompt.strip(), seed=seed, seconds=job.seconds if job.seconds is not None else seconds,
-                  fps=r.fps, width=r.width, height=r.height, steps=r.steps, guidance=r.guidance, sampler=None,
-                  loop=loop, layout=False, user=who.user.name, backend=backend.info.backend)
-    if frames_in is not None:
-        params.update(backward=backward, input_frames=int(len(frames_in)))
-    if voiced is not None:
-        params[job_narration.PARAM] = voiced.params
-    job = queue_job(svc, who, command, model, params, uploads, r.steps)
-    return job_out(job, queue_position(svc.sessions, job))
 
 
 def decoded(upload: tuple[bytes, str], field: str, decode: Callable[[str, Path], T]) -> T:

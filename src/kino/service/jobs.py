@@ -10,7 +10,6 @@ lost and never completed twice; a stale worker's late output is discarded.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from kino import output
 from kino.progress import Progress
 from kino.safety.moderation import SafetyRefusal
 from kino.service import narration
@@ -265,22 +265,13 @@ class Runner:
 
 
 def stamp(settings: Settings, pipelines, job: Job, folder: Path):
-    """The provenance every output carries: watermark and C2PA manifest, signed with the service's keys."""
-    from kino import provenance
+    """The provenance every output carries (kino.output.stamp, as the CLI's): watermark and C2PA
+    manifest naming the model's backend and weights, signed with the service's keys."""
     from kino.provenance.keys import ensure
 
     operation = "extend" if job.command == "extend" else "generate"
     sources = tuple(folder / job.inputs[k] for k in ("video",) if k in job.inputs)
-    detail = pipelines.detail(job.model) if hasattr(pipelines, "detail") else None
-    return provenance.Stamp(ensure(settings.signing_keys), pipelines.model_id(job.model), operation, sources,
-                            model_detail=detail)
-
-
-def user_field(name: str) -> dict:
-    """``user=name`` for the pipeline's safety audit, where the pipeline's Request has that field."""
-    from kino.pipelines.text_to_video import Request
-
-    return {"user": name} if "user" in {f.name for f in dataclasses.fields(Request)} else {}
+    return output.stamp(ensure(settings.signing_keys), pipelines.info(job.model), operation, sources)
 
 
 def story_of(p: dict):
@@ -304,73 +295,45 @@ def soundtrack(settings: Settings, job: Job, video, fps: int):
 
 
 def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progress) -> dict:
-    """Run the pipeline for a job and write its video to ``out`` atomically (with its narration, and
-    the narration's caption files beside it); returns a small summary. ``progress`` counts the work
-    of both, planned before any is done."""
-    from kino.audio.captions import write_sidecars
-    from kino.data.video_io import read_video, write_units, write_video
-    from kino.pipelines.extend import extend
+    """Make a job's video on its model (a Backend, kino's own as the open ones) through kino.core, as
+    the CLI makes it, and write it to ``out`` through kino.output (with its narration, and the
+    narration's caption files beside it); returns a small summary. ``progress`` counts the work of
+    both, planned before any is done."""
+    from kino import core
+    from kino.data.video_io import read_video, write_units
     from kino.service.uploads import read_image
 
-    pipe = pipelines.get(job.model)
     p = dict(job.params)
+    # Jobs queued before these params existed: the director on, the model's sampler.
+    backend = pipelines.get(job.model).configured(layout=p.get("layout", True), sampler=p.get("sampler"))
     folder = uploads_dir(settings, job.id)
     out.parent.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     writing = nullcontext(progress)  # what the writing counts into: the job's progress, or a part set aside
-    if p.get("backend"):  # an open model (kino.backends) through kino.core
-        from kino import core
-
-        images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
-        cj = core.Job(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
-                      height=p["height"], steps=p["steps"], guidance=p["guidance"], loop=p.get("loop", False),
-                      user=p.get("user") or None, **images)
-        if job.command == "extend":  # made whole, then written: the writing is set aside first
-            frames, fps = read_video(folder / job.inputs["video"])
-            fps = p["fps"]
-            units = write_units(len(frames) + math.ceil(p["seconds"] * fps) + 1)
-            progress.expect(units)
-            writing = progress.part(units)
-            video = core.continue_video(pipe, cj, frames, fps, pipe.guard, progress, backward=p.get("backward", False))
-        else:
-            video = core.stream(pipe, core.resolve(pipe, cj), pipe.guard, progress)
-            fps = video.fps
-    elif job.command == "extend":
-        frames, fps = read_video(folder / job.inputs["video"])
-        fps = round(fps) or 8
-        # Made whole before it is written: the writing is set aside first, so the progress never goes back.
-        units = write_units(len(frames) + math.ceil(p["seconds"] * fps))
+    images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
+    request = core.Job(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
+                       height=p["height"], steps=p["steps"], guidance=p["guidance"], loop=p.get("loop", False),
+                       user=p.get("user") or None, **images)
+    if job.command == "extend":  # made whole, then written: the writing is set aside first
+        frames, _ = read_video(folder / job.inputs["video"])
+        fps = p["fps"]
+        units = write_units(len(frames) + math.ceil(p["seconds"] * fps) + 1)
         progress.expect(units)
         writing = progress.part(units)
-        video = extend(pipe, frames, fps, p["seconds"], p["prompt"], backward=p.get("backward", False),
-                       seed=p["seed"], progress=progress, steps=p["steps"], guidance=p["guidance"],
-                       sampler=p["sampler"], layout=p.get("layout", True), **user_field(p.get("user", "")))
+        video = core.continue_video(backend, request, frames, fps, backend.guard, progress,
+                                    backward=p.get("backward", False))
     elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
-        from kino.pipelines import storyboard
-
-        story = story_of(p)
-        options = {k: p[k] for k in ("fps", "width", "height", "steps", "guidance", "sampler")}
-        options["layout"] = p.get("layout", True)  # jobs queued before layout steering existed: on
-        video = storyboard.stream_story(pipe, story, progress=progress, **options, **user_field(p.get("user", "")))
+        video = core.storyboard(backend, story_of(p), backend.guard, progress, width=p["width"], height=p["height"],
+                                fps=p["fps"], steps=p["steps"], guidance=p["guidance"], user=request.user)
         fps = video.fps  # encoded as it is made
     else:  # one shot, made chunk by chunk when longer than the model's window
-        from kino.pipelines import long_video
-        from kino.pipelines.text_to_video import Request
-
-        images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
-        req = Request(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
-                      height=p["height"], steps=p["steps"], guidance=p["guidance"], sampler=p["sampler"], **images,
-                      layout=p.get("layout", True), **user_field(p.get("user", "")))
-        video = long_video.stream(pipe, req, loop=p.get("loop", False), progress=progress)  # encoded as it is made
-        fps = video.fps
+        video = core.stream(backend, core.resolve(backend, request), backend.guard, progress)
+        fps = video.fps  # encoded as it is made
     track = soundtrack(settings, job, video, fps)  # spoken before the first frame is made
     t0 = time.perf_counter()
     with writing as counted:
-        count = write_video(out, video, fps, provenance=stamp(settings, pipelines, job, folder), progress=counted,
-                            soundtrack=track)
+        count = output.save(out, video, fps, stamp(settings, pipelines, job, folder), counted, track)
     timings["write_and_sign"] = time.perf_counter() - t0
-    if track is not None:
-        write_sidecars(out, track.cues)
     if isinstance(video, np.ndarray):
         height, width = video.shape[1:3]
     else:  # made while it was written: the writing is what the making left of that time

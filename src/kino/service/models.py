@@ -1,4 +1,5 @@
-"""Pipelines by model name, loaded on first use and kept for the life of the process."""
+"""The service's models by name, each a Backend (kino.backends.registry), kino's own as the open
+ones: loaded on first use and kept for the life of the process."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import threading
 import torch
 
 from kino import precision
-from kino.pipelines.text_to_video import TextToVideoPipeline
+from kino.backends import registry
+from kino.backends.base import Backend, ModelInfo
+from kino.safety.guard import Guard
 
 
 class Pipelines:
@@ -17,68 +20,38 @@ class Pipelines:
         self.models = dict(models)
         self.torch_threads = torch_threads
         self.dtype = precision.choose(dtype)
-        self._loaded: dict[str, TextToVideoPipeline] = {}
-        self._described: dict[str, object] = {}
-        self._ids: dict[str, str] = {}
+        self._loaded: dict[str, Backend] = {}
+        self._described: dict[str, Backend] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
         return list(self.models)
 
-    def get(self, name: str) -> TextToVideoPipeline:
+    def info(self, name: str) -> ModelInfo:
+        """What the model ``name`` is, read from its folder (no weights)."""
+        return registry.locate(self.models[name])
+
+    def get(self, name: str) -> Backend:
+        """The loaded model, carrying the service's safety checks as ``guard``."""
         with self._lock:  # two threads asking at once load the model once
             if name not in self._loaded:
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)
-                self._loaded[name] = self._load(self.models[name])
+                self._loaded[name] = self._guarded(registry.load(self.info(name), self.dtype))
             return self._loaded[name]
 
-    def checker(self, name: str):
-        """What the API checks a request against before queueing it: kino's own pipeline (small, and
-        it checks in its own terms), or for an open model its Backend as its configuration files
-        describe it (kino.backends.diffusers_video.DiffusersBackend.describe: no weights read), so a
-        server whose workers run elsewhere never loads a large model. The loaded one where it is."""
-        from kino.backends.registry import checker, locate
-
-        info = locate(self.models[name])
-        if info.backend == "native" or name in self._loaded:
-            return self.get(name)
+    def checker(self, name: str) -> Backend:
+        """What the API checks a request against before queueing it: the loaded model where it is,
+        else the model as ``registry.checker`` gives it (an open model described by its configuration
+        files, no weights read, so a server whose workers run elsewhere never loads a large one)."""
         with self._lock:
+            if name in self._loaded:
+                return self._loaded[name]
             if name not in self._described:
-                from kino.safety.guard import Guard
-
-                backend = checker(info)
-                backend.guard = Guard.from_env()
-                self._described[name] = backend
+                self._described[name] = self._guarded(registry.checker(self.info(name)))
             return self._described[name]
 
-    def _load(self, folder: str):
-        """kino's own pipeline for a kino folder; for an open model (a diffusers folder or a cached Hub
-        id) its Backend (kino.backends), carrying the service's safety checks as ``guard``."""
-        from kino.backends.registry import load, locate
-
-        info = locate(folder)
-        if info.backend == "native":
-            return TextToVideoPipeline.from_pretrained(info.path, dtype=self.dtype)
-        from kino.safety.guard import Guard
-
-        backend = load(info, self.dtype)
+    @staticmethod
+    def _guarded(backend: Backend) -> Backend:
         backend.guard = Guard.from_env()
         return backend
-
-    def model_id(self, name: str) -> str:
-        """``name@sha256:...`` of the weights, for the C2PA manifest (ModelInfo.model_id, as the CLI
-        names it; hashed once per process)."""
-        from kino.backends.registry import locate
-
-        with self._lock:
-            if name not in self._ids:
-                self._ids[name] = locate(self.models[name]).model_id(self.detail(name)["weights_sha256"])
-            return self._ids[name]
-
-    def detail(self, name: str) -> dict:
-        """What the C2PA manifest records of a model beside its id: backend, pipeline, weights' SHA-256."""
-        from kino.backends.registry import locate, weights_sha256
-
-        info = locate(self.models[name])
-        return {"backend": info.backend, "pipeline": info.pipeline, "weights_sha256": weights_sha256(info.path)}
