@@ -187,3 +187,16 @@ def test_every_language_covers_every_category():
     categories = {c for rows in HARMFUL.values() for c, _ in rows}
     for lang, rows in HARMFUL.items():
         assert {c for c, _ in rows} == categories, lang
+
+
+@pytest.mark.parametrize("lang", ["ru", "zh", "ja", "ar", "es", "de"])
+def test_reversed_and_base64_text_is_read_in_every_language(lang):
+    """The lexicon judges a reversal in a script with no word list, and base64 decoded to any script."""
+    import base64
+
+    category, prompt = HARMFUL[lang][4]
+    for hidden in (prompt[::-1], base64.b64encode(prompt.encode("utf-8")).decode("ascii")):
+        verdict = moderate_prompt(hidden)
+        assert not verdict.allowed and verdict.category == category, (hidden, verdict)
+    ordinary = BENIGN[lang][0]
+    assert moderate_prompt(ordinary[::-1]).allowed

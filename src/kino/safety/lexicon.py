@@ -204,9 +204,10 @@ class Lexicon:
     """Phrase index over normalised tokens, with inflection, repeat, mask and misspelling tolerance."""
 
     def __init__(self, phrases: list[tuple[str, Entry]], common_words: frozenset[str],
-                 english_words: frozenset[str] | None = None):
+                 english_words: frozenset[str] | None = None, function_words: frozenset[str] = frozenset()):
         self.common = common_words
         self.english = common_words if english_words is None else english_words
+        self.ordinary = common_words | function_words  # words that show a text is language, not gibberish
         self.trie: dict = {}
         self.vocab: set[str] = set()
         self.by_label: dict[str, set[tuple[str, ...]]] = defaultdict(set)
@@ -253,7 +254,8 @@ class Lexicon:
         phrases += parse_names(data_dir / "ip_characters.txt", "ip_character")
         english = read_lines(data_dir / "common_words.txt")
         common = english + read_lines(data_dir / "common_words_fr_es_de.txt")
-        return cls(phrases, frozenset(common), frozenset(english))
+        function = [w for line in read_lines(data_dir / "function_words.txt") for w in line.split()]
+        return cls(phrases, frozenset(common), frozenset(english), frozenset(function))
 
     def _add(self, toks: tuple[str, ...], entry: Entry) -> None:
         node = self.trie

@@ -28,18 +28,19 @@ A public figure's name that is part of a place name ("Trump Tower", "JFK airport
 so is any name that an apposition calls a place ("Batman, a city in Turkey"), a name given to an
 animal ("a dog named Simba"), and a one-word name that only folding accents made of a lowercase
 word ("timón", a ship's helm, is not Timon). In a text that is not English a lone misspelling is
-read only as written (``Lexicon.match``).
+read only as written (``Lexicon.match``), and not at all when the word is written in lowercase
+one edit from a name ("melancia" is not Melania) or keeps its accents ("violão" is not "violado");
+a one-word name after a word for kin ("meu vizinho Neymar") is a private person.
 The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
-5. what an obfuscator hides is read too (``decodings``): the prompt with its shot markers taken out
-   (a phrase split across "Shot 1: ... Shot 2: ..."), reversed, in ROT13, and each run of base64 in
-   it decoded; each reading is judged as the prompt is, and the first refusal stands.
+5. what an obfuscator hides is read too (``readings.decodings``): the prompt with its shot markers
+   taken out in any of the nine languages (a phrase split across "Shot 1: ... Shot 2: ..."),
+   reversed, in ROT13 (whole, and after an instruction such as "read backwards:"), and each run of
+   base64 in it decoded; each reading that reads as language (``reads_as_language``) is judged as
+   the prompt is, and the first refusal stands.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import functools
 import re
 import unicodedata
@@ -48,9 +49,11 @@ from dataclasses import dataclass
 
 from kino.safety.lexicon import CATEGORIES, NAME_LABELS, STRONG, Lexicon, Match
 from kino.safety.normalize import Views, clean, is_cjk, normalize
+from kino.safety.readings import decodings, script
 
 REFUSE_AT = 1.0
 ENGLISH_SHARE = 0.6  # of a text's words in the English word list: it reads as English (others: under 0.5)
+DECODED_WORDS = 0.3  # share of ordinary words in a reversed or ROT13 Latin text that is worth judging
 JAILBREAK_FACTOR = 2.0
 HATE_WINDOW = 6  # words between a group and a dehumanising term
 ATTACK_WINDOW = 8  # words between an attack means and its target
@@ -192,16 +195,30 @@ class Moderator:
         if not verdict.allowed:
             return verdict
         for how, text in decodings(prompt):
-            if self.wordlike(text) <= max(0.5, self.wordlike(prompt)):
+            if text == prompt or not self.reads_as_language(how, text, prompt):
                 continue  # gibberish (as ROT13 of plain words is): what it happens to spell is chance
             hidden = self.judge(text)
             if not hidden.allowed:
                 return Verdict(False, hidden.category, f"{hidden.matched} ({how})", hidden.scores)
         return verdict
 
+    def reads_as_language(self, how: str, text: str, prompt: str) -> bool:
+        """Is a decoding worth judging? Shots joined and base64 decoded always (neither makes
+        gibberish of plain words: base64 of plain words does not decode to printable UTF-8). A
+        reversed or ROT13 Latin text when it has more ordinary words than the prompt as written
+        (and at least ``DECODED_WORDS`` of them); one in another script always: there are no word
+        lists for it, and its terms are phrases of several letters that chance rarely spells."""
+        if how not in ("reversed", "in ROT13"):
+            return True
+        letters = [script(c) or "other" for c in text if c.isalpha()]
+        if letters.count("latin") <= len(letters) / 2:
+            return True
+        known = self.wordlike(text)
+        return known >= DECODED_WORDS and known > self.wordlike(prompt)
+
     def wordlike(self, text: str) -> float:
-        """The share of ``text``'s words that are ordinary words: a decoding that reads as language."""
-        return _share_known(re.findall(r"[a-z]+", text.lower()), self.lexicon.common)
+        """The share of ``text``'s Latin words (accents off) that are ordinary words."""
+        return _share_known(re.findall(r"[a-z]+", clean(text)), self.lexicon.ordinary)
 
     def english_share(self, text: str) -> float:
         """The share of ``text``'s Latin words that are English words."""
@@ -432,29 +449,6 @@ def _describe(hits: list[Hit]) -> str:
     if strong:
         return strong[0].matched
     return " + ".join(dict.fromkeys(h.matched for h in hits))
-
-
-_SHOT_MARKER = re.compile(r"\bshot\s*\d+\s*[:.)-]", re.IGNORECASE)
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
-
-
-def decodings(prompt: str) -> list[tuple[str, str]]:
-    """Readings of ``prompt`` that an obfuscated request hides in, each as (how it was read, text)."""
-    out = []
-    joined = _SHOT_MARKER.sub(" ", prompt)
-    if joined != prompt:
-        out.append(("across its shots", joined))
-    out.append(("reversed", prompt[::-1]))
-    out.append(("in ROT13", codecs.encode(prompt, "rot13")))
-    for m in _BASE64_RUN.finditer(prompt):
-        run = m.group(0)
-        try:
-            text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            continue
-        if text and sum(c.isprintable() for c in text) >= 0.9 * len(text):
-            out.append(("in base64", text))
-    return out
 
 
 @functools.cache

@@ -5,7 +5,7 @@
 1. decodings: the prompt as written, its shots joined without their markers (in any of the nine
    languages: "Shot 2:", "Cena 2:", "镜头2：", "シーン2："), reversed (whole, and the part after an
    instruction such as "read this backwards:"), in ROT13, and each run of base64 decoded as UTF-8
-   (``moderation.decodings``); base64 of Chinese or Russian decodes to Chinese or Russian;
+   (``decodings``, which the lexicon reads too); base64 of Chinese or Russian decodes to Chinese or Russian;
 2. ``repair``: look-alike letters mapped into the script of the word they sit in (a Latin "o" in
    a Russian word becomes Cyrillic, a Cyrillic "е" in an English word Latin), leet characters read
    as letters of that script ("k1ll", "тр@мплин@"), and letters written apart joined ("g o r e",
@@ -19,11 +19,12 @@ from benign prompts read the same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import re
 import unicodedata
 
-from kino.safety.moderation import decodings
 from kino.safety.normalize import visible
 
 MAX_PIECES = 48  # per prompt: the whole readings first, then sentences
@@ -31,10 +32,11 @@ MAX_PIECES = 48  # per prompt: the whole readings first, then sentences
 _CJK = "\u3005\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # "Shot 1:", "Cena 2 :", "Szene 3:", "Сцена 1:", "المشهد 2:", and the CJK words for a shot.
 SHOT_MARKER = re.compile(
-    rf"(?:(?<![^\W\d_])[^\W\d_{_CJK}]{{3,14}}|镜头|鏡頭|场景|場景|分镜|シーン|カット|ショット)\s?\d{{1,2}}\s?[:：)]"
+    rf"(?:(?<![^\W\d_])[^\W\d_{_CJK}]{{3,14}}|镜头|鏡頭|场景|場景|分镜|シーン|カット|ショット)\s?\d{{1,2}}\s?[:：.)]"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s+|(?<=[。！？；])|\n+")
 _INSTRUCTION = re.compile(r"^[^:：]{3,80}[:：]\s*")  # "read this backwards and render it: "
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
 
 # Latin letters that look like Cyrillic ones, and the reverse: a word is written in the script
 # of its other letters ("бoмбy" is Russian, "seхo" Portuguese).
@@ -101,16 +103,32 @@ def repair(text: str) -> str:
     return _WORD.sub(lambda m: _repair_word(m.group(0), default), text)
 
 
-def decoded(prompt: str) -> list[str]:
-    """The prompt and what an obfuscator may hide in it (shots joined, reversed, ROT13, base64)."""
-    out = [prompt] + [text for _, text in decodings(prompt)]
+def decodings(prompt: str) -> list[tuple[str, str]]:
+    """What an obfuscator may hide in ``prompt``, each as (how it was read, text): its shots joined
+    without their markers, reversed and in ROT13 (whole, and the part after an instruction), and
+    each run of base64 decoded as UTF-8 when that gives printable text."""
+    out = []
     joined = SHOT_MARKER.sub(" ", prompt)
     if joined != prompt:
-        out.append(joined)
+        out.append(("across its shots", joined))
+    out += [("reversed", prompt[::-1]), ("in ROT13", codecs.encode(prompt, "rot13"))]
     tail = _INSTRUCTION.sub("", prompt, count=1)
     if tail != prompt and tail:
-        out += [tail[::-1], codecs.encode(tail, "rot13")]
+        out += [("reversed", tail[::-1]), ("in ROT13", codecs.encode(tail, "rot13"))]
+    for m in _BASE64_RUN.finditer(prompt):
+        run = m.group(0)
+        try:
+            text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        if text and sum(c.isprintable() for c in text) >= 0.9 * len(text):
+            out.append(("in base64", text))
     return out
+
+
+def decoded(prompt: str) -> list[str]:
+    """The prompt and what an obfuscator may hide in it (``decodings``)."""
+    return [prompt] + [text for _, text in decodings(prompt)]
 
 
 def sentences(text: str) -> list[str]:
