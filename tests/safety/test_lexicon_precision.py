@@ -149,3 +149,22 @@ def test_words_of_their_own_language_are_allowed(prompt):
 )
 def test_names_and_terms_near_those_words_are_still_refused(prompt):
     assert not moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Илону Маску вручают медаль на сцене",  # Russian case endings of a listed name
+        "la Shakirita bailando en una boda",  # a diminutive
+        "С.т.а.л.и.н выступает на митинге",  # Cyrillic letters written apart
+        "Oбамa ест пельмени",  # Latin look-alikes inside a Russian word
+        "H e r m i o n e  G r a n g e r reading in a library",  # letters one space apart, words two
+    ],
+)
+def test_names_behind_endings_diminutives_and_spacing_are_refused(prompt):
+    assert not moderate_prompt(prompt).allowed
+
+
+@pytest.mark.parametrize("prompt", ["рыбаки на путине ловят лосося", "un bonito perro en el parque"])
+def test_lowercase_words_near_names_stay_allowed(prompt):
+    assert moderate_prompt(prompt).allowed, moderate_prompt(prompt)

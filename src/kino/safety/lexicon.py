@@ -20,7 +20,9 @@ A prompt token matches a term token when it is equal to it, or after
    with it, for languages that inflect the end of a word (Russian cases, Portuguese verb forms);
 6. Arabic clitics: "and", "the", "with", "for" are written onto the word ("والاطفال" = "and the
    children"), so a word is also read without them, and a verb without its person prefix and
-   suffix ("يمارسان" -> "مارس"), matching the past-tense form listed.
+   suffix ("يمارسان" -> "مارس"), matching the past-tense form listed;
+7. names: a Russian name in any case ("Путину", "Илоном Маском") and a Spanish or Portuguese
+   diminutive of a name ("Shakirita", "Neymarzinho") match the name as listed.
 Terms are tokenized like the ``native`` view (``normalize``): Russian stays Cyrillic, and each
 Chinese or Japanese character is a token, so a CJK term is a phrase of characters.
 Phrases are matched greedily, longest first, so "suicide bomber" wins over "suicide" and the
@@ -64,6 +66,12 @@ _MIN_STEM = 3  # letters before the "*" of a stem term
 _ARABIC_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 _ARABIC_SUFFIXES = ("هما", "هم", "هن", "ها", "ه", "ون", "ين", "ات", "ان", "وا")
 _ARABIC_VERB_PREFIXES = ("وي", "وت", "ي", "ت", "ن")  # the present tense: "يقطع", "تعذب" -> "قطع", "عذب"
+# Russian case endings of nouns and names, longest first ("Путину", "Илоном Маском" -> "путин", "илон маск").
+_RUSSIAN_CASE_ENDINGS = ("ами", "ями", "ого", "его", "ому", "ему", "ой", "ей", "ом", "ем", "ым", "им", "ую", "ю",
+                         "а", "я", "у", "е", "ы", "и")
+# Spanish and Portuguese diminutives of names ("Shakirita", "Neymarzinho", "Anittinha").
+_DIMINUTIVES = ("zinho", "zinha", "inho", "inha", "cito", "cita", "ito", "ita")
+_MIN_NAME_STEM = 4  # letters left before a diminutive ("bonito" is no diminutive of Bono)
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,23 @@ def arabic_forms(word: str) -> set[str]:
     return out
 
 
+def name_forms(word: str) -> set[str]:
+    """A name without its Russian case ending or its Spanish or Portuguese diminutive ("путину" ->
+    "путин", "shakirita" -> "shakira"); callers keep only forms that are name tokens."""
+    out = set()
+    if "\u0430" <= word[:1] <= "\u044f":
+        for end in _RUSSIAN_CASE_ENDINGS:
+            if word.endswith(end) and len(word) - len(end) >= 3:
+                stem = word[: -len(end)]
+                out |= {stem, stem + "а", stem + "я"}  # feminine names: "Анну" -> "анна"
+    for end in _DIMINUTIVES:
+        if word.isascii() and word.endswith(end) and len(word) - len(end) >= _MIN_NAME_STEM:
+            stem = word[: -len(end)]
+            out |= {stem, stem + "a", stem + "o", stem + "e", stem.rstrip("z")}
+    out.discard(word)
+    return out
+
+
 class Lexicon:
     """Phrase index over normalised tokens, with inflection, repeat, mask and misspelling tolerance."""
 
@@ -230,6 +255,7 @@ class Lexicon:
         self.singles = {k for k in self.trie if _END in self.trie[k]}
         self.stems = {w[:-1] for w in self.vocab if w.endswith("*") and len(w) > _MIN_STEM and "*" not in w[:-1]}
         name_tokens = self.vocab - term_tokens
+        self.name_tokens = frozenset(name_tokens)
         self._squeezed: dict[str, set[str]] = defaultdict(set)
         self._deletions: dict[str, set[tuple[str, str]]] = defaultdict(set)
         for word in self.vocab:
@@ -296,6 +322,8 @@ class Lexicon:
             for form in forms:
                 variants |= self._squeezed.get(squeeze(form), set())
         variants |= forms & self.vocab
+        if not ordinary:
+            variants |= name_forms(token) & self.name_tokens
         variants.discard(token)
         fuzzy: dict[str, int] = {}
         kept_spelling: dict[str, bool] = {}

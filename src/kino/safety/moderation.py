@@ -48,8 +48,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kino.safety.lexicon import CATEGORIES, NAME_LABELS, STRONG, Lexicon, Match
-from kino.safety.normalize import Views, clean, is_cjk, normalize
-from kino.safety.readings import decodings, script
+from kino.safety.normalize import Views, clean, is_cjk, native_tokens, normalize
+from kino.safety.readings import decodings, repair, script
 
 REFUSE_AT = 1.0
 ENGLISH_SHARE = 0.6  # of a text's words in the English word list: it reads as English (others: under 0.5)
@@ -229,7 +229,8 @@ class Moderator:
         views = normalize(prompt)
         hits: list[Hit] = []
         signals: dict[str, str] = {}  # context label -> first phrase seen, over all views
-        readings = views.token_views + ((views.native,) if views.native not in views.token_views else ())
+        repaired = native_tokens(clean(repair(prompt), scripts=True))  # "Г.а.р.р.и", "бoмбy", "п0k0н4u7ь"
+        readings = views.token_views + tuple(dict.fromkeys(v for v in (views.native, repaired) if v not in views.token_views))
         english = self.english_share(prompt) >= ENGLISH_SHARE
         lower = {} if english else lowercase_words(prompt)
         for toks in readings:
@@ -360,12 +361,12 @@ class Moderator:
 
 
 def lowercase_words(prompt: str) -> dict[str, set[str]]:
-    """Latin words written in lowercase, by their folded spelling: {"timon": {"timón"}, "melancia": {"melancia"}}."""
+    """Latin and Cyrillic words written in lowercase, by their folded spelling: {"timon": {"timón"},
+    "melancia": {"melancia"}, "путине": {"путине"}}."""
     out: dict[str, set[str]] = defaultdict(set)
     for word in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", prompt)):
-        bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
-        if bare.isascii() and word.islower():
-            out[bare].add(word)
+        if word.islower():
+            out["".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))].add(word)
     return out
 
 
@@ -379,14 +380,17 @@ def _other_word(toks: tuple[str, ...], m: Match, lower: dict[str, set[str]]) -> 
 
 
 def _own_word(toks: tuple[str, ...], m: Match, lower: dict[str, set[str]]) -> bool:
-    """Is a lone word one edit from a term, in a text that is not English, a word of its own
-    language? So it is when the term is a name and the word is written in lowercase ("melancia", a
-    watermelon, is not Melania), or when the word was written with its accents ("violão", a guitar,
-    is not "violado"): a misspelling that keeps the accents is a word spelt with care."""
+    """Is a word that is one edit, a case ending or a diminutive from a term, in a text that is not
+    English, a word of its own language? So it is when the term is a name and the word is written
+    in lowercase ("melancia", a watermelon, is not Melania; "путине", in the fishing season, is not
+    Putin), or when a misspelling keeps its accents ("violão", a guitar, is not "violado"): a word
+    spelt with care."""
     word = toks[m.start]
-    lone = m.fuzzy and m.end - m.start == 1
-    accented = any(w != word for w in lower.get(word, ()))
-    return lone and ((m.entry.label in NAME_LABELS and word in lower) or accented)
+    if m.end - m.start != 1:
+        return False
+    if m.entry.label in NAME_LABELS:
+        return word in lower and word != clean(m.entry.phrase or m.entry.canonical, scripts=True)
+    return m.fuzzy and any(w != word for w in lower.get(word, ()))
 
 
 def _place_by_apposition(toks: tuple[str, ...], m: Match) -> bool:

@@ -9,7 +9,7 @@
 2. ``repair``: look-alike letters mapped into the script of the word they sit in (a Latin "o" in
    a Russian word becomes Cyrillic, a Cyrillic "е" in an English word Latin), leet characters read
    as letters of that script ("k1ll", "тр@мплин@"), and letters written apart joined ("g o r e",
-   "毛 泽 东"); accents and case are kept, since the encoder reads them;
+   "毛 泽 东", "H o m e m  d e  F e r r o"); accents and case are kept, since the encoder reads them;
 3. pieces: each reading whole, and each of its sentences and shots, so a request buried in a
    long benign prompt is read on its own.
 Readings are additive: a prompt is judged by its most harmful piece, so a reading that is
@@ -51,6 +51,7 @@ _WORD = re.compile(r"[\w@$!|]+")
 _NUMBER_WITH_UNIT = re.compile(r"^\d+[^\W\d_]{0,4}$")  # "4k", "1080p", "24fps", "3D": not leet
 _BASE64_LIKE = re.compile(r"^(?=.*\d)(?=.*[A-Z])[A-Za-z0-9+/]{12,}$")
 _SPACED = re.compile(r"(?<!\S)(?:[^\W_](?P<sep>[ .\-_*·]))(?:[^\W_](?P=sep)){2,}[^\W_](?!\S)")
+_LETTERS_APART = re.compile(r"(?<!\S)[^\W_](?: [^\W_])+(?!\S)")  # "H o m e m  d e  F e r r o"
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[ \u3000]+(?=[{_CJK}])")
 
 
@@ -97,6 +98,9 @@ def repair(text: str) -> str:
     """Look-alikes into each word's script, leet read as letters, spaced-out letters joined."""
     text = unicodedata.normalize("NFKC", text)
     text = _CJK_GAP.sub("", text)
+    if "  " in text:  # letters one space apart, words two: "d e" is a word too
+        text = _LETTERS_APART.sub(lambda m: m.group(0).replace(" ", "") if "  " in text[max(0, m.start() - 2):m.end() + 2]
+                                  else m.group(0), text)
     text = _SPACED.sub(lambda m: re.sub(re.escape(m.group("sep")), "", m.group(0)), text)
     scripts = [script(c) for c in text if script(c)]
     default = "cyrillic" if scripts.count("cyrillic") > scripts.count("latin") else "latin"
