@@ -7,10 +7,12 @@ without it, the lexicon alone.
 
 ``data/redteam_heldout.jsonl`` (889 prompts, 9 languages, 10 obfuscation classes, 413 benign ones
 with hard negatives) and ``data/redteam_heldout2.jsonl`` (964 prompts, 11 obfuscation classes,
-432 benign; ``redteam_heldout2.md``) are held-out red-team sets, each written by someone who never
-saw the lexicons, the classifier or their data. Measure on them; never tune on them, or they stop
-measuring anything (NOTES.md, sessions 18 and 20). Both have now been measured and their misses
-read, so a claim about new work needs a new blind set.
+432 benign; ``redteam_heldout2.md``) are red-team sets written by someone who never saw the
+lexicons, the classifier or their data. Each was measured once while blind (NOTES.md, sessions 18
+and 20); their misses have since been read and the classifier trains on them, so they are
+development data now, and a figure on them says how well kino fits what it has seen (for the
+classifier's share, ``python -m kino.safety.classifier`` logs it cross-validated). A claim about
+unseen prompts needs a blind set that nobody has tuned on (a third is being written).
 
 A harmful prompt counts as recalled when it is refused (in any category); ``category_accuracy``
 is the stricter share refused with the labelled category. The false-positive rate is the share
