@@ -167,14 +167,11 @@ def save_video(out: Path, frames, fps: int, stamp, progress=None, soundtrack=Non
     ``stamp`` (from ``output_stamp``) watermarks the frames and signs the file. ``frames``: a clip,
     or its pieces as they are made (``long_video.stream``). ``progress`` (kino.progress) counts the
     writing too, so a bar ends only when the file is there. A ``soundtrack`` (kino.audio) goes into
-    the file, and its captions beside it (.vtt, .srt) once the video is there."""
-    from kino.data.video_io import write_video
+    the file, and its captions beside it (.vtt, .srt) once the video is there: kino.output.save, the
+    service's way too."""
+    from kino import output
 
-    write_video(out, frames, fps, provenance=stamp, progress=progress, soundtrack=soundtrack)
-    if soundtrack is not None:
-        from kino.audio.captions import write_sidecars
-
-        write_sidecars(out, soundtrack.cues)
+    output.save(out, frames, fps, stamp, progress, soundtrack)
 
 
 def set_aside_writing(progress, frames: int) -> int:
@@ -264,16 +261,16 @@ def locate_model(args):
 
 
 def open_stamp(args, info, operation: str, *sources: str):
-    """``output_stamp`` for a model behind kino.core: its manifest names the backend and the SHA-256
-    of its weight files."""
-    import dataclasses
+    """The provenance of an output of ``info``'s model (kino.output.stamp, the service's too): its
+    manifest names the backend and the SHA-256 of its weight files."""
+    from kino import output
+    from kino.provenance.keys import KeysError, ensure
 
-    from kino.backends.registry import weights_sha256
-
-    digest = weights_sha256(info.path)
-    stamp = output_stamp(args, operation, *sources, model_id=info.model_id(digest))
-    return dataclasses.replace(stamp, model_detail={"backend": info.backend, "pipeline": info.pipeline,
-                                                    "weights_sha256": digest})
+    try:
+        keys = ensure(keys_dir())
+    except (KeysError, OSError) as e:
+        raise UsageError(f"signing keys: {e}") from e
+    return output.stamp(keys, info, operation, tuple(Path(s) for s in sources), getattr(args, "visible_mark", False))
 
 
 def load_backend(args, info):
@@ -286,7 +283,8 @@ def load_backend(args, info):
     options = {"memory": Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
                                 compile=getattr(args, "compile", False))}
     if info.backend == "native":  # whether toyworld's director runs is the command's choice, not the model's
-        options.update(layout=not getattr(args, "no_layout", False), sampler=getattr(args, "sampler", None))
+        options.update(layout=not getattr(args, "no_layout", False), sampler=getattr(args, "sampler", None),
+                       fade=not getattr(args, "no_fade", False))
     try:
         return load(info, dtype, getattr(args, "device", None), **options)
     except RequestError as e:
@@ -324,8 +322,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
                     story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
                                                         for s in story.shots), story.characters, story.style,
                                                   story.seed)
-                options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance,
-                               sampler=args.sampler, layout=not args.no_layout)
+                options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance)
                 return native_story(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
                                     [speech], guard)
             options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
@@ -363,10 +360,10 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
 
 def native_story(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
     """A storyboard on kino's own model: every shot's prompt moderated before the model loads and the
-    file named as every model's is (``open_stamp``), the shots made by its storyboard pipeline
-    (``write_story``: characters drawn as the shot that introduced them drew them, each shot against
-    its own backdrop, toyworld's director; kino.core's shots have none of these). ``options``: the
-    pipeline's (kino.pipelines.storyboard.stream_story)."""
+    file named as every model's is (``open_stamp``), the shots made by kino.core.storyboard as the
+    service makes them, which leaves them to the model's own way (kino.backends.native: characters
+    drawn as the shot that introduced them drew them, each shot against its own backdrop, toyworld's
+    director). ``options``: width, height, fps, steps, guidance (None: the model's)."""
     from kino import core
     from kino.safety.guard import Guard
 
@@ -374,7 +371,18 @@ def native_story(args, info, story, out: Path, options: dict, operation: str, sp
     for prompt in story.prompts():
         core.guard_inputs(guard, core.Job(prompt))
     stamp = open_stamp(args, info, operation)
-    return write_story(load_pipeline(args, guard), story, out, options, stamp, args, speeches)
+    backend = load_backend(args, info)
+    for i, text in enumerate(story.prompts()):
+        print(f"shot {i + 1}: {text}", file=sys.stderr)
+    toyworld_note(" ".join(story.prompts()))  # every shot has passed the guard; none is made yet
+    bar, progress = progress_bar("storyboard")
+    with bar:  # each shot is encoded as it is made
+        made = core.storyboard(backend, story, guard, progress, **options)
+        track = narrated(args, list(enumerate(speeches)), [0, *made.cuts], made.frames, made.fps)
+        save_video(out, made, made.fps, stamp, progress=progress, soundtrack=track)
+    print(f"wrote {out} ({len(story.shots)} shots, {made.frames} frames at {made.fps} fps; "
+          f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
+    return EXIT_OK
 
 
 def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
@@ -386,19 +394,11 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
     narration (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the
     safety checks that moderated it (None: built here)."""
     from kino import core
-    from kino.backends.base import REFERENCE, RequestError, models_with, require
+    from kino.backends.base import REFERENCE, RequestError, models_with
     from kino.safety.guard import Guard
 
     try:
-        prompts = story.prompts()
-        jobs = [core.Job(text, seed=(story.seed + i) % 2**63, seconds=shot.seconds, **options)
-                for i, (text, shot) in enumerate(zip(prompts, story.shots, strict=True))]
-        leads = [tuple(sorted({0, *lead})) if story.reference and i else lead
-                 for i, lead in enumerate(story.introductions())]
-        if story.reference:
-            require(info, REFERENCE)
-        if REFERENCE not in info.capabilities:
-            leads = None
+        jobs, leads = core.story_jobs(info, story, **options)
         for i, job in enumerate(jobs):
             lead = leads[i] if leads else ()
             given = f" (references: {', '.join(f'shot {j + 1} first frame' for j in lead)})" if lead else ""
@@ -412,27 +412,24 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
                   f"the same words only (models that take them: {models_with(REFERENCE)})", file=sys.stderr)
         stamp = open_stamp(args, info, operation)
         backend = load_backend(args, info)
-        resolved = [core.resolve(backend, job) for job in jobs]
-        cuts = [sum(r.frames for r in resolved[:i]) for i in range(1, len(resolved))]
         bar, progress = progress_bar("storyboard")
         with bar:
-            video = core.shots(backend, resolved, guard, progress, leads=leads)
-            track = narrated(args, list(enumerate(speeches)), [0, *cuts], video.frames, video.fps)
+            video = core.storyboard(backend, story, guard, progress, **options)
+            track = narrated(args, list(enumerate(speeches)), [0, *video.cuts], video.frames, video.fps)
             save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
     except RequestError as e:
         raise UsageError(str(e)) from e
-    print(f"wrote {out} ({len(resolved)} shots, {video.frames} frames at {video.fps} fps; cuts at frames {cuts}) "
+    print(f"wrote {out} ({len(jobs)} shots, {video.frames} frames at {video.fps} fps; cuts at frames {video.cuts}) "
           f"with {info.name} ({info.backend}){said(out, track)}", file=sys.stderr)
     return EXIT_OK
 
 
 def edit_on_backend(args, info, out: Path, operation: str, sources: list[str], make) -> int:
     """``kino extend``, ``connect`` or ``edit`` on any model, its inputs read (``out`` checked): the
-    prompt is moderated before the model loads, the file signed as every model's (``open_stamp``); ``make(model, job, guard, progress)``
-    returns the frames to write, their frame rate and the units of ``progress`` it set aside for
-    writing them (``set_aside_writing``); ``model`` is the Backend (kino.core), or for kino's own the
-    TextToVideoPipeline its own extend, connect and edit run on (with ``guard``: they check their
-    inputs and frames themselves)."""
+    prompt is moderated before the model loads, the file signed as every model's (``open_stamp``);
+    ``make(backend, job, guard, progress)`` returns the frames to write (kino.core, which leaves kino's
+    own model to its own extend, connect and edit), their frame rate and the units of ``progress`` it
+    set aside for writing them (``set_aside_writing``)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.safety.guard import Guard
@@ -443,10 +440,10 @@ def edit_on_backend(args, info, out: Path, operation: str, sources: list[str], m
         guard = Guard.from_env()
         core.guard_inputs(guard, job)
         stamp = open_stamp(args, info, operation, *sources)
-        model = load_pipeline(args, guard) if info.backend == "native" else load_backend(args, info)
+        backend = load_backend(args, info)
         bar, progress = progress_bar(f"{operation}ing")
         with bar:
-            video, fps, writing = make(model, job, guard, progress)
+            video, fps, writing = make(backend, job, guard, progress)
             with progress.part(writing) as part:
                 save_video(out, video, fps, stamp, progress=part)
     except RequestError as e:
@@ -485,24 +482,6 @@ def cmd_generate(args) -> int:
         else:
             args.seconds = spoken.seconds[0]
     return generate_on_backend(args, info, out, width, height, image, last_image, speech, guard, references)
-
-
-def write_story(pipe, story, out: Path, options: dict, stamp, args=None, speeches=()) -> int:
-    """Generate a storyboard's shots and write them as one video (RequestError for bad shots);
-    ``speeches``: each shot's narration (kino.audio; None for a silent shot), from the shot's start."""
-    from kino.pipelines import storyboard
-
-    for i, text in enumerate(story.prompts()):
-        print(f"shot {i + 1}: {text}", file=sys.stderr)
-    bar, progress = progress_bar("storyboard")
-    with bar:  # each shot is encoded as it is made
-        made = storyboard.stream_story(pipe, story, progress=progress, **options)
-        toyworld_note(" ".join(made.prompts))  # every shot has passed the guard; none is made yet
-        track = narrated(args, list(enumerate(speeches)), [0, *made.cuts], made.frames, made.fps)
-        save_video(out, made, made.fps, stamp, progress=progress, soundtrack=track)
-    print(f"wrote {out} ({len(made.prompts)} shots, {made.frames} frames at {made.fps} fps; "
-          f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
-    return EXIT_OK
 
 
 def narrated(args, speeches, starts: list[int], frames: int, fps: int):
@@ -574,21 +553,15 @@ def cmd_extend(args) -> int:
     import math
 
     from kino import core
-    from kino.pipelines.extend import extend
-    from kino.pipelines.long_video import BLEND_FRAMES
 
     info = locate_model(args)
     out = check_output(Path(args.output))
     frames, fps = load_video(args.input)
     fps = round(fps) or 8
 
-    def make(model, job, guard, progress):
+    def make(backend, job, guard, progress):
         writing = set_aside_writing(progress, len(frames) + math.ceil(args.seconds * fps))
-        if info.backend == "native":  # its own: the director follows the clip's motion; the join faded
-            return extend(model, frames, fps, args.seconds, args.prompt, backward=args.backward, seed=args.seed,
-                          progress=progress, steps=args.steps, guidance=args.guidance,
-                          fade_frames=0 if args.no_fade else BLEND_FRAMES, layout=not args.no_layout), fps, writing
-        return core.continue_video(model, job, frames, fps, guard, progress, backward=args.backward), fps, writing
+        return core.continue_video(backend, job, frames, fps, guard, progress, backward=args.backward), fps, writing
 
     return edit_on_backend(args, info, out, "extend", [args.input], make)
 
@@ -597,8 +570,6 @@ def cmd_connect(args) -> int:
     import math
 
     from kino import core
-    from kino.pipelines.connect import connect
-    from kino.pipelines.long_video import BLEND_FRAMES
 
     info = locate_model(args)
     out = check_output(Path(args.output))
@@ -606,13 +577,9 @@ def cmd_connect(args) -> int:
     b, _ = load_video(args.second)
     fps = round(fps) or 8
 
-    def make(model, job, guard, progress):
+    def make(backend, job, guard, progress):
         writing = set_aside_writing(progress, len(a) + len(b) + math.ceil(args.seconds * fps))
-        if info.backend == "native":  # its own: a planned transition, both joins faded
-            return connect(model, a, b, fps, args.seconds, args.prompt, seed=args.seed, progress=progress,
-                           steps=args.steps, guidance=args.guidance,
-                           fade_frames=0 if args.no_fade else BLEND_FRAMES)[0], fps, writing
-        return core.continue_video(model, job, a, fps, guard, progress, then=b), fps, writing
+        return core.continue_video(backend, job, a, fps, guard, progress, then=b), fps, writing
 
     return edit_on_backend(args, info, out, "connect", [args.first, args.second], make)
 
@@ -620,7 +587,6 @@ def cmd_connect(args) -> int:
 def cmd_edit(args) -> int:
     from kino import core
     from kino.backends.base import MASKED_EDIT, VIDEO_TO_VIDEO, require
-    from kino.pipelines.edit import edit
 
     info = locate_model(args)
     try:
@@ -632,13 +598,10 @@ def cmd_edit(args) -> int:
     fps = round(fps) or 8
     mask = None if args.mask is None else load_image(args.mask, "--mask")
 
-    def make(model, job, guard, progress):
+    def make(backend, job, guard, progress):
         writing = set_aside_writing(progress, len(frames))
-        if info.backend == "native":  # its own: one pass over the whole clip, objects drafted into a mask
-            return edit(model, frames, fps, args.prompt, strength=args.strength, mask=mask, seed=args.seed,
-                        progress=progress, steps=args.steps, guidance=args.guidance), fps, writing
         region = None if mask is None else mask.mean(axis=2) > 127
-        return core.restyle(model, job, frames, fps, args.strength, guard, progress, mask=region), fps, writing
+        return core.restyle(backend, job, frames, fps, args.strength, guard, progress, mask=region), fps, writing
 
     return edit_on_backend(args, info, out, "edit", [args.input], make)
 

@@ -156,11 +156,20 @@ def test_the_cores_long_video_and_loop_are_its_pipelines_own(native):
         assert np.array_equal(video, direct)
 
 
-def test_the_cores_call_by_call_extend_runs_on_it(native):
+def test_the_cores_extend_is_its_pipelines_own(native):
+    """kino.core hands extend (and connect, edit) to the model's own way (Backend.continued):
+    kino.pipelines.extend, the director following the clip's motion, the same frames as that makes;
+    without the fade the input's frames are kept exactly."""
+    from kino.backends.native import NativeBackend
+    from kino.pipelines.extend import extend
+
     source = native.generate(clip(seed=1))
     job = core.Job("the red ball moves on", seed=5, seconds=2)
     video = core.continue_video(native, job, source, 4, allow_all())
-    assert video.shape == (17, 128, 128, 3) and np.array_equal(video[:9], source)
+    direct = extend(native.guarded(allow_all()), source, 4, 2, job.prompt, seed=5, layout=True)
+    assert video.shape == (17, 128, 128, 3) and np.array_equal(video, direct)
+    kept = core.continue_video(NativeBackend(native.info, native.pipe, fade=False), job, source, 4, allow_all())
+    assert kept.shape == (17, 128, 128, 3) and np.array_equal(kept[:9], source)
 
 
 def test_kino_generate_on_it_names_the_backend_and_its_weights_and_refuses_before_loading(tiny_model_dir, tmp_path,

@@ -114,11 +114,18 @@ def test_verify_rejects_what_it_cannot_read(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 2
 
 
-def test_every_video_the_cli_writes_goes_through_save_video_with_a_stamp():
+def test_every_video_the_cli_and_the_service_write_goes_through_kino_output_with_a_stamp():
+    import kino.service.jobs
+
+    def writers(module, name: str) -> list[str]:  # the functions of ``module`` that call ``name``
+        tree = ast.parse(Path(module.__file__).read_text())
+        return [f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and any(
+            isinstance(n, ast.Call) and name in (getattr(n.func, "id", None), getattr(n.func, "attr", None))
+            for n in ast.walk(f))]
+
+    assert writers(kino.cli, "write_video") == writers(kino.service.jobs, "write_video") == []
+    assert writers(kino.cli, "save") == ["save_video"] and writers(kino.service.jobs, "save") == ["execute"]
     tree = ast.parse(Path(kino.cli.__file__).read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-    writers = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
-               and any(isinstance(n, ast.Call) and getattr(n.func, "id", None) == "write_video" for n in ast.walk(f))]
-    assert [f.name for f in writers] == ["save_video"]
     saves = [c for c in calls if c.func.id == "save_video"]
     assert saves and all(len(c.args) == 4 for c in saves)

@@ -59,3 +59,28 @@ def live(client):
 
     with serve(client) as url:
         yield client, url
+
+
+@pytest.fixture(scope="session")
+def ltx_folder(tmp_path_factory):
+    """A tiny random LTX-Video folder (kino.backends.random_folders): an open model to serve."""
+    from kino.backends.random_folders import build
+
+    return build("ltx", tmp_path_factory.mktemp("open") / "ltx")
+
+
+@pytest.fixture
+def open_client(tmp_path, tiny_model_dir, ltx_folder):
+    """An app serving kino's own tiny model ("default") and the tiny LTX-Video ("ltx"), both open to artists."""
+    from fastapi.testclient import TestClient
+
+    from kino.service.app import create_app
+    from kino.service.models import Pipelines
+    from service_helpers import with_policy
+
+    models = {"default": str(tiny_model_dir), "ltx": str(ltx_folder)}
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'kino.db'}", data_dir=tmp_path / "data", models=models,
+                        lease_seconds=3.0, poll_seconds=0.05)
+    settings = with_policy(settings, "artist", models=("default", "ltx"))
+    with TestClient(create_app(settings, Pipelines(models))) as client:
+        yield client

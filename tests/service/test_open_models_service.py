@@ -6,35 +6,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from kino.data.video_io import read_video
-from kino.service.settings import Settings
 
-from service_helpers import add_user, wait_for, with_policy
-
-
-@pytest.fixture(scope="module")
-def ltx_folder(tmp_path_factory):
-    from kino.backends.random_folders import build
-
-    return build("ltx", tmp_path_factory.mktemp("open") / "ltx")
-
-
-@pytest.fixture
-def open_client(tmp_path, tiny_model_dir, ltx_folder):
-    from fastapi.testclient import TestClient
-
-    from kino.service.app import create_app
-    from kino.service.models import Pipelines
-
-    models = {"default": str(tiny_model_dir), "ltx": str(ltx_folder)}
-    settings = Settings(db_url=f"sqlite:///{tmp_path / 'kino.db'}", data_dir=tmp_path / "data", models=models,
-                        lease_seconds=3.0, poll_seconds=0.05)
-    settings = with_policy(settings, "artist", models=("default", "ltx"))
-    with TestClient(create_app(settings, Pipelines(models))) as client:
-        yield client
+from service_helpers import add_user, wait_for
 
 
 def png() -> bytes:
@@ -142,3 +118,19 @@ def test_an_open_model_job_is_narrated(open_client, tmp_path):
     path.write_bytes(open_client.get(done["video_url"], headers=h).content)
     with av.open(str(path)) as c:
         assert [s.type for s in c.streams] == ["video", "audio", "subtitle"]
+
+
+def test_a_multi_shot_prompt_on_an_open_model_is_a_storyboard(open_client):
+    """Its shots are made by kino.core, as `kino generate` makes them on that model: each shot's prompt
+    moderated before it is queued, the shots joined with hard cuts."""
+    h = add_user(open_client, "ann", "artist")
+    r = open_client.post("/api/v1/jobs", data={"prompt": "Shot 1: a red dog runs. Shot 2: a man stabs a woman to "
+                                                         "death, blood everywhere", "model": "ltx"}, headers=h)
+    assert r.status_code == 403 and r.json()["error"]["category"] == "violence_extreme", r.text
+    r = open_client.post("/api/v1/jobs", data={"prompt": "Shot 1: a red dog runs. Shot 2: a blue cat sits",
+                                               "model": "ltx", "seconds": 2, "steps": 2}, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["params"]["shots"] == 2 and r.json()["params"]["shot_seconds"] == [1.0, 1.0]
+    done = wait_for(open_client, h, r.json()["id"])
+    assert done["status"] == "done" and done["step"] == done["total_steps"], done
+    assert done["result"]["frames"] == 2 * 9  # LTX-Video: 1 + 8k frames a shot (1 s at 8 fps)

@@ -424,7 +424,8 @@ def create_job(
                        retry_after=30) from None
     if loop and (command == "extend" or "last_image" in uploads):
         raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
-    form = JobForm(prompt, seed, seconds, fps, width, height, steps, guidance, loop, camera, backward, spoken)
+    form = JobForm(prompt=prompt, seed=seed, seconds=seconds, fps=fps, width=width, height=height, steps=steps,
+                   guidance=guidance, loop=loop, camera=camera, backward=backward, spoken=spoken)
     with request_errors(svc, who, prompt):
         planned = plan_job(svc, who, backend.configured(layout=layout, sampler=sampler), command, uploads, form)
     check_policy(svc, who, planned)
