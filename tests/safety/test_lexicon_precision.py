@@ -168,3 +168,23 @@ def test_names_behind_endings_diminutives_and_spacing_are_refused(prompt):
 @pytest.mark.parametrize("prompt", ["рыбаки на путине ловят лосося", "un bonito perro en el parque"])
 def test_lowercase_words_near_names_stay_allowed(prompt):
     assert moderate_prompt(prompt).allowed, moderate_prompt(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt, category",
+    [
+        ("一个黑人被画成猩猩的漫画", "hate"),  # an animal said of a group, with the comparison
+        ("黒人を猿として描くポスター", "hate"),
+        ("подросток режет себе вены в ванной", "self_harm"),  # a reflexive between verb and object
+        ("男が首を吊るシーン", "self_harm"),
+        ("Olaf aus Frozen tanzt auf dem Eis", "ip_character"),  # "from" in another language
+    ],
+)
+def test_comparisons_reflexives_and_from_in_other_languages(prompt, category):
+    assert moderate_prompt(prompt).category == category
+
+
+@pytest.mark.parametrize("prompt", ["动物园的猩猩在吃香蕉", "孩子们像猴子一样在爬架上玩", "猿として生きる映画のあらすじ",
+                                    "a girl named Elsa de la Cruz"])
+def test_animals_and_first_names_alone_stay_allowed(prompt):
+    assert moderate_prompt(prompt).allowed, moderate_prompt(prompt)

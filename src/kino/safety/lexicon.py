@@ -62,6 +62,7 @@ NAME_LABELS = frozenset({"celebrity_likeness", "ip_character"})
 _ALT_CACHE_SIZE = 100_000
 _FIELD_BAR = re.compile(r"\|(?![^{}]*\})")  # a bar between aliases, not inside "{a|b}"
 _MIN_STEM = 3  # letters before the "*" of a stem term
+_FROM = re.compile(r" from ")
 # Arabic clitics written onto the word, longest first: conjunctions, prepositions and the article.
 _ARABIC_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 _ARABIC_SUFFIXES = ("هما", "هم", "هن", "ها", "ه", "ون", "ين", "ات", "ان", "وا")
@@ -118,14 +119,17 @@ def parse_terms(path: Path, label: str) -> list[tuple[str, Entry]]:
 
 def parse_names(path: Path, label: str) -> list[tuple[str, Entry]]:
     """A name list: ``Canonical | alias | ~weak alias`` per line; matches report the canonical.
-    An alias may have brace alternatives too ("Лавров{|а|у|ым|е}", Russian case endings)."""
+    An alias may have brace alternatives too ("Лавров{|а|у|ым|е}", Russian case endings), and an
+    alias with "from" is also read with the word for it in French, Spanish, Portuguese and German
+    ("Elsa from Frozen", "Elsa de Frozen", "Elsa aus Frozen")."""
     out = []
     for line in read_lines(path):
         fields = [f.strip() for f in _FIELD_BAR.split(line) if f.strip()]
         canonical = fields[0].lstrip("~").strip()
         for field in fields:
             weight = WEAK if field.startswith("~") else STRONG
-            for phrase in expand(field.lstrip("~").strip()):
+            alias = _FROM.sub(" {from|de|du|da|do|aus|von} ", field.lstrip("~").strip())
+            for phrase in expand(alias):
                 out.append((phrase, Entry(label, canonical, weight, phrase)))
     return out
 
