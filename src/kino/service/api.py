@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select, update
 
 import kino.service.narration as job_narration
+from kino import core
 from kino.audio.narration import SAMPLE_RATE, NarrationError, RefusedNarration, speak_lines
 from kino.audio.voices import VoiceError
-from kino.backends.base import Backend, RequestError
+from kino.backends.base import MAX_SECONDS, Backend, RequestError
 from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
 from kino.progress import STAGES
@@ -472,8 +473,6 @@ def plan_job(svc: Service, who: Caller, backend: Backend, command: str, uploads:
     """A job on any model (kino's own as the open ones), checked as the worker will make it (kino.core):
     its capabilities and rules, the prompt, pictures, every shot, a clip to extend (whole) and any
     narration moderated (SafetyRefusal), before it is queued; RequestError for what is not allowed."""
-    from kino import core
-
     story = storyboard.from_prompt(form.prompt, form.seconds, form.seed) if command == "generate" else None
     if story is not None:
         if form.loop or form.camera:
@@ -514,9 +513,6 @@ def plan_job(svc: Service, who: Caller, backend: Backend, command: str, uploads:
 def plan_story(svc: Service, who: Caller, backend: Backend, story, uploads: dict, form: JobForm) -> Planned:
     """``plan_job`` for a multi-shot prompt: every shot checked and moderated as the worker will make
     it (kino.core.storyboard), each narrated shot as long as its words."""
-    from kino import core
-    from kino.backends.base import MAX_SECONDS
-
     voiced = narrate(svc, who, backend.guard, form.prompt, form.spoken, uploads, [s.seconds for s in story.shots])
     if voiced is not None:
         story = story.with_seconds(voiced.seconds)
