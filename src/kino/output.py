@@ -19,10 +19,10 @@ from kino.provenance.keys import Keys
 
 
 def stamp(keys: Keys, info: ModelInfo, operation: str, sources: tuple[Path, ...] = (),
-          visible_mark: bool = False) -> provenance.Stamp:
+          visible_mark: bool = False, digest: str | None = None) -> provenance.Stamp:
     """What an output of ``info``'s model carries: its manifest names the backend, the pipeline and the
-    SHA-256 of the model's weight files (kino.backends.registry.weights_sha256, cached by file)."""
-    digest = weights_sha256(info.path)
+    SHA-256 of the model's weight files (``digest``, else kino.backends.registry.weights_sha256)."""
+    digest = weights_sha256(info.path) if digest is None else digest
     return provenance.Stamp(keys, info.model_id(digest), operation, tuple(sources), visible_mark,
                             model_detail={"backend": info.backend, "pipeline": info.pipeline,
                                           "weights_sha256": digest})

@@ -271,7 +271,8 @@ def stamp(settings: Settings, pipelines, job: Job, folder: Path):
 
     operation = "extend" if job.command == "extend" else "generate"
     sources = tuple(folder / job.inputs[k] for k in ("video",) if k in job.inputs)
-    return output.stamp(ensure(settings.signing_keys), pipelines.info(job.model), operation, sources)
+    return output.stamp(ensure(settings.signing_keys), pipelines.info(job.model), operation, sources,
+                        digest=pipelines.weights_sha256(job.model))
 
 
 def story_of(p: dict):

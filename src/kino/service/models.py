@@ -22,6 +22,7 @@ class Pipelines:
         self.dtype = precision.choose(dtype)
         self._loaded: dict[str, Backend] = {}
         self._described: dict[str, Backend] = {}
+        self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -50,6 +51,13 @@ class Pipelines:
             if name not in self._described:
                 self._described[name] = self._guarded(registry.checker(self.info(name)))
             return self._described[name]
+
+    def weights_sha256(self, name: str) -> str:
+        """The SHA-256 over the model's weight files, for the C2PA manifest: read once per process."""
+        with self._lock:
+            if name not in self._digests:
+                self._digests[name] = registry.weights_sha256(self.info(name).path)
+            return self._digests[name]
 
     @staticmethod
     def _guarded(backend: Backend) -> Backend:
