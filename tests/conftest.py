@@ -36,6 +36,14 @@ def tiny_pipeline(tiny_model_dir):
     return TextToVideoPipeline.from_pretrained(tiny_model_dir)
 
 
+@pytest.fixture(scope="session")
+def ltx_folder(tmp_path_factory):
+    """A tiny random LTX-Video folder (kino.backends.random_folders): an open model."""
+    from kino.backends.random_folders import build
+
+    return build("ltx", tmp_path_factory.mktemp("open") / "ltx")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def signing_keys_in_tmp(tmp_path_factory):
     """kino's C2PA signing keys for the tests: a temporary folder (made on first output), not the user's."""

@@ -274,19 +274,24 @@ def open_stamp(args, info, operation: str, *sources: str):
 
 
 def load_backend(args, info):
-    """The loaded Backend for ``info`` in the command's dtype, with its memory options."""
-    from kino.backends.base import RequestError
+    """The loaded Backend for ``info`` in the command's dtype, with its memory options, as the command
+    configures it (toyworld's director, sampler, fade: the model's where it has them). Every option
+    given that the model ignores is said on stderr first (kino.backends.base.ignored)."""
+    from kino.backends.base import COMPILE, NEGATIVE_PROMPT, OFFLOAD, VAE_TILING, RequestError, ignored
     from kino.backends.diffusers_video import Memory
     from kino.backends.registry import load
 
-    dtype = compute_dtype(args)
-    options = {"memory": Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
-                                compile=getattr(args, "compile", False))}
-    if info.backend == "native":  # whether toyworld's director runs is the command's choice, not the model's
-        options.update(layout=not getattr(args, "no_layout", False), sampler=getattr(args, "sampler", None),
-                       fade=not getattr(args, "no_fade", False))
+    memory = Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
+                    compile=getattr(args, "compile", False))
+    asked = {"--negative-prompt": NEGATIVE_PROMPT, "--offload": OFFLOAD, "--vae-tiling": VAE_TILING,
+             "--compile": COMPILE}
+    given = (getattr(args, "negative_prompt", None), memory.offload != "none", memory.vae_tiling, memory.compile)
+    for note in ignored(info, {option: need for (option, need), on in zip(asked.items(), given, strict=True) if on}):
+        print(f"kino: note: {note}", file=sys.stderr)
     try:
-        return load(info, dtype, getattr(args, "device", None), **options)
+        return load(info, compute_dtype(args), getattr(args, "device", None), memory=memory).configured(
+            layout=not getattr(args, "no_layout", False), sampler=getattr(args, "sampler", None),
+            fade=not getattr(args, "no_fade", False))
     except RequestError as e:
         raise UsageError(str(e)) from e
 
@@ -296,16 +301,16 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     """``kino generate`` on any model (kino.core): checked and moderated before it loads; ``speech``,
     the narration (kino.audio), from the start; ``guard``, the safety checks that moderated it (None:
     built here); ``references``, pictures every call is given (REFERENCE). A multi-shot prompt is a
-    storyboard (``story_on_backend``; on kino's own models its pipeline's, ``native_story``)."""
+    storyboard (``make_story``)."""
     from kino import core
     from kino.backends.base import RequestError
     from kino.pipelines import prompting, storyboard
     from kino.safety.guard import Guard
 
-    native = info.backend == "native"
-    for flag, given in (("--enhance", args.enhance), ("--sampler", args.sampler)):
-        if given and not native:
-            raise UsageError(f"{flag} works with kino's own models only; {info.name} is a {info.backend} model")
+    if args.sampler and info.backend != "native":  # refused before a large model loads; its Backend would too
+        raise UsageError(f"--sampler works with kino's own models only; {info.name} is a {info.backend} model")
+    if args.enhance and info.vocabulary != "toyworld":
+        raise UsageError(f"--enhance rewrites a prompt in toyworld's caption words, which {info.name} has not learnt")
     if args.loop and last_image is not None:
         raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
     try:
@@ -317,18 +322,13 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
         if story is not None:
             if args.loop or image is not None or last_image is not None:
                 raise UsageError("a multi-shot prompt cannot be combined with --loop, --image or --last-image")
-            if native:
-                if args.camera:
-                    story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
-                                                        for s in story.shots), story.characters, story.style,
-                                                  story.seed)
-                options = dict(fps=args.fps, width=width, height=height, steps=args.steps, guidance=args.guidance)
-                return native_story(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
-                                    [speech], guard)
+            if args.camera:
+                story = storyboard.Storyboard(tuple(storyboard.ShotSpec(s.prompt, s.seconds, args.camera)
+                                                    for s in story.shots), story.characters, story.style, story.seed)
             options = dict(width=width, height=height, fps=args.fps, steps=args.steps, guidance=args.guidance,
-                           references=references)
-            return story_on_backend(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
-                                    speeches=[speech], guard=guard)
+                           negative_prompt=args.negative_prompt, references=references)
+            return make_story(args, info, story.with_seconds(args.shot_seconds), out, options, "generate",
+                              speeches=[speech], guard=guard)
         prompt = prompting.with_camera(prompt, args.camera)
         job = core.Job(prompt, seed=args.seed, seconds=args.seconds, fps=args.fps, width=width, height=height,
                        steps=args.steps, guidance=args.guidance, negative_prompt=args.negative_prompt, image=image,
@@ -336,7 +336,7 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
         core.check_job(info, job)
         guard = Guard.from_env() if guard is None else guard
         core.guard_inputs(guard, job)
-        if native:
+        if info.vocabulary == "toyworld":
             toyworld_note(job.prompt)  # after the guard passed it: a refusal is the only line a refused prompt gets
         stamp = open_stamp(args, info, "generate")
         backend = load_backend(args, info)
@@ -358,41 +358,16 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     return EXIT_OK
 
 
-def native_story(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
-    """A storyboard on kino's own model: every shot's prompt moderated before the model loads and the
-    file named as every model's is (``open_stamp``), the shots made by kino.core.storyboard as the
-    service makes them, which leaves them to the model's own way (kino.backends.native: characters
-    drawn as the shot that introduced them drew them, each shot against its own backdrop, toyworld's
-    director). ``options``: width, height, fps, steps, guidance (None: the model's)."""
-    from kino import core
-    from kino.safety.guard import Guard
-
-    guard = Guard.from_env() if guard is None else guard
-    for prompt in story.prompts():
-        core.guard_inputs(guard, core.Job(prompt))
-    stamp = open_stamp(args, info, operation)
-    backend = load_backend(args, info)
-    for i, text in enumerate(story.prompts()):
-        print(f"shot {i + 1}: {text}", file=sys.stderr)
-    toyworld_note(" ".join(story.prompts()))  # every shot has passed the guard; none is made yet
-    bar, progress = progress_bar("storyboard")
-    with bar:  # each shot is encoded as it is made
-        made = core.storyboard(backend, story, guard, progress, **options)
-        track = narrated(args, list(enumerate(speeches)), [0, *made.cuts], made.frames, made.fps)
-        save_video(out, made, made.fps, stamp, progress=progress, soundtrack=track)
-    print(f"wrote {out} ({len(story.shots)} shots, {made.frames} frames at {made.fps} fps; "
-          f"cuts at frames {made.cuts}{said(out, track)})", file=sys.stderr)
-    return EXIT_OK
-
-
-def story_on_backend(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
-    """A storyboard's shots made by an open model (kino.core.shots), joined with hard cuts: every
-    shot's prompt is moderated before the model loads. Characters carry over in words (each shot's
-    prompt names them as the storyboard describes them) and, on a model that takes reference
-    images, in pictures: a shot that names a character an earlier shot named is given that shot's
-    first frame (with ``reference: true``, every shot the first shot's). ``speeches``: each shot's
-    narration (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the
-    safety checks that moderated it (None: built here)."""
+def make_story(args, info, story, out: Path, options: dict, operation: str, speeches=(), guard=None) -> int:
+    """A storyboard's shots made by any model (kino.core.storyboard, the service's way too), joined
+    with hard cuts: every shot's prompt is moderated before the model loads. Characters carry over
+    in words (each shot's prompt names them as the storyboard describes them); on a model that takes
+    reference images, in pictures too (a shot that names a character an earlier shot named is given
+    that shot's first frame; with ``reference: true``, every shot the first shot's); with toyworld's
+    director, as the shot that introduced them drew them. ``options``: width, height, fps, steps,
+    guidance, negative_prompt, references (None: the model's); ``speeches``: each shot's narration
+    (kino.audio; None for a silent shot), spoken from the shot's start; ``guard``, the safety checks
+    that moderated it (None: built here)."""
     from kino import core
     from kino.backends.base import REFERENCE, RequestError, models_with
     from kino.safety.guard import Guard
@@ -407,13 +382,17 @@ def story_on_backend(args, info, story, out: Path, options: dict, operation: str
         guard = Guard.from_env() if guard is None else guard
         for job in jobs:
             core.guard_inputs(guard, job)
-        if leads is None and len(jobs) > 1:  # after the guard passed them: a refusal is the only line refused shots get
+        # After the guard passed them: a refusal is the only line refused shots get.
+        directed = info.vocabulary == "toyworld" and not getattr(args, "no_layout", False)
+        if leads is None and not directed and len(jobs) > 1:
             print(f"kino: note: {info.name} takes no reference images, so who appears in several shots is kept by "
                   f"the same words only (models that take them: {models_with(REFERENCE)})", file=sys.stderr)
+        if info.vocabulary == "toyworld":
+            toyworld_note(" ".join(job.prompt for job in jobs))
         stamp = open_stamp(args, info, operation)
         backend = load_backend(args, info)
         bar, progress = progress_bar("storyboard")
-        with bar:
+        with bar:  # each shot is encoded as it is made
             video = core.storyboard(backend, story, guard, progress, **options)
             track = narrated(args, list(enumerate(speeches)), [0, *video.cuts], video.frames, video.fps)
             save_video(out, video, video.fps, stamp, progress=progress, soundtrack=track)
@@ -518,14 +497,9 @@ def cmd_storyboard(args) -> int:
         references = load_references(args, info)
         guard = narrate.guard() if any(shot.narration for shot in story.shots) else None  # built once
         story, speeches = narrate.story_lines(args, story, guard)  # spoken first: the lines set the shots' lengths
-        if info.backend == "native":
-            return native_story(args, info, story, out, dict(fps=args.fps, width=width, height=height,
-                                                             steps=args.steps, guidance=args.guidance),
-                                "storyboard", speeches, guard)
-        return story_on_backend(args, info, story, out, dict(width=width, height=height, fps=args.fps,
-                                                             steps=args.steps, guidance=args.guidance,
-                                                             references=references),
-                                "storyboard", speeches, guard)
+        return make_story(args, info, story, out, dict(width=width, height=height, fps=args.fps, steps=args.steps,
+                                                       guidance=args.guidance, references=references),
+                          "storyboard", speeches, guard)
     except RequestError as e:
         raise UsageError(str(e)) from e
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kino.backends.base import (EXTEND, FIRST_LAST, IMAGE_TO_VIDEO, MASKED_EDIT, MAX_PROMPT_CHARS, MAX_SECONDS,
-                                REFERENCE, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo, RequestError,
-                                fit_image, require)
+                                REFERENCE, STORYBOARD, TEXT_TO_VIDEO, VIDEO_TO_VIDEO, Backend, Clip, ModelInfo,
+                                RequestError, fit_image, require)
 from kino.progress import CHECKING, Progress
 from kino.safety.normalize import visible
 
@@ -270,10 +270,11 @@ def story_jobs(info: ModelInfo, story, **options) -> tuple[list[Job], list[tuple
     ``seed``, ``reference`` and ``introductions()``; ``options``: Job fields every shot shares), shot i
     seeded ``seed + i``; and for a model that takes reference images, the earlier shots whose first
     frames each shot is given (``shots``' leads: the shots that introduced the characters it names,
-    with ``reference``, the first shot too), else None. Needs nothing loaded."""
+    with ``reference``, the first shot too), else None. Needs nothing loaded. A storyboard's
+    ``reference`` needs reference images, or a model whose storyboards are its own (STORYBOARD)."""
     jobs = [Job(text, seed=(story.seed + i) % 2**63, seconds=shot.seconds, **options)
             for i, (text, shot) in enumerate(zip(story.prompts(), story.shots, strict=True))]
-    if story.reference:
+    if story.reference and STORYBOARD not in info.capabilities:
         require(info, REFERENCE)
     if REFERENCE not in info.capabilities:
         return jobs, None

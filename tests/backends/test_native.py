@@ -4,6 +4,7 @@ frames it returns, progress counted to the end, cancel, and the core's long vide
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
@@ -109,6 +110,44 @@ def test_every_declared_capability_makes_frames(native):
     masked = native.generate(calls["masked edit"])
     assert np.array_equal(masked[:, :16], source[:, :16])  # outside the mask: the input's pixels
     assert set(CAPABILITIES) - set(native.capabilities) == {REFERENCE}
+
+
+def test_a_negative_prompt_is_the_unconditional_text_of_its_guidance(native):
+    """What guidance steers away from: the empty prompt (as trained) unless one is given, on a clip,
+    a long video (Backend.video) and a storyboard (Backend.story) alike."""
+    plain = native.generate(clip())
+    assert np.array_equal(plain, native.generate(clip(negative_prompt="")))
+    assert not np.array_equal(plain, native.generate(clip(negative_prompt="a small blue square")))
+    job = core.Job(PROMPT, seed=2, seconds=6, steps=1)
+    long, steered = (core.gather(core.stream(native, core.resolve(native, j), allow_all()))
+                     for j in (job, dataclasses.replace(job, negative_prompt="a small blue square")))
+    assert long.shape == steered.shape and not np.array_equal(long, steered)
+    from kino.pipelines.storyboard import from_prompt
+
+    story = from_prompt("Shot 1: a red ball. Shot 2: a blue ball", 2, 0)
+    shots = [core.gather(core.storyboard(native, story, allow_all(), steps=1, width=None, height=None, fps=None,
+                                         guidance=None, **given)) for given in ({}, {"negative_prompt": "a green"})]
+    assert shots[0].shape == shots[1].shape and not np.array_equal(*shots)
+
+
+def test_it_declares_the_options_it_honours_and_says_which_it_ignores(tiny_model_dir):
+    from kino.backends.base import (
+        COMPILE,
+        NEGATIVE_PROMPT,
+        OFFLOAD,
+        VAE_TILING,
+        ignored,
+    )
+    from kino.backends.registry import locate
+
+    info = locate(tiny_model_dir)
+    assert info.options == (NEGATIVE_PROMPT,) and info.vocabulary == "toyworld"
+    notes = ignored(info, {"--offload": OFFLOAD, "--vae-tiling": VAE_TILING, "--compile": COMPILE,
+                           "--negative-prompt": NEGATIVE_PROMPT})
+    assert notes == [
+        f"--offload has no effect on {tiny_model_dir}: the model is small enough to load whole onto one device",
+        f"--vae-tiling has no effect on {tiny_model_dir}: the model's VAE decodes whole",
+        f"--compile has no effect on {tiny_model_dir}: the model runs eagerly"]
 
 
 def test_requests_are_checked_against_its_rules(native):

@@ -61,14 +61,6 @@ def live(client):
         yield client, url
 
 
-@pytest.fixture(scope="session")
-def ltx_folder(tmp_path_factory):
-    """A tiny random LTX-Video folder (kino.backends.random_folders): an open model to serve."""
-    from kino.backends.random_folders import build
-
-    return build("ltx", tmp_path_factory.mktemp("open") / "ltx")
-
-
 @pytest.fixture
 def open_client(tmp_path, tiny_model_dir, ltx_folder):
     """An app serving kino's own tiny model ("default") and the tiny LTX-Video ("ltx"), both open to artists."""

@@ -27,9 +27,25 @@ EXTEND = "extend"  # given leading frames (a video prefix) carried on: extend, c
 VIDEO_TO_VIDEO = "video to video"  # a whole video redrawn after a prompt, to a strength (restyle)
 MASKED_EDIT = "masked edit"  # a video redrawn inside a mask only
 REFERENCE = "reference images"  # pictures of who or what a video shows: characters kept across shots
-CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, REFERENCE)
+# Storyboards made the model's own way (Backend.story), a storyboard's ``reference`` included: every
+# shot after the first started from the first shot's first frame.
+STORYBOARD = "storyboards of its own"
+CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, REFERENCE, STORYBOARD)
 
-NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT)
+NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, STORYBOARD)
+
+# Options a model honours where it has the means, and makes the same video without: a model that
+# lacks one ignores it, and kino says so (``ignored``), never refuses it.
+NEGATIVE_PROMPT = "negative prompt"  # the unconditional text of classifier-free guidance
+OFFLOAD = "CPU offload"  # components (or layers) moved to the GPU only while they run
+VAE_TILING = "VAE tiling"  # the decode done tile by tile
+COMPILE = "torch.compile"
+OPTIONS = (NEGATIVE_PROMPT, OFFLOAD, VAE_TILING, COMPILE)
+WITHOUT = {OFFLOAD: "the model is small enough to load whole onto one device",
+           VAE_TILING: "the model's VAE decodes whole", COMPILE: "the model runs eagerly",
+           NEGATIVE_PROMPT: "the model guides away from the empty prompt only"}
+NATIVE_OPTIONS = (NEGATIVE_PROMPT,)
+DIFFUSERS_OPTIONS = OPTIONS
 
 # The diffusers pipeline classes kino runs, by the class a folder's model_index.json names: the
 # backend that runs it and what it can do there.
@@ -198,8 +214,9 @@ class ModelInfo:
     backend: str  # native, wan, ltx, cogvideox
     pipeline: str  # the class named in model_index.json, or kino's own
     capabilities: tuple[str, ...]
-    vocabulary: frozenset[str] | None = None  # the words a model knows all of, where it declares them (toyworld)
+    vocabulary: str | None = None  # the caption vocabulary its folder declares it learnt all of (toyworld)
     notes: list[str] = field(default_factory=list)
+    options: tuple[str, ...] = ()  # of OPTIONS, those it honours
 
     def model_id(self, weights_sha256: str) -> str:
         """How a C2PA manifest names the model: ``name@sha256:<first 16 hex>`` of its weights, kino's
@@ -255,10 +272,12 @@ class Backend:
         and kino.core makes the video call by call (EXTEND, FIRST_LAST)."""
         return None
 
-    def configured(self, layout: bool = True, sampler: str | None = None) -> Backend:
+    def configured(self, layout: bool = True, sampler: str | None = None, fade: bool = True) -> Backend:
         """This model as one job asks for it, over the same loaded weights: ``layout`` (a model with a
-        director of its own: whether it runs) and ``sampler`` (a model whose sampler kino chooses).
-        This default has neither: the layout is ignored, a sampler is a RequestError."""
+        director of its own: whether it runs), ``sampler`` (a model whose sampler kino chooses) and
+        ``fade`` (a model that fades given frames into its own look of them at a join: whether it
+        does). This default has none: the layout is ignored, given frames are kept as they are, a
+        sampler is a RequestError."""
         if sampler:
             raise RequestError(f"sampler works with kino's own models only; {self.info.name} is a "
                                f"{self.info.backend} model")
@@ -267,7 +286,7 @@ class Backend:
     @property
     def vocabulary(self) -> str | None:
         """The name of the caption vocabulary the model declares it learnt all of (toyworld's), if any."""
-        return None
+        return self.info.vocabulary
 
     def continued(self, job, frames: np.ndarray, fps: int, guard, progress: Progress, backward: bool = False,
                   then: np.ndarray | None = None) -> np.ndarray | None:
@@ -282,7 +301,7 @@ class Backend:
         return None
 
     def story(self, story, guard, progress: Progress, *, width: int | None, height: int | None, fps: int | None,
-              steps: int | None, guidance: float | None, references: tuple = (),
+              steps: int | None, guidance: float | None, references: tuple = (), negative_prompt: str | None = None,
               user: str | None = None) -> Iterable[np.ndarray] | None:
         """kino.core.storyboard made the model's own way: ``story`` (a kino storyboard: ``shots``,
         ``prompts()``, ``seed``) as (n, H, W, 3) uint8 pieces with ``frames``, ``height``, ``width``,
@@ -336,6 +355,13 @@ def require(info: ModelInfo, capability: str) -> None:
         return
     raise CapabilityError(f"{info.name} ({info.pipeline}) cannot do {capability}; it can do "
                           f"{', '.join(info.capabilities)}. Models that can: {models_with(capability)}")
+
+
+def ignored(info: ModelInfo, asked: dict[str, str]) -> list[str]:
+    """A note for each option in ``asked`` (as the user named it -> the one of OPTIONS it needs) that
+    the model ``info`` describes does not honour: it makes the same video without it."""
+    return [f"{option} has no effect on {info.name}: {WITHOUT[need]}" for option, need in asked.items()
+            if need not in info.options]
 
 
 def models_with(capability: str) -> str:

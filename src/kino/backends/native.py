@@ -73,9 +73,9 @@ class NativeBackend(Backend):
             raise RequestError(str(e)) from e
         return cls(info, pipe, layout, sampler, fade)
 
-    def configured(self, layout: bool = True, sampler: str | None = None) -> NativeBackend:
-        """This model with the director on or off and ``sampler``, over the same loaded weights."""
-        backend = NativeBackend(self.info, self.pipe, layout, sampler, self.fade)
+    def configured(self, layout: bool = True, sampler: str | None = None, fade: bool = True) -> NativeBackend:
+        """This model with the director on or off, ``sampler`` and ``fade``, over the same loaded weights."""
+        backend = NativeBackend(self.info, self.pipe, layout, sampler, fade)
         backend.guard = self.guard
         return backend
 
@@ -98,7 +98,7 @@ class NativeBackend(Backend):
         return Request(clip.prompt, seed=clip.seed, seconds=long_video.seconds_for(frames, clip.fps), fps=clip.fps,
                        width=clip.width, height=clip.height, steps=clip.steps, guidance=clip.guidance,
                        sampler=self.sampler, image=clip.image, last_image=clip.last_image, prefix=clip.prefix,
-                       layout=self.layout)
+                       layout=self.layout, negative_prompt=clip.negative_prompt)
 
     def units(self, clip: Clip) -> int:
         """The pipeline's own estimate: drafts and passes of the director included."""
@@ -126,7 +126,7 @@ class NativeBackend(Backend):
         pipe, fade = self.guarded(guard), long_video.BLEND_FRAMES if self.fade else 0
         seconds = self.defaults.seconds if job.seconds is None else job.seconds
         common = dict(seed=job.seed, progress=progress, steps=job.steps, guidance=job.guidance, fade_frames=fade,
-                      user=job.user)
+                      negative_prompt=job.negative_prompt or "", user=job.user)
         if then is None:
             return extend(pipe, frames, fps, seconds, job.prompt, backward=backward, layout=self.layout,
                           sampler=self.sampler, **common)
@@ -136,23 +136,24 @@ class NativeBackend(Backend):
                  mask: np.ndarray | None = None) -> np.ndarray:
         """``frames`` redrawn by kino.pipelines.edit: one pass over the whole clip, objects drafted into a mask."""
         return edit(self.guarded(guard), frames, fps, job.prompt, strength=strength, mask=mask_picture(mask),
-                    seed=job.seed, progress=progress, steps=job.steps, guidance=job.guidance, user=job.user)
+                    seed=job.seed, progress=progress, steps=job.steps, guidance=job.guidance,
+                    negative_prompt=job.negative_prompt or "", user=job.user)
 
     def story(self, story, guard: Guard, progress: Progress, *, width: int | None, height: int | None,
               fps: int | None, steps: int | None, guidance: float | None, references: tuple = (),
-              user: str | None = None) -> storyboard.StoryStream:
+              negative_prompt: str | None = None, user: str | None = None) -> storyboard.StoryStream:
         """``story`` by kino.pipelines.storyboard: characters drawn as the shot that introduced them drew
         them, each shot against its own backdrop, one seed for every shot."""
         return storyboard.stream_story(self.guarded(guard), story, progress, width=width, height=height, fps=fps,
                                        steps=steps, guidance=guidance, sampler=self.sampler, layout=self.layout,
-                                       user=user)
+                                       negative_prompt=negative_prompt or "", user=user)
 
     def _generate(self, clip: Clip, progress: Progress, cancelled: Callable[[], bool]) -> np.ndarray:
         watched = watching(progress, cancelled)
         if clip.video is not None:
             return edit(self.pipe, clip.video, clip.fps, clip.prompt, clip.strength, mask=mask_picture(clip.mask),
                         seed=clip.seed, progress=watched, steps=clip.steps, guidance=clip.guidance,
-                        sampler=self.sampler, layout=self.layout)
+                        sampler=self.sampler, layout=self.layout, negative_prompt=clip.negative_prompt)
         return self.pipe(self.request(clip), watched).frames[:clip.frames]
 
 

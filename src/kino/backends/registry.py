@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from kino.backends.base import IMAGE_TO_VIDEO, NATIVE_CAPABILITIES, PIPELINES, ModelInfo
+from kino.backends.base import (DIFFUSERS_OPTIONS, IMAGE_TO_VIDEO, NATIVE_CAPABILITIES, NATIVE_OPTIONS, PIPELINES,
+                                ModelInfo)
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
@@ -74,9 +75,10 @@ def describe(folder: Path, name: str) -> ModelInfo:
         backend, caps = PIPELINES[cls]
         if cls == "WanImageToVideoPipeline" and not _config(folder / "transformer").get("pos_embed_seq_len"):
             caps = (IMAGE_TO_VIDEO,)  # Wan2.1-I2V: a first frame only (FLF2V places a last one too)
-        return ModelInfo(name, str(folder), backend, cls, caps)
+        return ModelInfo(name, str(folder), backend, cls, caps, options=DIFFUSERS_OPTIONS)
     if (folder / "config.json").is_file():  # kino's own; its loader says what is wrong with it, if anything
-        return ModelInfo(name, str(folder), "native", "kino DiT + causal video VAE", NATIVE_CAPABILITIES)
+        return ModelInfo(name, str(folder), "native", "kino DiT + causal video VAE", NATIVE_CAPABILITIES,
+                         vocabulary=_config(folder).get("vocabulary", "toyworld"), options=NATIVE_OPTIONS)
     raise ModelError(f"model {name}: {folder} holds neither model_index.json (a diffusers folder) nor "
                      "config.json and model.safetensors (a kino folder)")
 

@@ -97,7 +97,7 @@ def _over_dissolve(pipe: TextToVideoPipeline, r: Request, last: np.ndarray, prog
         progress.start(PREPARING)
         start = pipe.latents_of(np.concatenate([given, dissolve]), progress)
         known, known_mask = pipe.known_latents(r, shape)
-        text, mask = pipe.text_states(r.prompt)
+        text, mask = pipe.text_states(r.prompt, r.negative_prompt)
         generator = torch.Generator().manual_seed(r.seed)
         latents = pipe.redraw(r, shape, text, mask, [], times, start, 0, DISSOLVE_T0, known, known_mask, generator,
                               progress)  # fmt: skip

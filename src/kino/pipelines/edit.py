@@ -101,7 +101,7 @@ def edit(
         progress.start(PREPARING)
         x0 = pipe.vae.encode(frames_to_tensor(video).to(pipe.device, pipe.dtype)[None]).float()
         progress.advance()
-        text, text_mask = pipe.text_states(r.prompt)
+        text, text_mask = pipe.text_states(r.prompt, r.negative_prompt)
         velocity = pipe.velocity_fn(text, text_mask, r.guidance, text_bias=pipe.layout_bias(r, x0.shape))
         start = x0
         if drafts:

@@ -58,6 +58,7 @@ class Request:
     layout: bool = True  # steer where named objects go (kino.director.layout); False: the model alone
     layout_span: tuple[int, int] | None = None  # (first frame, frames) of the whole video this clip is part of
     backdrop: int | None = None  # toyworld backdrop to stand against (kino.director.backdrop); None: the model's
+    negative_prompt: str = ""  # what guidance steers away from: the unconditional text, as trained (empty) by default
 
 
 @dataclass
@@ -126,7 +127,7 @@ class TextToVideoPipeline:
         # Requests this pipeline resolved, by identity: the CLI, long-video chunking and __call__
         # each resolve the same request, and its safety checks need to run only once.
         self._resolved: weakref.WeakValueDictionary[int, Request] = weakref.WeakValueDictionary()
-        self._text: tuple[str, torch.Tensor, torch.Tensor] | None = None  # see text_states
+        self._text: tuple[tuple[str, str], torch.Tensor, torch.Tensor] | None = None  # see text_states
         self.device = next(dit.parameters()).device
 
     @classmethod
@@ -168,13 +169,15 @@ class TextToVideoPipeline:
             return req
         return self._validate(req, safety=True)
 
-    def text_states(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token states and mask for (prompt, empty prompt), (2, L, D) and (2, L); the last prompt's
-        are kept, so the chunks of a long clip encode their shared prompt once."""
+    def text_states(self, prompt: str, negative: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states and mask for (prompt, negative prompt), (2, L, D) and (2, L): the negative is
+        classifier-free guidance's unconditional text, the empty prompt the model was trained to
+        read as no caption unless a caller gives one. The last pair's are kept, so the chunks of a
+        long clip encode their shared prompt once."""
         cached = self._text
-        if cached is None or cached[0] != prompt:
-            text, mask = self.text_encoder([prompt, ""])
-            cached = self._text = (prompt, text.to(self.dtype), mask)
+        if cached is None or cached[0] != (prompt, negative):
+            text, mask = self.text_encoder([prompt, negative])
+            cached = self._text = ((prompt, negative), text.to(self.dtype), mask)
         return cached[1], cached[2]
 
     def derive(self, parent: Request, **changes) -> Request:
@@ -214,6 +217,7 @@ class TextToVideoPipeline:
             layout=layout,
             layout_span=req.layout_span,
             backdrop=req.backdrop,
+            negative_prompt=visible(req.negative_prompt),
         )
         prompt = r.prompt
         conditioned = any(x is not None for x in (r.image, r.last_image, r.prefix))
@@ -350,9 +354,9 @@ class TextToVideoPipeline:
         progress.start(PREPARING)  # named, not counted: the work ahead is planned once it is chosen
         progress.expect(2)  # the decode and the check of the frames
 
-        # 1. Text states for the prompt and for the empty prompt (classifier-free guidance).
+        # 1. Text states for the prompt and for the negative (empty) prompt (classifier-free guidance).
         t0 = time.perf_counter()
-        text, mask = self.text_states(r.prompt)
+        text, mask = self.text_states(r.prompt, r.negative_prompt)
         shape = self.latent_shape(r)
         known, known_mask = self.known_latents(r, shape)
         timings["text_encoding"] = time.perf_counter() - t0
@@ -437,7 +441,7 @@ class TextToVideoPipeline:
                          drawn)
         # Pass 1: the first frame's caption (every object where it starts, staying still), steered there.
         still = motion.still_prompt(r.prompt)
-        still_text, still_mask = self.text_encoder([still, ""])
+        still_text, still_mask = self.text_encoder([still, r.negative_prompt])
         held = motion.held(placements, still)
         # Between the passes, a unit each VAE call (first frames decoded, shapes drawn, the set moved) and
         # the clearing of the drafted objects off every frame, which takes about as long.
