@@ -48,3 +48,16 @@ def test_a_storyboard_is_one_path_its_notes_from_the_models_capabilities_and_voc
     assert code == 0, err
     assert words_only in err and "has never seen" not in err and "has no effect" not in err
     assert "shot 2: a dog. The camera pans left." in err  # --camera on every shot, as on kino's own model
+
+
+def test_what_only_kinos_own_models_do_exits_2_on_an_open_model_before_it_loads(capsys, tmp_path, ltx_folder,
+                                                                              monkeypatch):
+    from kino.backends import registry
+
+    monkeypatch.setattr(registry, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    out = tmp_path / "out.mp4"
+    code, err = run(capsys, "generate", "a red ball", "-o", out, "--model", ltx_folder, "--sampler", "heun")
+    assert code == 2 and "cannot do sampler choice" in err and "Models that can: kino's own toyworld models" in err
+    code, err = run(capsys, "generate", "a red ball", "-o", out, "--model", ltx_folder, "--enhance")
+    assert code == 2 and "--enhance rewrites a prompt in toyworld's caption words" in err, err
+    assert not out.exists()

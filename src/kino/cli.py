@@ -303,17 +303,17 @@ def generate_on_backend(args, info, out: Path, width, height, image, last_image,
     built here); ``references``, pictures every call is given (REFERENCE). A multi-shot prompt is a
     storyboard (``make_story``)."""
     from kino import core
-    from kino.backends.base import RequestError
+    from kino.backends.base import SAMPLER, RequestError, require
     from kino.pipelines import prompting, storyboard
     from kino.safety.guard import Guard
 
-    if args.sampler and info.backend != "native":  # refused before a large model loads; its Backend would too
-        raise UsageError(f"--sampler works with kino's own models only; {info.name} is a {info.backend} model")
     if args.enhance and info.vocabulary != "toyworld":
         raise UsageError(f"--enhance rewrites a prompt in toyworld's caption words, which {info.name} has not learnt")
     if args.loop and last_image is not None:
         raise UsageError("--loop ends on the first frame; it cannot be combined with --last-image")
     try:
+        if args.sampler:  # refused before the model loads, as its Backend would refuse it
+            require(info, SAMPLER)
         prompt = args.prompt
         if args.enhance:
             prompt = prompting.enhance(prompt)

@@ -30,9 +30,12 @@ REFERENCE = "reference images"  # pictures of who or what a video shows: charact
 # Storyboards made the model's own way (Backend.story), a storyboard's ``reference`` included: every
 # shot after the first started from the first shot's first frame.
 STORYBOARD = "storyboards of its own"
-CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, REFERENCE, STORYBOARD)
+SAMPLER = "sampler choice"  # one of kino.flow.samplers, chosen per job
+CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, REFERENCE, STORYBOARD,
+                SAMPLER)
 
-NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, STORYBOARD)
+NATIVE_CAPABILITIES = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, FIRST_LAST, EXTEND, VIDEO_TO_VIDEO, MASKED_EDIT, STORYBOARD,
+                       SAMPLER)
 
 # Options a model honours where it has the means, and makes the same video without: a model that
 # lacks one ignores it, and kino says so (``ignored``), never refuses it.
@@ -277,10 +280,9 @@ class Backend:
         director of its own: whether it runs), ``sampler`` (a model whose sampler kino chooses) and
         ``fade`` (a model that fades given frames into its own look of them at a join: whether it
         does). This default has none: the layout is ignored, given frames are kept as they are, a
-        sampler is a RequestError."""
+        sampler is a CapabilityError (SAMPLER)."""
         if sampler:
-            raise RequestError(f"sampler works with kino's own models only; {self.info.name} is a "
-                               f"{self.info.backend} model")
+            require(self.info, SAMPLER)
         return self
 
     @property

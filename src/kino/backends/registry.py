@@ -139,11 +139,11 @@ def load(info: ModelInfo, dtype=None, device: str | None = None, **options):
     return DiffusersBackend.load(info, dtype, device, **options)
 
 
-def checker(info: ModelInfo):
+def checker(info: ModelInfo, loaded=None):
     """A backend for checking requests against ``info``'s rules and defaults without its weights
-    (kino's own models are small: loaded)."""
+    (kino's own models are small: loaded, or ``loaded()``, the one a caller that keeps models keeps)."""
     if info.backend == "native":
-        return load(info)
+        return load(info) if loaded is None else loaded()
     from kino.backends.diffusers_video import DiffusersBackend
 
     return DiffusersBackend.describe(info)

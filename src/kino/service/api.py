@@ -25,7 +25,7 @@ import kino.service.narration as job_narration
 from kino import core
 from kino.audio.narration import SAMPLE_RATE, NarrationError, RefusedNarration, speak_lines
 from kino.audio.voices import VoiceError
-from kino.backends.base import MAX_SECONDS, Backend, RequestError
+from kino.backends.base import MAX_SECONDS, NEGATIVE_PROMPT, Backend, RequestError, ignored
 from kino.io import atomic_path
 from kino.pipelines import prompting, storyboard
 from kino.progress import STAGES
@@ -357,6 +357,8 @@ def create_job(
     height: int | None = Form(None, ge=1, le=8192),
     steps: int | None = Form(None, ge=1, le=10000),
     guidance: float | None = Form(None, ge=0, le=1000),
+    negative_prompt: str | None = Form(None, max_length=2000, description="what guidance steers away from "
+                                       "(default: the model's own)"),
     sampler: str | None = Form(None, max_length=32),
     backward: bool = Form(False, description="extend: add the new video before the clip"),
     loop: bool = Form(False, description="the last frame leads seamlessly back into the first"),
@@ -426,16 +428,16 @@ def create_job(
     if loop and (command == "extend" or "last_image" in uploads):
         raise ApiError(422, "conflicting_inputs", "a loop ends on its own first frame: no last_image or video")
     form = JobForm(prompt=prompt, seed=seed, seconds=seconds, fps=fps, width=width, height=height, steps=steps,
-                   guidance=guidance, loop=loop, camera=camera, backward=backward, spoken=spoken)
+                   guidance=guidance, loop=loop, camera=camera, backward=backward, spoken=spoken,
+                   negative_prompt=None if negative_prompt is None else form_text("negative_prompt", negative_prompt))
     with request_errors(svc, who, prompt):
         planned = plan_job(svc, who, backend.configured(layout=layout, sampler=sampler), command, uploads, form)
     check_policy(svc, who, planned)
     params = {**planned.params, "sampler": sampler, "layout": layout, "user": who.user.name,
               "backend": backend.info.backend}
-    from kino.data.toyworld.vocabulary import note
-
-    if backend.vocabulary == "toyworld" and note(prompt):  # said in the job, as on the command line
-        params["note"] = note(prompt)
+    notes = job_notes(backend, prompt, form)
+    if notes:  # said in the job's status, as on the command line's stderr
+        params["note"] = " ".join(notes)
     job = queue_job(svc, who, command, model, params, uploads, planned.steps)
     return job_out(job, queue_position(svc.sessions, job))
 
@@ -456,6 +458,17 @@ class JobForm:
     camera: str | None
     backward: bool
     spoken: NarrationForm
+    negative_prompt: str | None = None
+
+
+def job_notes(backend: Backend, prompt: str, form: JobForm) -> list[str]:
+    """What the job's status says of it: each option it gives that the model ignores
+    (kino.backends.base.ignored), and the words of its prompt a toyworld model never saw."""
+    from kino.data.toyworld.vocabulary import note
+
+    notes = ignored(backend.info, {"negative_prompt": NEGATIVE_PROMPT} if form.negative_prompt else {})
+    unseen = note(prompt) if backend.vocabulary == "toyworld" else None
+    return notes + ([unseen] if unseen else [])
 
 
 @dataclass(frozen=True)
@@ -487,7 +500,8 @@ def plan_job(svc: Service, who: Caller, backend: Backend, command: str, uploads:
     voiced = narrate(svc, who, backend.guard, form.prompt, form.spoken, uploads, [seconds], one_shot=True)
     seconds = seconds if voiced is None else voiced.seconds[0]
     job = core.Job(prompting.with_camera(form.prompt, form.camera), seed=form.seed, seconds=seconds, fps=fps,
-                   width=width, height=height, steps=form.steps, guidance=form.guidance, loop=form.loop,
+                   width=width, height=height, steps=form.steps, guidance=form.guidance,
+                   negative_prompt=form.negative_prompt, loop=form.loop,
                    user=who.user.name, **images)
     core.check_job(backend.info, job)
     core.guard_inputs(backend.guard, job)
@@ -504,7 +518,8 @@ def plan_job(svc: Service, who: Caller, backend: Backend, command: str, uploads:
         made = (r.frames - (1 if form.loop else 0)) / r.fps
     params.update(prompt=job.prompt.strip(), seed=form.seed,
                   seconds=backend.defaults.seconds if job.seconds is None else job.seconds, fps=r.fps, width=r.width,
-                  height=r.height, steps=r.steps, guidance=r.guidance, loop=form.loop)
+                  height=r.height, steps=r.steps, guidance=r.guidance, negative_prompt=r.negative_prompt,
+                  loop=form.loop)
     if voiced is not None:
         params[job_narration.PARAM] = voiced.params
     return Planned(made, r.width, r.height, r.steps, params)
@@ -517,7 +532,8 @@ def plan_story(svc: Service, who: Caller, backend: Backend, story, uploads: dict
     if voiced is not None:
         story = story.with_seconds(voiced.seconds)
     jobs, _ = core.story_jobs(backend.info, story, width=form.width, height=form.height, fps=form.fps,
-                              steps=form.steps, guidance=form.guidance, user=who.user.name)
+                              steps=form.steps, guidance=form.guidance, negative_prompt=form.negative_prompt,
+                              user=who.user.name)
     shots = []
     for i, job in enumerate(jobs):
         try:
@@ -531,8 +547,8 @@ def plan_story(svc: Service, who: Caller, backend: Backend, story, uploads: dict
         raise RequestError(f"the shots add up to {sum(seconds):g} s; at most {MAX_SECONDS:g} s are allowed")
     r = shots[0]
     params = dict(prompt=form.prompt.strip(), seed=form.seed, seconds=sum(seconds), fps=r.fps, width=r.width,
-                  height=r.height, steps=r.steps, guidance=r.guidance, loop=False, shots=len(jobs),
-                  shot_seconds=seconds)
+                  height=r.height, steps=r.steps, guidance=r.guidance, negative_prompt=r.negative_prompt, loop=False,
+                  shots=len(jobs), shot_seconds=seconds)
     if voiced is not None:
         params[job_narration.PARAM] = voiced.params
     return Planned(sum(s.frames for s in shots) / r.fps, r.width, r.height, r.steps, params)

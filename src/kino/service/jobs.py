@@ -313,8 +313,9 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
     writing = nullcontext(progress)  # what the writing counts into: the job's progress, or a part set aside
     images = {k: read_image(folder / v) for k, v in job.inputs.items() if k in ("image", "last_image")}
     request = core.Job(p["prompt"], seed=p["seed"], seconds=p["seconds"], fps=p["fps"], width=p["width"],
-                       height=p["height"], steps=p["steps"], guidance=p["guidance"], loop=p.get("loop", False),
-                       user=p.get("user") or None, **images)
+                       height=p["height"], steps=p["steps"], guidance=p["guidance"],
+                       negative_prompt=p.get("negative_prompt"), loop=p.get("loop", False), user=p.get("user") or None,
+                       **images)
     if job.command == "extend":  # made whole, then written: the writing is set aside first
         frames, _ = read_video(folder / job.inputs["video"])
         fps = p["fps"]
@@ -325,7 +326,8 @@ def execute(settings: Settings, pipelines, job: Job, out: Path, progress: Progre
                                     backward=p.get("backward", False))
     elif p.get("shots"):  # "Shot 1: ... Shot 2: ...": shots joined with hard cuts
         video = core.storyboard(backend, story_of(p), backend.guard, progress, width=p["width"], height=p["height"],
-                                fps=p["fps"], steps=p["steps"], guidance=p["guidance"], user=request.user)
+                                fps=p["fps"], steps=p["steps"], guidance=p["guidance"],
+                                negative_prompt=request.negative_prompt, user=request.user)
         fps = video.fps  # encoded as it is made
     else:  # one shot, made chunk by chunk when longer than the model's window
         video = core.stream(backend, core.resolve(backend, request), backend.guard, progress)

@@ -23,7 +23,9 @@ class Pipelines:
         self._loaded: dict[str, Backend] = {}
         self._described: dict[str, Backend] = {}
         self._digests: dict[str, str] = {}
-        self._lock = threading.Lock()
+        # One lock a model: two threads asking for it at once (the worker's preload, the API's check
+        # of a request) load it once, and loading one model keeps no request for another waiting.
+        self._locks = {name: threading.RLock() for name in self.models}
 
     def names(self) -> list[str]:
         return list(self.models)
@@ -34,7 +36,7 @@ class Pipelines:
 
     def get(self, name: str) -> Backend:
         """The loaded model, carrying the service's safety checks as ``guard``."""
-        with self._lock:  # two threads asking at once load the model once
+        with self._locks[name]:
             if name not in self._loaded:
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)
@@ -43,18 +45,19 @@ class Pipelines:
 
     def checker(self, name: str) -> Backend:
         """What the API checks a request against before queueing it: the loaded model where it is,
-        else the model as ``registry.checker`` gives it (an open model described by its configuration
-        files, no weights read, so a server whose workers run elsewhere never loads a large one)."""
-        with self._lock:
-            if name in self._loaded:
-                return self._loaded[name]
-            if name not in self._described:
-                self._described[name] = self._guarded(registry.checker(self.info(name)))
-            return self._described[name]
+        else the model as ``registry.checker`` gives it: an open model described by its configuration
+        files (no weights read, so a server whose workers run elsewhere never loads a large one), kino's
+        own loaded by ``get``, the one instance the worker makes its jobs with."""
+        with self._locks[name]:
+            if name not in self._loaded and name not in self._described:
+                described = registry.checker(self.info(name), loaded=lambda: self.get(name))
+                if name not in self._loaded:  # a description, not the model itself
+                    self._described[name] = self._guarded(described)
+            return self._loaded[name] if name in self._loaded else self._described[name]
 
     def weights_sha256(self, name: str) -> str:
         """The SHA-256 over the model's weight files, for the C2PA manifest: read once per process."""
-        with self._lock:
+        with self._locks[name]:
             if name not in self._digests:
                 self._digests[name] = registry.weights_sha256(self.info(name).path)
             return self._digests[name]
