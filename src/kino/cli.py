@@ -283,10 +283,10 @@ def load_backend(args, info):
 
     memory = Memory(offload=getattr(args, "offload", "none"), vae_tiling=getattr(args, "vae_tiling", False),
                     compile=getattr(args, "compile", False))
-    asked = {"--negative-prompt": NEGATIVE_PROMPT, "--offload": OFFLOAD, "--vae-tiling": VAE_TILING,
-             "--compile": COMPILE}
-    given = (getattr(args, "negative_prompt", None), memory.offload != "none", memory.vae_tiling, memory.compile)
-    for note in ignored(info, {option: need for (option, need), on in zip(asked.items(), given, strict=True) if on}):
+    given = (("--negative-prompt", NEGATIVE_PROMPT, getattr(args, "negative_prompt", None)),
+             ("--offload", OFFLOAD, memory.offload != "none"), ("--vae-tiling", VAE_TILING, memory.vae_tiling),
+             ("--compile", COMPILE, memory.compile))
+    for note in ignored(info, {option: need for option, need, on in given if on}):
         print(f"kino: note: {note}", file=sys.stderr)
     try:
         return load(info, compute_dtype(args), getattr(args, "device", None), memory=memory).configured(
