@@ -47,14 +47,31 @@ ap.add_argument("--codes", action="store_true", help="colours as codes over shar
 ap.add_argument("--places9", action="store_true", help="toyworld's nine places (top left ... bottom right)")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--texture", type=float, default=0.0, help="a random smooth background of this amplitude per clip")
+ap.add_argument("--toy", type=int, default=0,
+                help="toyworld's own pictures instead: this many renders (9 places, medium circles), encoded by the "
+                     "shipped VAE to 16 channels; read back from decoded pixels with toyworld's colour rule")
+ap.add_argument("--shapes", action="store_true", help="--toy: random shapes and sizes")
+ap.add_argument("--variants", action="store_true",
+                help="--toy: train on toyworld's own five captions of each render, not only its longest")
+ap.add_argument("--frames", type=int, default=1, help="--toy: frames a render (1, or 1 + 4k: k + 1 latent frames)")
+ap.add_argument("--styles", action="store_true", help="--toy: cartoon or realistic (else cartoon only)")
+ap.add_argument("--plain", action="store_true", help="--toy: no background dots")
+ap.add_argument("--size", default="medium", choices=["small", "medium", "big"], help="--toy: objects' size")
+ap.add_argument("--dump", help="--toy: a PNG of the first 12 held-out samples (seed 0), captions beside it")
+ap.add_argument("--object-weight", type=float, default=0.0,
+                help="--toy: velocity loss weight 1 + this on latent cells holding an object, as `kino train` has it")
 a = ap.parse_args()
+if a.toy and a.att:
+    ap.error("--att needs the synthetic latents' word masks; not with --toy")
+if a.toy:
+    a.places9 = True
 torch.manual_seed(a.seed)
 layers = tuple(int(x) for x in a.layers.split(","))
 cfg = DiTConfig(width=a.width, depth=a.depth, heads=4, patch=(1, 2, 2), positions=4, text_dim=384 * len(layers),
-                text_layers=layers, text_refiner=a.refiner, max_text_tokens=32)
-C, T, H, W = 4, 1, 16, 16
+                text_layers=layers, text_refiner=a.refiner, max_text_tokens=64 if a.toy else 32)
+C, T, H, W = (16, (a.frames - 1) // 4 + 1, 16, 16) if a.toy else (4, 1, 16, 16)
 dit = DiT(cfg, latent_channels=C)
-te = TextEncoder.from_pretrained(max_tokens=32, layers=layers, dtype=torch.float32)
+te = TextEncoder.from_pretrained(max_tokens=cfg.max_text_tokens, layers=layers, dtype=torch.float32)
 colours = ["red", "green", "blue", "yellow"]
 centre = {"left": (8, 4), "right": (8, 12), "top": (4, 8), "bottom": (12, 8)}
 if a.places9:
@@ -120,7 +137,82 @@ def word_index(cap):
     return out
 
 
+def toy_cells(p):
+    """Probe place name -> toyworld cell (x zone, y zone)."""
+    v, h = (p.split() + [""])[:2] if " " in p else ((p, "middle") if p in ("top", "bottom") else ("middle", p))
+    return h, v
+
+
+if a.toy:
+    from kino.data import toyworld
+    from kino.data.toyworld import scene as tw
+    from kino.data.toyworld.readback import PALETTE, color_masks
+    from kino.models.folder import load_model_folder
+
+    _, vae, _ = load_model_folder("src/kino/checkpoints/toyworld")
+    vae.eval()
+    if a.plain:
+        import importlib
+        _render = importlib.import_module("kino.data.toyworld.render")  # the module, not the function
+        _render.dots = lambda gx, gy, density, seed: np.zeros((len(gy), len(gx)), np.float32)
+
+    def render(objs, rng):
+        """A toyworld render of these (colour, place) objects, still, jittered inside their cells."""
+        for _ in range(100):
+            obs = tuple(tw.Obj(i, c, str(rng.choice(tw.SHAPES)) if a.shapes else "circle",
+                               str(rng.choice(list(tw.SIZES))) if a.shapes else a.size) for i, (c, _) in enumerate(objs))
+            actors = []
+            for i, (_, p) in enumerate(objs):
+                h, v = toy_cells(p)
+                actors.append(tw.Actor(i, float(rng.uniform(*tw._XZ[h])), float(rng.uniform(*tw._YZ[v]))))
+            scene = tw.Scene(str(rng.choice(tw.STYLES)) if a.styles else "cartoon", obs, (tw.Shot(tuple(actors)),),
+                             seconds=(a.frames - 1) / 8, seed=int(rng.integers(2**31)), kind="place")
+            boxes = tw._boxes(scene, scene.shots[0], 0.0, 1.0)  # rendered square: apart at aspect 1 is enough
+            if len(boxes) < 2 or max(boxes[1][0] - boxes[0][1], boxes[0][0] - boxes[1][1],
+                                     boxes[1][2] - boxes[0][3], boxes[0][2] - boxes[1][3]) >= tw.GAP:
+                frames = toyworld.render(scene, width=128, height=128, fps=8)
+                variants = toyworld.captions(scene, np.random.default_rng(int(rng.integers(2**31))))
+                return frames, variants
+        raise RuntimeError(f"no layout fits {objs}")
+
+    def longest(variants):
+        return max(variants, key=lambda v: (v.count("."), len(v)))
+
+    @torch.no_grad()
+    def encode(frames):
+        x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+        return vae.encode(x)[0].numpy()
+
+    t0 = time.time()
+    rng_toy = np.random.default_rng(a.seed + 100)
+    toy = {s: [] for s in train_sets}
+    for i in range(a.toy):
+        s = train_sets[i % len(train_sets)]
+        frames, variants = render(s, rng_toy)
+        cells = (color_masks(frames) >= 0).reshape(len(frames), H, 8, W, 8).any((2, 4))[[0]]  # frame 0's cells
+        toy[s].append((encode(frames), variants, np.repeat(cells, T, 0)))
+    tests = {s: render(s, np.random.default_rng(zlib.crc32(repr(s).encode()))) for s in test_sets + seen_sets}
+    caps.update({s: longest(v) for s, (_, v) in tests.items()})
+    enc.update({s: te([caps[s]]) for s in tests})
+    print(f"{a.toy} toyworld renders encoded in {time.time() - t0:.0f}s; e.g. {caps[test_sets[0]]!r}", flush=True)
+
+
+_encoded = {}
+
+
+@torch.no_grad()
+def encoded(caption):
+    """The caption's token states, kept in bf16 (toyworld's renders have thousands of captions)."""
+    if caption not in _encoded:
+        text, mask = te([caption])
+        _encoded[caption] = (text.bfloat16(), mask)
+    return _encoded[caption]
+
+
 def make(objs, rng):
+    if a.toy:
+        x, variants, cells = toy[objs][rng.integers(len(toy[objs]))]
+        return x, cells, variants[rng.integers(len(variants))] if a.variants else longest(variants)
     x = np.full((C, T, H, W), 0.0 if a.codes else -1.0, np.float32)  # the background
     if a.texture:
         low = rng.standard_normal((C, 1, 4, 4)).astype(np.float32) * a.texture
@@ -149,8 +241,12 @@ for step in range(a.steps):
     made = [make(s, rng) for s in sets]
     x0 = torch.from_numpy(np.stack([m[0] for m in made]))
     drop = rng.random(32) < 0.1
-    text = torch.cat([empty[0] if d else enc[s][0] for s, d in zip(sets, drop)])
-    mask = torch.cat([empty[1] if d else enc[s][1] for s, d in zip(sets, drop)])
+    if a.toy:
+        text, mask = (torch.cat(z) for z in zip(*(encoded("" if d else m[2]) for m, d in zip(made, drop))))
+        text = text.float()
+    else:
+        text = torch.cat([empty[0] if d else enc[s][0] for s, d in zip(sets, drop)])
+        mask = torch.cat([empty[1] if d else enc[s][1] for s, d in zip(sets, drop)])
     noise = torch.randn_like(x0)
     t = time_shift(sample_time_logit_normal(32), a.shift)
     if a.att:
@@ -166,7 +262,10 @@ for step in range(a.steps):
         loss = flow_loss(v, x0, noise) + a.att * attention_loss(maps, inside, named)
     else:
         v = dit(interpolate(x0, noise, t), t, text, mask)
-        loss = flow_loss(v, x0, noise)
+        weight = None
+        if a.object_weight:
+            weight = 1 + a.object_weight * torch.from_numpy(np.stack([m[1] for m in made]))[:, None].float()
+        loss = flow_loss(v, x0, noise, weight)
     opt.zero_grad(); loss.backward(); opt.step()
     if step % 250 == 0:
         print(f"step {step} loss {loss.item():.3f} {time.time()-t0:.0f}s", flush=True)
@@ -174,8 +273,19 @@ print(f"trained {a.steps} steps in {time.time()-t0:.0f}s")
 dit.eval()
 
 
+def cells_occupied(labels):
+    """Toyworld's cells (probe place names) holding the most coloured pixels, any colour: the two most
+    covered of the nine 3 x 3 windows, each only when it holds at least 20 pixels."""
+    share = {q: (labels[max(0, int(centre[q][0] * 8) - 20): int(centre[q][0] * 8) + 20,
+                        max(0, int(centre[q][1] * 8) - 20): int(centre[q][1] * 8) + 20] >= 0).sum() for q in places}
+    return {q for q in sorted(share, key=share.get)[-2:] if share[q] >= 20}
+
+
+shown = []
+
+
 def score(sets, seeds=2):
-    placed = bound = total = 0
+    placed = bound = total = anywhere = 0
     with torch.no_grad():
         for s in sets:
             for seed in range(seeds):
@@ -186,8 +296,18 @@ def score(sets, seeds=2):
                     x = x + (tb - ta) * (vu + 4 * (vc - vu))
                 ok_all = True
                 got_places = []
+                if a.toy:
+                    with torch.no_grad():
+                        px = ((vae.decode(x)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+                    labels = color_masks(px[None])[0]
+                    anywhere += cells_occupied(labels) == {p for _, p in s}
+                    if seed == 0 and len(shown) < 12:
+                        shown.append((px, caps[s]))
                 for c, p in s:
-                    if a.codes:  # how much each cell reads as this colour's code
+                    if a.toy:  # decoded pixels of this colour, and toyworld's cell centres (y, x) on a 16 grid
+                        m = (labels == PALETTE.index(c)).astype(np.float32)
+                        m = m.reshape(H, 8, W, 8).sum((1, 3)) if m.sum() >= 20 else np.zeros((H, W), np.float32)
+                    elif a.codes:  # how much each cell reads as this colour's code
                         code = torch.tensor(CODE[c], dtype=torch.float32)
                         m = np.clip((x[0, :, 0] * code[:, None, None]).sum(0).numpy() - 2.0, 0, None)
                     else:
@@ -203,9 +323,15 @@ def score(sets, seeds=2):
                 bound += ok_all
                 placed += sorted(g or "" for g in got_places) == sorted(p for _, p in s)
                 total += 1
-    return bound, placed, total
+    return bound, placed, anywhere, total
 
 
 for name, sets in (("held-out pairs", test_sets[:48]), ("seen pairs", seen_sets[:36])):
-    b, p, n = score(sets)
-    print(f"{name}: bound {b}/{n}  places right ignoring colour {p}/{n}")
+    b, p, o, n = score(sets)
+    print(f"{name}: bound {b}/{n}  places right ignoring colour {p}/{n}" +
+          (f"  objects at the two places, any colour {o}/{n}" if a.toy else ""))
+if a.dump and shown:
+    from PIL import Image
+    Image.fromarray(np.concatenate([np.concatenate([px for px, _ in shown[i:i + 6]], 1)
+                                    for i in range(0, 12, 6)], 0)).save(a.dump)
+    print("\n".join(f"{i}: {c}" for i, (_, c) in enumerate(shown)))
