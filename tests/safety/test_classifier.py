@@ -131,7 +131,8 @@ def test_training_reads_only_the_development_and_tuning_sets():
     held = {r["prompt"] for r in load_rows() if r["split"] == "heldout"}
     rows = training_rows()
     assert not held & {r["prompt"] for r in rows}
-    assert {r.get("split") for r in rows} <= {"dev", "extra", "hard_negative", "tune", None}
+    # the two spent red-team sets are development data; a blind set is never read
+    assert {r.get("split") for r in rows} <= {"dev", "extra", "hard_negative", "tune", "redteam", "redteam2", None}
     assert sum(r.get("split") == "dev" for r in rows) > 2000
 
 

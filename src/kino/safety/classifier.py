@@ -23,7 +23,7 @@
    A prompt's probability for a category is the highest over its pieces.
 4. Thresholds, one per category: from out-of-fold probabilities on the training rows (``FOLDS``
    folds grouped by base prompt, so no variant of a prompt is scored by a model that saw another):
-   the third-highest (``OUTLIERS + 1``-th) out-of-fold probability of that category on a benign row the lexicon allows
+   the fourth-highest (``OUTLIERS + 1``-th) out-of-fold probability of that category on a benign row the lexicon allows
    (an odd near-miss or two, "a building demolition with controlled explosives", would otherwise switch
    a whole category off), plus ``MARGIN``, and never below ``FLOOR``: where benign prompts score
    low in a category (hate), a threshold under one half would refuse a prompt whose likeliest
@@ -80,7 +80,7 @@ C = 10.0  # inverse L2 penalty, as in scikit-learn's LogisticRegression
 MIL_ROUNDS = 2
 FOLDS = 5
 MARGIN = 0.2
-OUTLIERS = 2  # benign rows above which a threshold may lie: an odd near-miss or two does not switch a category off
+OUTLIERS = 3  # benign rows above which a threshold may lie (about one in a thousand): an odd near-miss does not switch a category off
 FLOOR = 0.5  # no threshold below: a refused category must be the likeliest label, likelier than "safe"
 
 
