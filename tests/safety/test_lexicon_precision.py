@@ -128,6 +128,7 @@ def test_romance_and_german_terms(prompt):
         "uma menina come melancia na praia",  # a lowercase word one edit from a name (Melania)
         "a professora de inglês lê uma história para a turma",  # not "Professor X" run together
         "um rapaz toca violão numa roda de amigos",  # an accented word one edit from "violado"
+        "o menino toca violão no quintal",  # ...and so no sexual signal beside a minor
         "mi vecino Messi, un señor jubilado, paseando al perro",  # a private person introduced by kin
         "campagne de prévention du suicide dans un lycée",  # prevention, in nine languages
         "自殺予防の啓発ポスター",
@@ -145,6 +146,7 @@ def test_words_of_their_own_language_are_allowed(prompt):
         "Melania dançando na praia",  # the name itself, capitalised
         "Messi jugando al fútbol",
         "o suicídio de um adolescente filmado em detalhe",
+        "dois homens violaram uma mulher no beco",  # the verb in another person
     ],
 )
 def test_names_and_terms_near_those_words_are_still_refused(prompt):

@@ -234,8 +234,8 @@ class Moderator:
         english = self.english_share(prompt) >= ENGLISH_SHARE
         lower = {} if english else lowercase_words(prompt)
         for toks in readings:
-            matches = self.lexicon.match(toks, lone_fuzzy=english)
-            hits += self._term_hits(toks, matches, lower, english)
+            matches = [m for m in self.lexicon.match(toks, lone_fuzzy=english) if not _own_word(toks, m, lower)]
+            hits += self._term_hits(toks, matches, lower)
             hits += self._context_hits(toks, matches)
             for m in matches:
                 if m.entry.weight >= STRONG:
@@ -251,13 +251,11 @@ class Moderator:
 
     # -- hits -----------------------------------------------------------------------------------
 
-    def _term_hits(self, toks: tuple[str, ...], matches: list[Match], lower: dict[str, set[str]],
-                   english: bool) -> list[Hit]:
+    def _term_hits(self, toks: tuple[str, ...], matches: list[Match], lower: dict[str, set[str]]) -> list[Hit]:
         return [
             _term_hit(m)
             for m in matches
             if m.entry.label in CATEGORIES
-            and not (not english and _own_word(toks, m, lower))
             and not (m.entry.label == "celebrity_likeness" and self._is_place(toks, m))
             and not (m.entry.label in NAME_LABELS and (_is_pet(toks, m) or _is_kin(toks, m) or _other_word(toks, m, lower)
                                                        or _place_by_apposition(toks, m)))
