@@ -22,15 +22,18 @@ a violent act and a person are paired by position instead (``_cjk_object``): the
 the verb within a few characters ("杀死那个男人"), or before it when marked as the object or the
 sufferer ("男性を殺す", "把他杀了", "男人被杀"); the other pairs (group + dehumanising term, means +
 target) work as in every language, within the same windows counted in characters.
-Every rule runs on each view of the prompt (``normalize``): the Latin views, and the native view
-in which Russian, Arabic, Chinese and Japanese words are read in their own script.
+Every rule runs on each view of the prompt (``normalize``): the Latin views, the native view
+in which Russian, Arabic, Chinese and Japanese words are read in their own script, and the native
+view of the repaired prompt (``readings.repair``: look-alikes into their word's script, Cyrillic
+leet read, letters written apart joined).
 A public figure's name that is part of a place name ("Trump Tower", "JFK airport") is dropped, and
 so is any name that an apposition calls a place ("Batman, a city in Turkey"), a name given to an
 animal ("a dog named Simba"), and a one-word name that only folding accents made of a lowercase
 word ("timón", a ship's helm, is not Timon). In a text that is not English a lone misspelling is
-read only as written (``Lexicon.match``), and not at all when the word is written in lowercase
-one edit from a name ("melancia" is not Melania) or keeps its accents ("violão" is not "violado");
-a one-word name after a word for kin ("meu vizinho Neymar") is a private person.
+read only as written (``Lexicon.match``), and not at all (neither as a term nor as a signal) when
+the word is written in lowercase near a name ("melancia" is not Melania, "путине" not Putin) or
+keeps its accents ("violão" is not "violado"); a one-word name after a word for kin ("meu vizinho
+Neymar") is a private person.
 The whole prompt is always scanned, so a request buried in a long benign prompt still counts.
 5. what an obfuscator hides is read too (``readings.decodings``): the prompt with its shot markers
    taken out in any of the nine languages (a phrase split across "Shot 1: ... Shot 2: ..."),
