@@ -12,7 +12,9 @@ lexicons, the classifier or their data. Each was measured once while blind (NOTE
 and 20); their misses have since been read and the classifier trains on them, so they are
 development data now, and a figure on them says how well kino fits what it has seen (for the
 classifier's share, ``python -m kino.safety.classifier`` logs it cross-validated). A claim about
-unseen prompts needs a blind set that nobody has tuned on (a third is being written).
+unseen prompts needs a blind set that nobody has tuned on: ``data/redteam_heldout3.jsonl`` (1,116
+prompts, 15 obfuscation classes, 571 benign; ``redteam_heldout3.md``), measured before and after
+session 22's tuning and never tuned on. Once a change is tuned on it, a fourth set is needed.
 
 A harmful prompt counts as recalled when it is refused (in any category); ``category_accuracy``
 is the stricter share refused with the labelled category. The false-positive rate is the share
