@@ -56,6 +56,12 @@ ap.add_argument("--variants", action="store_true",
 ap.add_argument("--frames", type=int, default=1, help="--toy: frames a render (1, or 1 + 4k: k + 1 latent frames)")
 ap.add_argument("--styles", action="store_true", help="--toy: cartoon or realistic (else cartoon only)")
 ap.add_argument("--plain", action="store_true", help="--toy: no background dots")
+ap.add_argument("--uniform", action="store_true", help="--toy: one grey everywhere (no dots, no horizon)")
+ap.add_argument("--probe-captions", action="store_true",
+                help="--toy: the probe's own caption of each (colour, place) set (--long for its toyworld-like one), "
+                     "one wording a set, instead of toyworld's")
+ap.add_argument("--latent-scale", type=float, default=1.0,
+                help="--toy: the VAE's latents times this for the transformer (decoded divided by it again)")
 ap.add_argument("--size", default="medium", choices=["small", "medium", "big"], help="--toy: objects' size")
 ap.add_argument("--dump", help="--toy: a PNG of the first 12 held-out samples (seed 0), captions beside it")
 ap.add_argument("--object-weight", type=float, default=0.0,
@@ -151,10 +157,12 @@ if a.toy:
 
     _, vae, _ = load_model_folder("src/kino/checkpoints/toyworld")
     vae.eval()
+    import importlib
+    _render = importlib.import_module("kino.data.toyworld.render")  # the module, not the function
     if a.plain:
-        import importlib
-        _render = importlib.import_module("kino.data.toyworld.render")  # the module, not the function
         _render.dots = lambda gx, gy, density, seed: np.zeros((len(gy), len(gx)), np.float32)
+    if a.uniform:
+        _render._backdrop = lambda scene, k, gx, gy, *rest: np.full((len(gy), len(gx)), 200, np.uint8)
 
     def render(objs, rng):
         """A toyworld render of these (colour, place) objects, still, jittered inside their cells."""
@@ -181,7 +189,7 @@ if a.toy:
     @torch.no_grad()
     def encode(frames):
         x = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
-        return vae.encode(x)[0].numpy()
+        return vae.encode(x)[0].numpy() * a.latent_scale
 
     t0 = time.time()
     rng_toy = np.random.default_rng(a.seed + 100)
@@ -192,7 +200,8 @@ if a.toy:
         cells = (color_masks(frames) >= 0).reshape(len(frames), H, 8, W, 8).any((2, 4))[[0]]  # frame 0's cells
         toy[s].append((encode(frames), variants, np.repeat(cells, T, 0)))
     tests = {s: render(s, np.random.default_rng(zlib.crc32(repr(s).encode()))) for s in test_sets + seen_sets}
-    caps.update({s: longest(v) for s, (_, v) in tests.items()})
+    if not a.probe_captions:
+        caps.update({s: longest(v) for s, (_, v) in tests.items()})
     enc.update({s: te([caps[s]]) for s in tests})
     print(f"{a.toy} toyworld renders encoded in {time.time() - t0:.0f}s; e.g. {caps[test_sets[0]]!r}", flush=True)
 
@@ -212,6 +221,8 @@ def encoded(caption):
 def make(objs, rng):
     if a.toy:
         x, variants, cells = toy[objs][rng.integers(len(toy[objs]))]
+        if a.probe_captions:
+            return x, cells, caps[objs]
         return x, cells, variants[rng.integers(len(variants))] if a.variants else longest(variants)
     x = np.full((C, T, H, W), 0.0 if a.codes else -1.0, np.float32)  # the background
     if a.texture:
@@ -298,7 +309,7 @@ def score(sets, seeds=2):
                 got_places = []
                 if a.toy:
                     with torch.no_grad():
-                        px = ((vae.decode(x)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+                        px = ((vae.decode(x / a.latent_scale)[0, :, 0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
                     labels = color_masks(px[None])[0]
                     anywhere += cells_occupied(labels) == {p for _, p in s}
                     if seed == 0 and len(shown) < 12:
